@@ -1,0 +1,60 @@
+/* Small helpers shared by every module: cleanup attributes, ownership
+ * transfer, array sizes, time units. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _warn_unused_result_ __attribute__((warn_unused_result))
+
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
+/* Hand ownership of *p to the caller and leave NULL behind. */
+#define TAKE_PTR(p)                                                          \
+	({                                                                   \
+		__typeof__(p) _tp = (p);                                     \
+		(p) = NULL;                                                  \
+		_tp;                                                         \
+	})
+
+/* Defines NAME##p(type **) calling fn(*p) when *p is set. */
+#define DEFINE_FREEP(type, fn)                                               \
+	static inline void fn##p(type **p)                                   \
+	{                                                                    \
+		if (*p)                                                      \
+			fn(*p);                                              \
+	}
+
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
+#define _cleanup_free_ _cleanup_(freep)
+
+static inline void closep(int *fd)
+{
+	if (*fd >= 0)
+		(void)close(*fd);
+}
+#define _cleanup_close_ _cleanup_(closep)
+
+/* Microseconds, as in systemd: every timestamp and duration inside. */
+typedef uint64_t usec_t;
+#define USEC_INFINITY ((usec_t)UINT64_MAX)
+#define USEC_PER_MSEC ((usec_t)1000ULL)
+#define USEC_PER_SEC ((usec_t)1000000ULL)
+#define USEC_PER_MINUTE ((usec_t)(60ULL * USEC_PER_SEC))
+#define USEC_PER_HOUR ((usec_t)(60ULL * USEC_PER_MINUTE))
+
+#define streq(a, b) (strcmp((a), (b)) == 0)
+#define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)
+
+static inline const char *strempty(const char *s)
+{
+	return s ? s : "";
+}
