@@ -1,0 +1,389 @@
+#include "control/control.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "http/server.h"
+#include "manager.h"
+#include "session/token.h"
+#include "util/log.h"
+#include "util/socket.h"
+#include "util/timeutil.h"
+
+struct control {
+	struct manager *m;
+	struct http_server *server;
+	char *path;
+};
+
+/* Per-request state, kept in MHD's con_cls. */
+struct req {
+	struct control *ctl;
+	struct MHD_Connection *conn;
+	struct secret *body;
+	bool waiting;       /* suspended on a refresh cycle */
+	unsigned status;    /* reply ready when non-zero */
+	char *reply;        /* JSON; may hold secrets: wiped */
+};
+
+static void req_free(struct req *q)
+{
+	if (!q)
+		return;
+	if (q->waiting)
+		manager_forget_waiter(q->ctl->m, q);
+	secret_free(q->body);
+	erase_and_free(q->reply);
+	free(q);
+}
+
+static char *json_take_dump(json_t *o)
+{
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return s;
+}
+
+static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned status,
+				   const char *msg)
+{
+	char *s = json_take_dump(json_pack("{s:s}", "error", msg));
+
+	if (!s)
+		return MHD_NO;
+	return http_reply_json_secret(c, status, s);
+}
+
+static json_t *json_time(usec_t t)
+{
+	char b[ISO8601_MAX];
+
+	return t ? json_string(format_iso8601(b, t)) : json_null();
+}
+
+static json_t *status_json(struct manager *m)
+{
+	json_t *roles = json_array(), *o;
+	usec_t now = now_wall();
+
+	for (size_t i = 0; i < m->store.n_roles; i++) {
+		struct role_session *r = &m->store.roles[i];
+		enum role_state st = r->state;
+
+		if (st == ROLE_VALID && !role_has_valid_creds(r, now))
+			st = ROLE_EXPIRED;
+		(void)json_array_append_new(
+			roles,
+			json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:s, s:o, s:o}",
+				  "name", r->name, "arn", r->arn, "state",
+				  role_state_to_string(st), "expires",
+				  json_time(r->creds ? r->creds->expiration : 0),
+				  "duration", (json_int_t)r->duration_used,
+				  "max_session_duration",
+				  (json_int_t)r->max_duration, "max_source",
+				  max_source_to_string(r->max_source),
+				  "next_refresh", json_time(r->next_refresh),
+				  "last_error",
+				  r->last_error ? json_string(r->last_error)
+						: json_null()));
+	}
+	o = json_pack("{s:b, s:s, s:o, s:o, s:o, s:o}", "signed_in",
+		      m->signin == SIGNIN_SIGNED_IN, "state",
+		      signin_state_to_string(m->signin), "user",
+		      m->store.user ? json_string(m->store.user) : json_null(),
+		      "sso_expires", json_null(), "error",
+		      m->signin_error ? json_string(m->signin_error)
+				      : json_null(),
+		      "roles", roles);
+	return o;
+}
+
+static struct role_session *pick_role(struct manager *m, const char *name)
+{
+	return name ? store_find(&m->store, name) : store_default(&m->store);
+}
+
+static void on_cycle_done(struct manager *m, int r, const char *message,
+			  void *userdata)
+{
+	struct req *q = userdata;
+	json_t *o;
+
+	q->waiting = false;
+	o = status_json(m);
+	if (o && json_object_set_new(o, "message", json_string(message)) == 0 &&
+	    json_object_set_new(o, "ok", json_boolean(r == 0)) == 0)
+		q->reply = json_take_dump(o);
+	else
+		json_decref(o);
+	q->status = r == 0 ? MHD_HTTP_OK
+		    : r == -EACCES ? MHD_HTTP_FORBIDDEN
+				   : MHD_HTTP_BAD_GATEWAY;
+	MHD_resume_connection(q->conn);
+	http_server_kick(q->ctl->server);
+}
+
+static enum MHD_Result start_wait(struct req *q, int r, const char *what)
+{
+	char msg[256];
+
+	if (r == -EBUSY) {
+		return reply_error(q->conn, MHD_HTTP_CONFLICT,
+				   "a sign-in or refresh is already running; "
+				   "try again in a moment");
+	}
+	if (r == -ENOKEY)
+		return reply_error(q->conn, MHD_HTTP_BAD_REQUEST,
+				   "a password is needed: use 'adfs-credctl "
+				   "login' (it prompts) or --password-stdin");
+	if (r == -ENOENT)
+		return reply_error(q->conn, MHD_HTTP_NOT_FOUND,
+				   "no such role; see 'adfs-credctl status'");
+	if (r == -EACCES)
+		return reply_error(q->conn, MHD_HTTP_FORBIDDEN,
+				   "ADFS rejected the last password; run "
+				   "'adfs-credctl login' first");
+	if (r < 0) {
+		(void)snprintf(msg, sizeof(msg), "%s failed: %s", what,
+			       strerror(-r));
+		return reply_error(q->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
+	}
+	q->waiting = true;
+	MHD_suspend_connection(q->conn);
+	return MHD_YES;
+}
+
+static enum MHD_Result do_env(struct req *q, const char *role)
+{
+	struct manager *m = q->ctl->m;
+	_cleanup_free_ char *url = manager_ecs_url(m);
+	_cleanup_free_ char *tf = token_path(m->state_dir);
+	struct role_session *r = pick_role(m, role);
+	char *s;
+
+	if (!url)
+		return reply_error(q->conn, MHD_HTTP_CONFLICT,
+				   "the ECS endpoint is off (serve.ecs)");
+	if (role && !r && m->conf->n_roles)
+		return reply_error(q->conn, MHD_HTTP_NOT_FOUND,
+				   "no such role; see 'adfs-credctl status'");
+	s = json_take_dump(json_pack("{s:s, s:o, s:s, s:s}", "url", url, "role",
+				     role ? json_string(role)
+				     : r  ? json_string(r->name)
+					  : json_null(),
+				     "token", m->token->data, "token_file", tf));
+	if (!s)
+		return MHD_NO;
+	return http_reply_json_secret(q->conn, MHD_HTTP_OK, s);
+}
+
+static enum MHD_Result do_credentials(struct req *q, const char *role)
+{
+	struct manager *m = q->ctl->m;
+	struct role_session *r = pick_role(m, role);
+	char exp[ISO8601_MAX];
+	struct creds *c;
+	char *s;
+
+	if (!r)
+		return reply_error(q->conn, MHD_HTTP_NOT_FOUND,
+				   "no such role; see 'adfs-credctl status'");
+	if (!role_has_valid_creds(r, now_wall()))
+		return reply_error(q->conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+				   m->signin == SIGNIN_SIGNED_IN
+					   ? "no valid credentials for this "
+					     "role; see 'adfs-credctl status'"
+					   : "not signed in: run 'adfs-credctl "
+					     "login'");
+	c = r->creds;
+	s = json_take_dump(json_pack(
+		"{s:i, s:s, s:s, s:s, s:s}", "Version", 1, "AccessKeyId",
+		c->access_key_id, "SecretAccessKey", c->secret_access_key->data,
+		"SessionToken", c->session_token->data, "Expiration",
+		format_iso8601(exp, c->expiration)));
+	if (!s)
+		return MHD_NO;
+	return http_reply_json_secret(q->conn, MHD_HTTP_OK, s);
+}
+
+static enum MHD_Result do_roles(struct req *q)
+{
+	struct manager *m = q->ctl->m;
+	json_t *a = json_array();
+
+	if (m->last_saml)
+		for (size_t i = 0; i < m->last_saml->n_roles; i++) {
+			const struct saml_role *sr = &m->last_saml->roles[i];
+			struct role_session *r =
+				store_find_arn(&m->store, sr->role_arn);
+
+			(void)json_array_append_new(
+				a, json_pack("{s:s, s:s, s:o}", "role_arn",
+					     sr->role_arn, "principal_arn",
+					     sr->principal_arn, "held_as",
+					     r ? json_string(r->name)
+					       : json_null()));
+		}
+	return http_reply_json_secret(
+		q->conn, MHD_HTTP_OK,
+		json_take_dump(json_pack("{s:o}", "roles", a)));
+}
+
+static enum MHD_Result dispatch(struct req *q, const char *url,
+				const char *method)
+{
+	struct manager *m = q->ctl->m;
+	const char *role = MHD_lookup_connection_value(
+		q->conn, MHD_GET_ARGUMENT_KIND, "role");
+	bool post = streq(method, "POST");
+	int r;
+
+	if (role && !*role)
+		role = NULL;
+	if (streq(url, "/v1/status") && !post)
+		return http_reply_json_secret(q->conn, MHD_HTTP_OK,
+					      json_take_dump(status_json(m)));
+	if (streq(url, "/v1/env") && !post)
+		return do_env(q, role);
+	if (streq(url, "/v1/credentials") && !post)
+		return do_credentials(q, role);
+	if (streq(url, "/v1/roles") && !post)
+		return do_roles(q);
+	if (streq(url, "/v1/login") && post) {
+		struct secret *pw = NULL;
+
+		if (q->body && q->body->len) {
+			pw = TAKE_PTR(q->body);
+		} else if (m->conf->adfs.password == CONF_PASSWORD_PROMPT &&
+			   m->conf->adfs.auth != CONF_AUTH_KERBEROS) {
+			return reply_error(q->conn, MHD_HTTP_BAD_REQUEST,
+					   "an empty password was given");
+		}
+		log_info("Signing in to ADFS as %s",
+			 strempty(m->conf->adfs.username));
+		r = manager_login(m, pw, on_cycle_done, q);
+		return start_wait(q, r, "sign-in");
+	}
+	if (streq(url, "/v1/logout") && post) {
+		r = manager_logout(m);
+		if (r < 0)
+			return reply_error(q->conn,
+					   MHD_HTTP_INTERNAL_SERVER_ERROR,
+					   "logout failed; see the daemon log");
+		return http_reply_json(q->conn, MHD_HTTP_OK, "{\"ok\":true}");
+	}
+	if (streq(url, "/v1/refresh") && post) {
+		if (m->signin != SIGNIN_SIGNED_IN &&
+		    m->signin != SIGNIN_NOT_SIGNED_IN)
+			return reply_error(q->conn, MHD_HTTP_CONFLICT,
+					   "not signed in: run 'adfs-credctl "
+					   "login'");
+		r = manager_refresh(m, role, on_cycle_done, q);
+		return start_wait(q, r, "refresh");
+	}
+	return reply_error(q->conn, MHD_HTTP_NOT_FOUND, "unknown request");
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
+			      const char *url, const char *method,
+			      const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **con_cls)
+{
+	struct control *ctl = cls;
+	struct req *q = *con_cls;
+	const union MHD_ConnectionInfo *ci;
+	uid_t uid;
+
+	if (!q) {
+		ci = MHD_get_connection_info(c,
+					     MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (!ci || peer_uid_unix(ci->connect_fd, &uid) < 0 ||
+		    uid != ctl->m->uid) {
+			log_warning("Control request from another user refused");
+			return MHD_NO; /* closes the connection */
+		}
+		q = calloc(1, sizeof(*q));
+		if (!q)
+			return MHD_NO;
+		q->ctl = ctl;
+		q->conn = c;
+		*con_cls = q;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (!q->body)
+			q->body = secret_new(CONTROL_MAX_BODY);
+		if (!q->body ||
+		    secret_append(q->body, upload_data, *upload_data_size) < 0) {
+			*upload_data_size = 0;
+			return MHD_NO;
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (q->status) {
+		unsigned st = q->status;
+		char *s = TAKE_PTR(q->reply);
+
+		q->status = 0;
+		if (!s)
+			return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+					   "out of memory");
+		return http_reply_json_secret(c, st, s);
+	}
+	if (q->waiting)
+		return MHD_YES;
+	return dispatch(q, url, method);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	req_free(*con_cls);
+	*con_cls = NULL;
+}
+
+int control_new(struct manager *m, struct control **ret)
+{
+	struct control *ctl;
+	int fd = -1, r;
+
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl)
+		return -ENOMEM;
+	ctl->m = m;
+	if (asprintf(&ctl->path, "%s/%s", m->state_dir, CONTROL_SOCKET) < 0) {
+		free(ctl);
+		return -ENOMEM;
+	}
+	r = listen_unix(ctl->path, &fd);
+	if (r >= 0) {
+		r = http_server_new(m->event, fd, true, handle, ctl, completed,
+				    "control", &ctl->server);
+		if (r < 0)
+			(void)close(fd);
+	}
+	if (r < 0) {
+		log_error_errno(r, "Cannot open the control socket %s: %m",
+				ctl->path);
+		control_free(ctl);
+		return r;
+	}
+	*ret = ctl;
+	return 0;
+}
+
+struct control *control_free(struct control *c)
+{
+	if (!c)
+		return NULL;
+	http_server_free(c->server);
+	if (c->path)
+		(void)unlink(c->path);
+	free(c->path);
+	free(c);
+	return NULL;
+}

@@ -1,0 +1,27 @@
+/* The control socket (INTERFACE.md Files: STATE_DIR/control.sock, 0600,
+ * peer uid must be ours): small JSON over HTTP/1.1 on AF_UNIX, served by
+ * libmicrohttpd on the manager's loop. adfs-credctl is its client.
+ *
+ *   POST /v1/login        body: the raw password (may be empty when the
+ *                         config names a password file or credential)
+ *   POST /v1/logout
+ *   POST /v1/refresh[?role=NAME]
+ *   GET  /v1/status       INTERFACE.md `status --json`
+ *   GET  /v1/roles        roles the last assertion offered
+ *   GET  /v1/env[?role=NAME]          ECS URL, token and token file
+ *   GET  /v1/credentials[?role=NAME]  credential_process JSON (Version 1)
+ *
+ * Login and refresh replies wait for the refresh cycle to end. Errors are
+ * {"error": "one line"} with a 4xx/5xx status. */
+#pragma once
+
+#include "util/macro.h"
+
+#define CONTROL_MAX_BODY 4096u /* a password */
+#define CONTROL_SOCKET "control.sock"
+
+struct manager;
+struct control;
+
+int control_new(struct manager *m, struct control **ret);
+struct control *control_free(struct control *c);

@@ -1,0 +1,159 @@
+#include "http/ecs.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/server.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+bool http_host_is_loopback(const char *host)
+{
+	char h[256];
+	const char *end;
+	size_t n;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (host[0] == '[') {
+		end = strchr(host, ']');
+		if (!end || (end[1] != '\0' && end[1] != ':'))
+			return false;
+		n = (size_t)(end - host - 1);
+		if (n >= sizeof(h))
+			return false;
+		memcpy(h, host + 1, n);
+		h[n] = '\0';
+		return inet_pton(AF_INET6, h, &a6) == 1 &&
+		       IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	end = strchr(host, ':');
+	n = end ? (size_t)(end - host) : strlen(host);
+	if (n == 0 || n >= sizeof(h))
+		return false;
+	memcpy(h, host, n);
+	h[n] = '\0';
+	if (end && end[1 + strspn(end + 1, "0123456789")] != '\0')
+		return false;
+	if (strcasecmp(h, "localhost") == 0 ||
+	    strcasecmp(h, "localhost.") == 0)
+		return true;
+	return inet_pton(AF_INET, h, &a4) == 1 &&
+	       (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+const char *http_guard_check(struct MHD_Connection *c)
+{
+	const char *host, *v;
+
+	host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+	if (host && !http_host_is_loopback(host))
+		return "the Host header does not name a loopback address";
+	if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"))
+		return "requests from web pages (Origin) are refused";
+	if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Referer"))
+		return "requests from web pages (Referer) are refused";
+	v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+	if (v && strcasecmp(v, "none") != 0 && strcasecmp(v, "same-origin") != 0)
+		return "requests from web pages (Sec-Fetch-Site) are refused";
+	return NULL;
+}
+
+static void release_creds(void *cls)
+{
+	creds_unref(cls);
+}
+
+static enum MHD_Result reply_creds(struct MHD_Connection *c, struct creds *cr)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	/* Zero-copy: MHD sends straight from the locked JSON and drops our
+	 * reference when done, so a refresh meanwhile cannot free it. */
+	resp = MHD_create_response_from_buffer_with_free_callback_cls(
+		cr->ecs_json->len, cr->ecs_json->data, release_creds,
+		creds_ref(cr));
+	if (!resp) {
+		creds_unref(cr);
+		return MHD_NO;
+	}
+	(void)MHD_add_response_header(resp, "Content-Type", "application/json");
+	(void)MHD_add_response_header(resp, "Cache-Control", "no-store");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+enum MHD_Result ecs_handle(void *cls, struct MHD_Connection *c,
+			   const char *url, const char *method,
+			   const char *version, const char *upload_data,
+			   size_t *upload_data_size, void **con_cls)
+{
+	struct ecs *e = cls;
+	struct role_session *r;
+	const char *why, *auth, *name;
+	char msg[512];
+
+	/* Wait for the whole request; ECS requests carry no body. */
+	if (!*con_cls) {
+		*con_cls = (void *)1;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (strcmp(method, "GET") != 0)
+		return http_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+					"MethodNotAllowed", "only GET is served");
+	why = http_guard_check(c);
+	if (why) {
+		log_warning("ECS request for %s refused: %s", url, why);
+		return http_reply_error(c, MHD_HTTP_FORBIDDEN, "AccessDenied",
+					why);
+	}
+	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	if (!auth || !secret_equal(e->token, auth, strlen(auth))) {
+		log_warning("ECS request for %s refused: %s", url,
+			    auth ? "wrong token" : "no Authorization header");
+		return http_reply_error(
+			c, MHD_HTTP_FORBIDDEN, "AccessDenied",
+			"missing or wrong Authorization token; see "
+			"'adfs-credctl env'");
+	}
+
+	if (streq(url, "/")) {
+		r = store_default(e->store);
+		name = r ? r->name : "(default)";
+	} else if (strneq(url, "/role/", 6) && url[6]) {
+		name = url + 6;
+		r = store_find(e->store, name);
+	} else {
+		return http_reply_error(c, MHD_HTTP_NOT_FOUND, "NoSuchRole",
+					"no such path; use /role/<name>");
+	}
+	if (!r) {
+		(void)snprintf(msg, sizeof(msg),
+			       "no role named '%.128s'; see 'adfs-credctl "
+			       "status'",
+			       name);
+		return http_reply_error(c, MHD_HTTP_NOT_FOUND, "NoSuchRole", msg);
+	}
+	if (role_has_valid_creds(r, now_wall())) {
+		log_debug("ECS: served role %s", r->name);
+		return reply_creds(c, r->creds);
+	}
+	if (!e->store->signed_in || r->state == ROLE_NOT_SIGNED_IN)
+		return http_reply_error(
+			c, MHD_HTTP_SERVICE_UNAVAILABLE, "NotSignedIn",
+			"adfs-credd is not signed in to ADFS; run "
+			"'adfs-credctl login'");
+	(void)snprintf(msg, sizeof(msg),
+		       "no valid credentials for role '%s'%s%.300s", r->name,
+		       r->last_error ? ": " : "", strempty(r->last_error));
+	return http_reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				"CredentialsUnavailable", msg);
+}

@@ -1,0 +1,197 @@
+#include "http/server.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "util/log.h"
+#include "util/secret.h"
+#include "util/timeutil.h"
+
+struct http_server {
+	struct MHD_Daemon *mhd;
+	sd_event_source *io;
+	sd_event_source *timer;
+	int listen_fd;
+	char *name;
+};
+
+static void arm_timer(struct http_server *s)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if (MHD_get_timeout(s->mhd, &ms) != MHD_YES) {
+		(void)sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+		return;
+	}
+	(void)sd_event_source_set_time(s->timer, now_clock(CLOCK_MONOTONIC) +
+							 (usec_t)ms *
+								 USEC_PER_MSEC);
+	(void)sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
+}
+
+static int on_io(sd_event_source *src, int fd, uint32_t revents, void *ud)
+{
+	struct http_server *s = ud;
+
+	(void)MHD_run(s->mhd);
+	arm_timer(s);
+	return 0;
+}
+
+static int on_timer(sd_event_source *src, uint64_t usec, void *ud)
+{
+	struct http_server *s = ud;
+
+	(void)MHD_run(s->mhd);
+	arm_timer(s);
+	return 0;
+}
+
+void http_server_kick(struct http_server *s)
+{
+	(void)MHD_run(s->mhd);
+	arm_timer(s);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_debug("%s: libmicrohttpd: %s", (const char *)cls, msg);
+}
+
+int http_server_new(sd_event *event, int listen_fd, bool suspend,
+		    MHD_AccessHandlerCallback handler, void *cls,
+		    MHD_RequestCompletedCallback completed, const char *name,
+		    struct http_server **ret)
+{
+	const union MHD_DaemonInfo *info;
+	struct http_server *s;
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	int r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->listen_fd = listen_fd;
+	s->name = strdup(name);
+	if (!s->name) {
+		http_server_free(s);
+		return -ENOMEM;
+	}
+	if (suspend)
+		flags |= MHD_ALLOW_SUSPEND_RESUME;
+	s->mhd = MHD_start_daemon(
+		flags, 0, NULL, NULL, handler, cls, MHD_OPTION_LISTEN_SOCKET,
+		listen_fd, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)0,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s->name,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, cls,
+		MHD_OPTION_END);
+	if (!s->mhd) {
+		s->listen_fd = -1; /* the caller still owns it */
+		http_server_free(s);
+		return -EIO;
+	}
+	info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info) {
+		http_server_free(s);
+		return -EIO;
+	}
+	r = sd_event_add_io(event, &s->io, info->epoll_fd, EPOLLIN, on_io, s);
+	if (r >= 0)
+		r = sd_event_add_time(event, &s->timer, CLOCK_MONOTONIC,
+				      USEC_INFINITY, 0, on_timer, s);
+	if (r < 0) {
+		http_server_free(s);
+		return r;
+	}
+	(void)sd_event_source_set_description(s->io, name);
+	(void)sd_event_source_set_description(s->timer, name);
+	arm_timer(s);
+	*ret = s;
+	return 0;
+}
+
+struct http_server *http_server_free(struct http_server *s)
+{
+	if (!s)
+		return NULL;
+	(void)sd_event_source_disable_unref(s->io);
+	(void)sd_event_source_disable_unref(s->timer);
+	if (s->mhd)
+		MHD_stop_daemon(s->mhd);
+	if (s->listen_fd >= 0)
+		(void)close(s->listen_fd);
+	free(s->name);
+	free(s);
+	return NULL;
+}
+
+enum MHD_Result http_reply_json(struct MHD_Connection *c, unsigned status,
+				const char *json)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(strlen(json), (void *)(uintptr_t)json,
+					       MHD_RESPMEM_MUST_COPY);
+	if (!resp)
+		return MHD_NO;
+	(void)MHD_add_response_header(resp, "Content-Type", "application/json");
+	(void)MHD_add_response_header(resp, "Cache-Control", "no-store");
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static void wipe_free(void *p)
+{
+	erase_and_free(p);
+}
+
+enum MHD_Result http_reply_json_secret(struct MHD_Connection *c,
+				       unsigned status, char *json_take)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (!json_take)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer_with_free_callback_cls(
+		strlen(json_take), json_take, wipe_free, json_take);
+	if (!resp) {
+		erase_and_free(json_take);
+		return MHD_NO;
+	}
+	(void)MHD_add_response_header(resp, "Content-Type", "application/json");
+	(void)MHD_add_response_header(resp, "Cache-Control", "no-store");
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+enum MHD_Result http_reply_error(struct MHD_Connection *c, unsigned status,
+				 const char *code, const char *message)
+{
+	json_t *o = json_pack("{s:s, s:s}", "Code", code, "Message", message);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	enum MHD_Result ret;
+
+	json_decref(o);
+	if (!s)
+		return MHD_NO;
+	ret = http_reply_json(c, status, s);
+	free(s);
+	return ret;
+}

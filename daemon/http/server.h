@@ -1,0 +1,36 @@
+/* libmicrohttpd in external epoll mode, driven by the one sd_event loop:
+ * MHD's epoll fd is an io source, MHD_get_timeout() drives a timer. One
+ * instance per listening socket. */
+#pragma once
+
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "util/macro.h"
+
+#define HTTP_MAX_HEADERS (8u * 1024u) /* request header bytes */
+
+struct http_server;
+
+/* Takes listen_fd (closed on free). suspend: allow suspend/resume (the
+ * control socket waits on ADFS and STS). */
+int http_server_new(sd_event *event, int listen_fd, bool suspend,
+		    MHD_AccessHandlerCallback handler, void *cls,
+		    MHD_RequestCompletedCallback completed, const char *name,
+		    struct http_server **ret);
+struct http_server *http_server_free(struct http_server *s);
+DEFINE_FREEP(struct http_server, http_server_free)
+/* Re-arms the timer after work done outside MHD_run (e.g. a resume). */
+void http_server_kick(struct http_server *s);
+
+/* Queues a JSON response with Cache-Control: no-store. */
+enum MHD_Result http_reply_json(struct MHD_Connection *c, unsigned status,
+				const char *json);
+/* Queues json_take (a heap string holding secrets; wiped and freed once
+ * sent) with the same headers as http_reply_json. */
+enum MHD_Result http_reply_json_secret(struct MHD_Connection *c,
+				       unsigned status, char *json_take);
+/* Queues an INTERFACE.md error body {"Code":...,"Message":...}. */
+enum MHD_Result http_reply_error(struct MHD_Connection *c, unsigned status,
+				 const char *code, const char *message);

@@ -1,0 +1,937 @@
+#include "manager.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "control/control.h"
+#include "session/token.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/socket.h"
+#include "util/timeutil.h"
+
+/* DESIGN.md "Choosing DurationSeconds": the console's presets, walked down
+ * when STS says a duration exceeds the role's MaxSessionDuration. */
+static const uint32_t duration_presets[] = { 43200, 28800, 14400, 7200, 3600 };
+#define MAX_STS_CALLS_PER_ROLE 5
+#define BATCH_WINDOW (5 * USEC_PER_MINUTE)
+#define BACKOFF_MIN (30 * USEC_PER_SEC)
+#define BACKOFF_MAX (10 * USEC_PER_MINUTE)
+
+static void arm_refresh_timer(struct manager *m);
+static void assume_next(struct manager *m);
+
+const char *signin_state_to_string(enum signin_state s)
+{
+	static const char *const names[] = {
+		[SIGNIN_SIGNED_OUT] = "signed_out",
+		[SIGNIN_SIGNING_IN] = "signing_in",
+		[SIGNIN_SIGNED_IN] = "signed_in",
+		[SIGNIN_NOT_SIGNED_IN] = "not_signed_in",
+		[SIGNIN_FAILED] = "failed",
+	};
+	return (size_t)s < ELEMENTSOF(names) ? names[s] : "unknown";
+}
+
+static uint64_t random_u64(void)
+{
+	uint64_t v = 0;
+
+	if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
+		v = (uint64_t)now_clock(CLOCK_MONOTONIC) * 6364136223846793005ULL;
+	return v;
+}
+
+static usec_t random_upto(usec_t max)
+{
+	return max ? random_u64() % (max + 1) : 0;
+}
+
+static void set_signin_error(struct manager *m, const char *msg)
+{
+	free(m->signin_error);
+	m->signin_error = msg ? strdup(msg) : NULL;
+}
+
+/* DESIGN.md "Refresh timing": refresh at expiry - lead - jitter, lead =
+ * min(min_remaining, duration / 2), jitter in [0, min(5 min, duration/10)]. */
+static usec_t plan_refresh(const struct manager *m, usec_t expiry,
+			   usec_t duration)
+{
+	usec_t lead = m->conf->refresh.min_remaining;
+	usec_t jmax = duration / 10;
+
+	if (lead > duration / 2)
+		lead = duration / 2;
+	if (jmax > 5 * USEC_PER_MINUTE)
+		jmax = 5 * USEC_PER_MINUTE;
+	lead += random_upto(jmax);
+	return expiry > lead ? expiry - lead : 0;
+}
+
+static usec_t backoff_delay(unsigned failures)
+{
+	usec_t d = BACKOFF_MIN;
+
+	for (unsigned i = 1; i < failures && d < BACKOFF_MAX; i++)
+		d *= 2;
+	if (d > BACKOFF_MAX)
+		d = BACKOFF_MAX;
+	/* Jitter down to 3/4 so failing daemons spread out. */
+	return d - random_upto(d / 4);
+}
+
+static void role_failed(struct manager *m, struct role_session *r,
+			const char *msg, bool retry)
+{
+	usec_t now = now_wall();
+
+	role_set_error(r, msg);
+	r->failures++;
+	if (retry)
+		r->next_refresh = now + backoff_delay(r->failures);
+	else
+		r->next_refresh = 0;
+	if (role_has_valid_creds(r, now))
+		r->state = ROLE_VALID;
+	else
+		r->state = retry ? ROLE_EXPIRED : ROLE_FAILED;
+}
+
+/* Reads the password from file:PATH (must be 0600) or credential:NAME. */
+static int read_password_source(const struct conf *c, struct secret **ret)
+{
+	_cleanup_free_ char *path = NULL;
+	struct buf b;
+	struct stat st;
+	int r;
+
+	if (c->adfs.password == CONF_PASSWORD_FILE) {
+		path = strdup(c->adfs.password_ref);
+		if (!path)
+			return -ENOMEM;
+		if (stat(path, &st) < 0)
+			return log_error_errno(errno,
+					       "Cannot read password file %s: %m",
+					       path);
+		if (st.st_mode & 0077)
+			return log_error_errno(EPERM,
+					       "Password file %s must have mode "
+					       "0600 (it is %04o); run chmod 600 %s",
+					       path, st.st_mode & 07777, path);
+	} else if (c->adfs.password == CONF_PASSWORD_CREDENTIAL) {
+		const char *dir = getenv("CREDENTIALS_DIRECTORY");
+
+		if (!dir)
+			return log_error_errno(ENOENT,
+					       "adfs.password is credential:%s but "
+					       "CREDENTIALS_DIRECTORY is not set; "
+					       "use LoadCredential=%s:... in the unit",
+					       c->adfs.password_ref,
+					       c->adfs.password_ref);
+		if (asprintf(&path, "%s/%s", dir, c->adfs.password_ref) < 0)
+			return -ENOMEM;
+	} else {
+		return -ENOKEY;
+	}
+	buf_init(&b, 4096);
+	r = buf_read_file(&b, path);
+	if (r < 0) {
+		buf_clear(&b);
+		return log_error_errno(r, "Cannot read password from %s: %m",
+				       path);
+	}
+	while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
+		b.data[--b.len] = '\0';
+	*ret = secret_new_from(b.data, b.len);
+	buf_clear(&b);
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* Short role name from an ARN: the part after the last '/'. */
+static const char *arn_role_name(const char *arn)
+{
+	const char *s = strrchr(arn, '/');
+
+	return s ? s + 1 : arn;
+}
+
+/* With no `roles:` in the config, hold every role the assertion offers,
+ * named after the role ("account-id/role" when names clash). */
+static int adopt_roles(struct manager *m, const struct saml_info *info)
+{
+	for (size_t i = 0; i < info->n_roles; i++) {
+		const struct saml_role *sr = &info->roles[i];
+		const char *name = arn_role_name(sr->role_arn);
+		char alt[160];
+		int clash = 0, r;
+
+		if (store_find_arn(&m->store, sr->role_arn))
+			continue;
+		for (size_t j = 0; j < info->n_roles; j++)
+			if (j != i &&
+			    streq(arn_role_name(info->roles[j].role_arn), name))
+				clash = 1;
+		if (clash) {
+			/* arn:aws:iam::ACCOUNT:role/... */
+			const char *acct = sr->role_arn;
+
+			for (int k = 0; k < 4 && acct; k++) {
+				acct = strchr(acct, ':');
+				if (acct)
+					acct++;
+			}
+			(void)snprintf(alt, sizeof(alt), "%.12s/%.100s",
+				       acct ? acct : "?", name);
+			name = alt;
+		}
+		r = store_add_role(&m->store, name, sr->role_arn,
+				   sr->principal_arn, 0);
+		if (r < 0 && r != -EEXIST)
+			return r;
+	}
+	if (m->conf->default_role) {
+		for (size_t i = 0; i < m->store.n_roles; i++)
+			if (streq(m->store.roles[i].name, m->conf->default_role))
+				m->store.default_idx = i;
+	}
+	return 0;
+}
+
+static const struct saml_role *offered(const struct saml_info *info,
+				       const char *arn)
+{
+	for (size_t i = 0; i < info->n_roles; i++)
+		if (streq(info->roles[i].role_arn, arn))
+			return &info->roles[i];
+	return NULL;
+}
+
+static void cycle_end(struct manager *m, int r, const char *msg)
+{
+	struct cycle_waiter *w = m->cycle.waiters;
+	char summary[640];
+
+	if (r == 0 && m->cycle.failed)
+		r = -EREMOTEIO;
+	if (r == 0)
+		(void)snprintf(summary, sizeof(summary),
+			       "%zu role(s) refreshed", m->cycle.n_due);
+	else
+		(void)snprintf(summary, sizeof(summary), "%s",
+			       msg ? msg
+				   : strempty(m->cycle.first_error));
+
+	m->cycle.saml = secret_free(m->cycle.saml);
+	if (m->cycle.info) {
+		saml_info_free(m->last_saml);
+		m->last_saml = TAKE_PTR(m->cycle.info);
+	}
+	free(m->cycle.due);
+	m->cycle.due = NULL;
+	m->cycle.n_due = m->cycle.next = 0;
+	m->cycle.sts = sts_call_free(m->cycle.sts);
+	free(m->cycle.first_error);
+	m->cycle.first_error = NULL;
+	m->cycle.failed = 0;
+	m->cycle.running = false;
+	m->cycle.waiters = NULL;
+	/* Without remember_password the password lives only for one round. */
+	if (!m->conf->adfs.remember_password)
+		m->password = secret_free(m->password);
+
+	arm_refresh_timer(m);
+	while (w) {
+		struct cycle_waiter *next = w->next;
+
+		w->fn(m, r, summary, w->userdata);
+		free(w);
+		w = next;
+	}
+}
+
+static bool role_is_due(const struct role_session *r, usec_t now)
+{
+	return r->state == ROLE_EMPTY || r->next_refresh == 0 ||
+	       r->next_refresh <= now + BATCH_WINDOW;
+}
+
+static void on_assertion(int r, struct secret *saml, const char *msg,
+			 void *userdata)
+{
+	struct manager *m = userdata;
+	_cleanup_(saml_info_freep) struct saml_info *info = NULL;
+	usec_t now = now_wall();
+
+	if (r == -EACCES) {
+		/* Lockout safety: a rejected password is wiped at once and
+		 * never sent again; only a new `login` leaves this state. */
+		m->password = secret_free(m->password);
+		m->signin = SIGNIN_FAILED;
+		set_signin_error(m, msg);
+		log_error("%s; not retrying: run 'adfs-credctl login' with the "
+			  "right password",
+			  msg);
+		for (size_t i = 0; i < m->store.n_roles; i++)
+			role_failed(m, &m->store.roles[i], msg, false);
+		cycle_end(m, r, msg);
+		return;
+	}
+	if (r == -ENOKEY) {
+		m->signin = SIGNIN_NOT_SIGNED_IN;
+		m->store.signed_in = false;
+		set_signin_error(m, msg);
+		log_warning("%s", msg);
+		for (size_t i = 0; i < m->store.n_roles; i++) {
+			struct role_session *rs = &m->store.roles[i];
+
+			role_set_error(rs, msg);
+			rs->next_refresh = 0;
+			if (!role_has_valid_creds(rs, now))
+				rs->state = ROLE_NOT_SIGNED_IN;
+		}
+		cycle_end(m, r, msg);
+		return;
+	}
+	if (r < 0) {
+		log_warning("Sign-in to ADFS failed: %s", msg);
+		if (m->signin == SIGNIN_SIGNING_IN)
+			m->signin = m->store.signed_in ? SIGNIN_SIGNED_IN
+						       : SIGNIN_SIGNED_OUT;
+		set_signin_error(m, msg);
+		for (size_t i = 0; i < m->cycle.n_due; i++)
+			role_failed(m, &m->store.roles[m->cycle.due[i]], msg,
+				    true);
+		cycle_end(m, r, msg);
+		return;
+	}
+
+	m->cycle.saml = saml;
+	r = saml_parse_base64(saml->data, saml->len, &info);
+	if (r < 0) {
+		const char *why = r == -EACCES
+					  ? "ADFS returned a SAML response whose "
+					    "status is not Success"
+					  : "the SAML response from ADFS does not "
+					    "parse or offers no AWS role";
+
+		log_error("%s", why);
+		for (size_t i = 0; i < m->cycle.n_due; i++)
+			role_failed(m, &m->store.roles[m->cycle.due[i]], why,
+				    true);
+		cycle_end(m, r, why);
+		return;
+	}
+
+	if (m->cycle.with_password)
+		m->sso_since = now;
+	m->signin = SIGNIN_SIGNED_IN;
+	m->store.signed_in = true;
+	set_signin_error(m, NULL);
+	free(m->store.user);
+	m->store.user = strdup(info->name_id ? info->name_id
+					     : strempty(m->conf->adfs.username));
+
+	if (m->conf->n_roles == 0) {
+		r = adopt_roles(m, info);
+		if (r < 0) {
+			cycle_end(m, r, "out of memory");
+			return;
+		}
+	}
+	for (size_t i = 0; i < m->store.n_roles; i++) {
+		struct role_session *rs = &m->store.roles[i];
+		const struct saml_role *sr = offered(info, rs->arn);
+
+		if (!rs->principal_arn && sr)
+			rs->principal_arn = strdup(sr->principal_arn);
+	}
+
+	/* Which roles this cycle serves: the ones chosen at start (a login
+	 * or a manual refresh) or, when none, every role due soon. */
+	if (!m->cycle.due) {
+		m->cycle.due = calloc(m->store.n_roles ? m->store.n_roles : 1,
+				      sizeof(size_t));
+		if (!m->cycle.due) {
+			cycle_end(m, -ENOMEM, "out of memory");
+			return;
+		}
+		for (size_t i = 0; i < m->store.n_roles; i++)
+			if (role_is_due(&m->store.roles[i], now))
+				m->cycle.due[m->cycle.n_due++] = i;
+	}
+	m->cycle.info = TAKE_PTR(info);
+	m->cycle.next = 0;
+	m->cycle.try_duration = 0;
+	assume_next(m);
+}
+
+static void on_sts(int r, struct sts_creds *sc, struct sts_error *err,
+		   const char *msg, usec_t server_date, void *userdata)
+{
+	struct manager *m = userdata;
+	struct role_session *rs = &m->store.roles[m->cycle.due[m->cycle.next]];
+	_cleanup_(sts_error_freep) struct sts_error *e = err;
+	struct creds *c = NULL;
+	usec_t now = now_wall(), skew = 0, exp_local, lifetime;
+	bool ahead = false;
+
+	/* This callback is the call's last act: free it before a retry
+	 * or the next role starts another. */
+	m->cycle.sts = sts_call_free(m->cycle.sts);
+	m->cycle.sts_calls++;
+
+	if (r < 0 && sts_error_is_duration_too_long(e) && !rs->duration_cfg &&
+	    m->cycle.sts_calls < MAX_STS_CALLS_PER_ROLE) {
+		uint32_t next = 0;
+
+		for (size_t i = 0; i < ELEMENTSOF(duration_presets); i++)
+			if (duration_presets[i] < m->cycle.try_duration) {
+				next = duration_presets[i];
+				break;
+			}
+		if (next) {
+			log_info("Role %s: %us exceeds its MaxSessionDuration, "
+				 "trying %us",
+				 rs->name, m->cycle.try_duration, next);
+			m->cycle.try_duration = next;
+			rs->max_source = MAX_SOURCE_PROBE;
+			assume_next(m);
+			return;
+		}
+	}
+	if (r < 0) {
+		log_error("Role %s: %s", rs->name, msg);
+		m->cycle.failed++;
+		if (!m->cycle.first_error)
+			m->cycle.first_error = strdup(msg);
+		role_failed(m, rs, msg, true);
+		goto next;
+	}
+
+	r = creds_new_take(sc, rs->arn, now, &c);
+	if (r < 0) {
+		log_error_errno(r, "Role %s: cannot hold the STS credentials: %m",
+				rs->name);
+		m->cycle.failed++;
+		role_failed(m, rs, "STS returned unusable credentials", true);
+		goto next;
+	}
+	/* Plan with STS's clock: what is left there is what is left. */
+	if (server_date) {
+		ahead = server_date > now;
+		skew = ahead ? server_date - now : now - server_date;
+	}
+	exp_local = ahead ? c->expiration - skew : c->expiration + skew;
+	lifetime = exp_local > now ? exp_local - now : 0;
+
+	rs->duration_used = m->cycle.try_duration;
+	if (rs->duration_cfg) {
+		rs->max_source = MAX_SOURCE_CONFIG;
+		rs->max_duration = rs->duration_cfg;
+	} else {
+		/* The first duration STS accepted walking down from 12 h
+		 * is the role's maximum (to the preset's precision). */
+		rs->max_duration = m->cycle.try_duration;
+		rs->max_source = MAX_SOURCE_PROBE;
+	}
+	/* The assertion (SessionDuration / SessionNotOnOrAfter) can only
+	 * shorten a session: say so when it did. */
+	if (lifetime + 120 * USEC_PER_SEC <
+	    (usec_t)m->cycle.try_duration * USEC_PER_SEC)
+		rs->max_source = MAX_SOURCE_ASSERTION;
+
+	store_set_creds(rs, c);
+	rs->state = ROLE_VALID;
+	rs->failures = 0;
+	role_set_error(rs, NULL);
+	rs->next_refresh = plan_refresh(m, exp_local, lifetime);
+	{
+		char exp[ISO8601_MAX], d[32];
+
+		log_info("Role %s: credentials valid until %s (%s)", rs->name,
+			 format_iso8601(exp, c->expiration),
+			 format_duration(d, lifetime));
+	}
+next:
+	m->cycle.next++;
+	m->cycle.try_duration = 0;
+	assume_next(m);
+}
+
+static void assume_next(struct manager *m)
+{
+	int r;
+
+	while (m->cycle.next < m->cycle.n_due) {
+		struct role_session *rs =
+			&m->store.roles[m->cycle.due[m->cycle.next]];
+		const struct saml_role *sr = offered(m->cycle.info, rs->arn);
+		const char *principal;
+
+		if (!sr) {
+			char msg[256];
+
+			(void)snprintf(msg, sizeof(msg),
+				       "ADFS does not offer role %.200s to "
+				       "this user",
+				       rs->arn);
+			log_error("Role %s: %s", rs->name, msg);
+			m->cycle.failed++;
+			if (!m->cycle.first_error)
+				m->cycle.first_error = strdup(msg);
+			role_failed(m, rs, msg, false);
+			m->cycle.next++;
+			continue;
+		}
+		principal = rs->principal_arn ? rs->principal_arn
+					      : sr->principal_arn;
+		if (m->cycle.try_duration == 0) {
+			m->cycle.sts_calls = 0;
+			m->cycle.try_duration =
+				rs->duration_cfg    ? rs->duration_cfg
+				: rs->max_duration ? rs->max_duration
+						   : CONF_DURATION_MAX;
+		}
+		rs->state = role_has_valid_creds(rs, now_wall())
+				    ? ROLE_REFRESHING
+				    : rs->state;
+		r = sts_assume_role_with_saml(m->glue, m->conf, rs->arn,
+					      principal, m->cycle.saml,
+					      m->cycle.try_duration, on_sts, m,
+					      &m->cycle.sts);
+		if (r >= 0)
+			return;
+		log_error_errno(r, "Role %s: cannot start the STS call: %m",
+				rs->name);
+		m->cycle.failed++;
+		role_failed(m, rs, "cannot start the STS call", true);
+		m->cycle.next++;
+		m->cycle.try_duration = 0;
+	}
+	cycle_end(m, 0, NULL);
+}
+
+static int add_waiter(struct manager *m, manager_cycle_fn fn, void *userdata)
+{
+	struct cycle_waiter *w;
+
+	if (!fn)
+		return 0;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->fn = fn;
+	w->userdata = userdata;
+	w->next = m->cycle.waiters;
+	m->cycle.waiters = w;
+	return 0;
+}
+
+void manager_forget_waiter(struct manager *m, void *userdata)
+{
+	for (struct cycle_waiter **w = &m->cycle.waiters; *w;) {
+		if ((*w)->userdata == userdata) {
+			struct cycle_waiter *dead = *w;
+
+			*w = dead->next;
+			free(dead);
+		} else {
+			w = &(*w)->next;
+		}
+	}
+}
+
+/* Starts a cycle. due_only: NULL = roles due soon (timer), "" = all,
+ * else that role. The password for this round is m->password. */
+static int cycle_start(struct manager *m, const char *role, bool with_password)
+{
+	const struct secret *pw = NULL;
+	int r;
+
+	if (m->cycle.running)
+		return -EBUSY;
+	m->cycle.due = NULL;
+	m->cycle.n_due = 0;
+	if (role) {
+		m->cycle.due = calloc(m->store.n_roles ? m->store.n_roles : 1,
+				      sizeof(size_t));
+		if (!m->cycle.due)
+			return -ENOMEM;
+		for (size_t i = 0; i < m->store.n_roles; i++)
+			if (!*role || streq(role, m->store.roles[i].name))
+				m->cycle.due[m->cycle.n_due++] = i;
+		/* With no configured roles the list is only known once
+		 * the assertion arrives: let on_assertion choose. */
+		if (m->cycle.n_due == 0 && !*role) {
+			free(m->cycle.due);
+			m->cycle.due = NULL;
+		}
+	}
+	if (with_password && m->password)
+		pw = m->password;
+	else if (m->conf->adfs.remember_password && m->password &&
+		 m->signin != SIGNIN_FAILED)
+		pw = m->password;
+	m->cycle.with_password = pw != NULL;
+	if (pw)
+		m->signin = SIGNIN_SIGNING_IN;
+	r = adfs_fetch(m->adfs, pw, on_assertion, m);
+	if (r < 0) {
+		free(m->cycle.due);
+		m->cycle.due = NULL;
+		return r;
+	}
+	m->cycle.running = true;
+	return 0;
+}
+
+int manager_login(struct manager *m, struct secret *password_take,
+		  manager_cycle_fn fn, void *userdata)
+{
+	_cleanup_(secret_freep) struct secret *pw = password_take;
+	int r;
+
+	if (m->cycle.running)
+		return -EBUSY;
+	if (!pw && m->conf->adfs.auth != CONF_AUTH_KERBEROS) {
+		r = read_password_source(m->conf, &pw);
+		if (r == -ENOKEY)
+			return -ENOKEY;
+		if (r < 0)
+			return r;
+	}
+	secret_free(m->password);
+	m->password = TAKE_PTR(pw);
+	/* A new login clears a rejected-password lockout. */
+	r = cycle_start(m, "", true);
+	if (r < 0)
+		return r;
+	return add_waiter(m, fn, userdata);
+}
+
+int manager_refresh(struct manager *m, const char *role, manager_cycle_fn fn,
+		    void *userdata)
+{
+	int r;
+
+	if (role && !store_find(&m->store, role))
+		return -ENOENT;
+	if (m->signin == SIGNIN_FAILED)
+		return -EACCES;
+	if (!m->cycle.running) {
+		for (size_t i = 0; i < m->store.n_roles; i++)
+			if (!role || streq(role, m->store.roles[i].name))
+				m->store.roles[i].failures = 0;
+		r = cycle_start(m, role ? role : "", false);
+		if (r < 0)
+			return r;
+	}
+	return add_waiter(m, fn, userdata);
+}
+
+int manager_logout(struct manager *m)
+{
+	struct secret *t = NULL;
+	int r;
+
+	if (m->cycle.running) {
+		adfs_cancel(m->adfs);
+		cycle_end(m, -ECANCELED, "signed out");
+	}
+	m->password = secret_free(m->password);
+	adfs_forget(m->adfs);
+	store_reset(&m->store);
+	if (m->conf->n_roles == 0) {
+		/* Roles learnt from the assertion go with it. */
+		store_clear(&m->store);
+	}
+	m->last_saml = saml_info_free(m->last_saml);
+	m->signin = SIGNIN_SIGNED_OUT;
+	set_signin_error(m, NULL);
+	r = token_rotate(m->state_dir, &t);
+	if (r < 0)
+		return log_error_errno(r, "Failed to rotate the endpoint token: %m");
+	secret_free(m->token);
+	m->token = t;
+	m->ecs.token = t;
+	arm_refresh_timer(m);
+	log_info("Signed out: password, ADFS cookies and sessions forgotten");
+	return 0;
+}
+
+static int on_refresh_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct manager *m = userdata;
+	usec_t now = now_wall();
+	bool any = false;
+	int r;
+
+	/* Wall-clock re-check: after a suspend the boottime timer fires
+	 * late or early relative to expiries; trust only the wall clock. */
+	for (size_t i = 0; i < m->store.n_roles; i++) {
+		struct role_session *rs = &m->store.roles[i];
+
+		if (rs->creds && !role_has_valid_creds(rs, now) &&
+		    rs->state == ROLE_VALID)
+			rs->state = ROLE_EXPIRED;
+		if (rs->next_refresh && rs->next_refresh <= now + BATCH_WINDOW)
+			any = true;
+	}
+	if (!any || m->cycle.running ||
+	    (m->signin != SIGNIN_SIGNED_IN && m->signin != SIGNIN_SIGNING_IN)) {
+		arm_refresh_timer(m);
+		return 0;
+	}
+	r = cycle_start(m, NULL, false);
+	if (r < 0) {
+		log_error_errno(r, "Cannot start a refresh: %m, retrying later");
+		for (size_t i = 0; i < m->store.n_roles; i++)
+			if (m->store.roles[i].next_refresh <= now + BATCH_WINDOW)
+				role_failed(m, &m->store.roles[i],
+					    "cannot start a refresh", true);
+		arm_refresh_timer(m);
+	}
+	return 0;
+}
+
+static void arm_refresh_timer(struct manager *m)
+{
+	usec_t now = now_wall(), when = USEC_INFINITY;
+
+	for (size_t i = 0; i < m->store.n_roles; i++) {
+		const struct role_session *rs = &m->store.roles[i];
+
+		if (rs->next_refresh && rs->next_refresh < when)
+			when = rs->next_refresh;
+		/* Wake at expiry too, to show `expired` promptly. */
+		if (rs->creds && rs->creds->expiration > now &&
+		    rs->creds->expiration < when)
+			when = rs->creds->expiration;
+	}
+	if (when == USEC_INFINITY) {
+		(void)sd_event_source_set_enabled(m->refresh_timer,
+						  SD_EVENT_OFF);
+		return;
+	}
+	(void)sd_event_source_set_time(m->refresh_timer,
+				       now_clock(CLOCK_BOOTTIME) +
+					       (when > now ? when - now : 0));
+	(void)sd_event_source_set_enabled(m->refresh_timer, SD_EVENT_ONESHOT);
+}
+
+static int on_stop(sd_event_source *s, const struct signalfd_siginfo *si,
+		   void *userdata)
+{
+	struct manager *m = userdata;
+
+	log_info("Received %s, stopping", strsignal((int)si->ssi_signo));
+	return sd_event_exit(m->event, 0);
+}
+
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si,
+		     void *userdata)
+{
+	struct manager *m = userdata;
+	struct conf_errors errs = { 0 };
+	struct conf *n = NULL;
+	int r;
+
+	r = conf_load(m->conf->path, &n, &errs);
+	if (r < 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			log_error("%s", errs.msgs[i]);
+		log_error("New configuration rejected, keeping the old one");
+		conf_errors_clear(&errs);
+		return 0;
+	}
+	if (m->cycle.running || !streq(n->adfs.url, m->conf->adfs.url)) {
+		log_warning("Configuration reload deferred: a refresh is "
+			    "running or adfs.url changed (restart to apply)");
+		conf_free(n);
+		return 0;
+	}
+	/* Listeners and roles are fixed for the process lifetime; the
+	 * rest (timeouts, CA files, endpoints, levels) applies now. */
+	adfs_set_conf(m->adfs, n);
+	conf_free(m->conf);
+	m->conf = n;
+	log_set_level(n->log_level);
+	log_info("Configuration reloaded from %s", strempty(n->path));
+	return 0;
+}
+
+static char *default_state_dir(void)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	char *p;
+
+	if (!rt || rt[0] != '/')
+		return NULL;
+	if (asprintf(&p, "%s/adfs-credd", rt) < 0)
+		return NULL;
+	return p;
+}
+
+int manager_new(struct conf *conf_take, struct manager **ret)
+{
+	_cleanup_(manager_freep) struct manager *m = NULL;
+	struct conf *c = conf_take;
+	int r;
+
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		conf_free(c);
+		return -ENOMEM;
+	}
+	m->conf = c;
+	m->uid = geteuid();
+	m->state_dir = c->state_dir ? strdup(c->state_dir) : default_state_dir();
+	if (!m->state_dir)
+		return log_error_errno(EINVAL,
+				       "XDG_RUNTIME_DIR is not set: set state_dir "
+				       "in the configuration");
+	r = sd_event_default(&m->event);
+	if (r < 0)
+		return r;
+	r = curl_glue_new(m->event, &m->glue);
+	if (r < 0)
+		return r;
+	r = adfs_new(m->glue, m->conf, &m->adfs);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < c->n_roles; i++) {
+		r = store_add_role(&m->store, c->roles[i].name, c->roles[i].arn,
+				   c->roles[i].principal_arn,
+				   c->roles[i].duration);
+		if (r < 0)
+			return r;
+		if (c->default_role && streq(c->default_role, c->roles[i].name))
+			m->store.default_idx = i;
+	}
+	r = sd_event_add_time(m->event, &m->refresh_timer, CLOCK_BOOTTIME,
+			      USEC_INFINITY, USEC_PER_SEC, on_refresh_timer, m);
+	if (r < 0)
+		return r;
+	(void)sd_event_source_set_enabled(m->refresh_timer, SD_EVENT_OFF);
+	(void)sd_event_source_set_description(m->refresh_timer, "refresh");
+	*ret = TAKE_PTR(m);
+	return 0;
+}
+
+char *manager_ecs_url(struct manager *m)
+{
+	const struct conf_listen *l = &m->conf->serve.ecs;
+	char *u;
+
+	if (!l->enabled)
+		return NULL;
+	if (asprintf(&u, strchr(l->host, ':') ? "http://[%s]:%u" : "http://%s:%u",
+		     l->host, l->port) < 0)
+		return NULL;
+	return u;
+}
+
+static void on_login_at_start(struct manager *m, int r, const char *message,
+			      void *userdata)
+{
+	if (r < 0)
+		log_error("Automatic sign-in failed: %s", message);
+	else
+		log_info("Signed in to ADFS as %s: %s", strempty(m->store.user),
+			 message);
+}
+
+int manager_start(struct manager *m)
+{
+	int r, fd;
+
+	r = state_dir_prepare(m->state_dir);
+	if (r < 0)
+		return log_error_errno(r, "Cannot use state directory %s: %m",
+				       m->state_dir);
+	r = token_load_or_create(m->state_dir, &m->token);
+	if (r < 0)
+		return log_error_errno(r, "Cannot create the endpoint token in "
+					  "%s: %m",
+				       m->state_dir);
+	m->ecs = (struct ecs){ .store = &m->store, .token = m->token,
+			       .uid = m->uid };
+	if (m->conf->serve.ecs.enabled) {
+		r = listen_tcp(m->conf->serve.ecs.host, m->conf->serve.ecs.port,
+			       &fd);
+		if (r < 0)
+			return log_error_errno(r, "Cannot listen on %s:%u for "
+						  "the ECS endpoint: %m",
+					       m->conf->serve.ecs.host,
+					       m->conf->serve.ecs.port);
+		r = http_server_new(m->event, fd, false, ecs_handle, &m->ecs,
+				    NULL, "ecs", &m->ecs_server);
+		if (r < 0) {
+			(void)close(fd);
+			return log_error_errno(r, "Cannot start the ECS "
+						  "endpoint: %m");
+		}
+		log_info("Serving ECS credentials on http://%s:%u/",
+			 m->conf->serve.ecs.host, m->conf->serve.ecs.port);
+	}
+	r = control_new(m, &m->control);
+	if (r < 0)
+		return r;
+
+	r = sd_event_add_signal(m->event, &m->sigterm, SIGTERM, on_stop, m);
+	if (r >= 0)
+		r = sd_event_add_signal(m->event, &m->sigint, SIGINT, on_stop, m);
+	if (r >= 0)
+		r = sd_event_add_signal(m->event, &m->sighup, SIGHUP, on_reload,
+					m);
+	if (r < 0)
+		return log_error_errno(r, "Cannot watch signals: %m");
+
+	if (m->conf->adfs.password != CONF_PASSWORD_PROMPT) {
+		r = manager_login(m, NULL, on_login_at_start, NULL);
+		if (r < 0)
+			return r;
+	} else {
+		log_info("Not signed in: run 'adfs-credctl login'");
+	}
+	return 0;
+}
+
+int manager_run(struct manager *m)
+{
+	return sd_event_loop(m->event);
+}
+
+struct manager *manager_free(struct manager *m)
+{
+	if (!m)
+		return NULL;
+	if (m->cycle.running) {
+		adfs_cancel(m->adfs);
+		cycle_end(m, -ECANCELED, "stopping");
+	}
+	control_free(m->control);
+	http_server_free(m->ecs_server);
+	adfs_free(m->adfs);
+	curl_glue_free(m->glue);
+	store_clear(&m->store);
+	secret_free(m->token);
+	secret_free(m->password);
+	saml_info_free(m->last_saml);
+	free(m->signin_error);
+	(void)sd_event_source_disable_unref(m->refresh_timer);
+	(void)sd_event_source_disable_unref(m->sigterm);
+	(void)sd_event_source_disable_unref(m->sigint);
+	(void)sd_event_source_disable_unref(m->sighup);
+	sd_event_unref(m->event);
+	free(m->state_dir);
+	conf_free(m->conf);
+	free(m);
+	return NULL;
+}

@@ -1,0 +1,102 @@
+/* The manager owns the event loop and every module instance, and wires
+ * them: sign-in (ADFS) -> SAML -> STS per role -> store -> endpoints, the
+ * refresh timer, and the control socket. Only main and control see it. */
+#pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "conf/conf.h"
+#include "http/ecs.h"
+#include "http/server.h"
+#include "idp/adfs.h"
+#include "idp/saml.h"
+#include "net/curl-glue.h"
+#include "session/store.h"
+#include "sts/sts.h"
+
+enum signin_state {
+	SIGNIN_SIGNED_OUT,
+	SIGNIN_SIGNING_IN,
+	SIGNIN_SIGNED_IN,
+	SIGNIN_NOT_SIGNED_IN, /* the ADFS SSO ended and nothing can renew it */
+	SIGNIN_FAILED,        /* ADFS rejected the password: wait for login */
+};
+
+struct manager;
+struct control;
+
+/* Called when a refresh cycle that a caller waited on ends. r is 0 when
+ * every role it covered got credentials; message is a one-line summary. */
+typedef void (*manager_cycle_fn)(struct manager *m, int r,
+				 const char *message, void *userdata);
+
+struct cycle_waiter {
+	manager_cycle_fn fn;
+	void *userdata;
+	struct cycle_waiter *next;
+};
+
+struct manager {
+	sd_event *event;
+	struct conf *conf;
+	char *state_dir;
+	uid_t uid;
+
+	struct curl_glue *glue;
+	struct adfs *adfs;
+	struct store store;
+	struct secret *token;
+	struct ecs ecs;
+	struct http_server *ecs_server;
+	struct control *control;
+
+	enum signin_state signin;
+	char *signin_error;      /* why not signed in; no secret */
+	struct secret *password; /* only while signing in, or remembered */
+	usec_t sso_since;        /* wall clock of the last password round */
+	struct saml_info *last_saml; /* roles offered, for `roles` */
+
+	/* The refresh cycle in progress (at most one). */
+	struct {
+		bool running;
+		bool with_password;
+		struct secret *saml;     /* the assertion being redeemed */
+		struct saml_info *info;
+		size_t *due;             /* indexes into store.roles */
+		size_t n_due, next;
+		uint32_t try_duration;   /* for the role being assumed */
+		unsigned sts_calls;      /* for the role being assumed */
+		struct sts_call *sts;
+		unsigned failed;
+		char *first_error;
+		struct cycle_waiter *waiters;
+	} cycle;
+
+	sd_event_source *refresh_timer;
+	sd_event_source *sigterm, *sigint, *sighup;
+};
+
+int manager_new(struct conf *conf_take, struct manager **ret);
+struct manager *manager_free(struct manager *m);
+DEFINE_FREEP(struct manager, manager_free)
+/* Opens listeners, the control socket and the token; signs in at once
+ * when the password comes from a file or a systemd credential. */
+int manager_start(struct manager *m);
+int manager_run(struct manager *m);
+
+/* Signs in with password (taken; NULL = from the configured file or
+ * credential), assumes every role, then calls fn. */
+int manager_login(struct manager *m, struct secret *password_take,
+		  manager_cycle_fn fn, void *userdata);
+/* Forgets password, cookies and every session; rotates the token. */
+int manager_logout(struct manager *m);
+/* Refreshes role (NULL = all) now, bypassing backoff, then calls fn. */
+int manager_refresh(struct manager *m, const char *role, manager_cycle_fn fn,
+		    void *userdata);
+/* Drops a waiter whose requester went away. */
+void manager_forget_waiter(struct manager *m, void *userdata);
+
+const char *signin_state_to_string(enum signin_state s);
+/* The ECS base URL "http://127.0.0.1:9911", NULL if ECS is off; free. */
+char *manager_ecs_url(struct manager *m);

@@ -1,0 +1,136 @@
+#include "session/token.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util/log.h"
+
+char *token_path(const char *state_dir)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/token", state_dir) < 0)
+		return NULL;
+	return p;
+}
+
+int state_dir_prepare(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (stat(dir, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (st.st_uid != geteuid())
+		return -EPERM;
+	if ((st.st_mode & 0077) && chmod(dir, 0700) < 0)
+		return -errno;
+	return 0;
+}
+
+int write_file_atomic(const char *dir, const char *name, const void *data,
+		      size_t len)
+{
+	_cleanup_free_ char *tmp = NULL, *dst = NULL;
+	_cleanup_close_ int fd = -1;
+	const char *p = data;
+
+	if (asprintf(&tmp, "%s/.%s.XXXXXX", dir, name) < 0 ||
+	    asprintf(&dst, "%s/%s", dir, name) < 0)
+		return -ENOMEM;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0600) < 0)
+		goto fail;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) < 0 || rename(tmp, dst) < 0)
+		goto fail;
+	return 0;
+fail:;
+	int r = -errno;
+	(void)unlink(tmp);
+	return r;
+}
+
+static bool is_b64url(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			    "0123456789-_",
+			    s[i]) ||
+		    s[i] == '\0')
+			return false;
+	return true;
+}
+
+int token_rotate(const char *state_dir, struct secret **ret)
+{
+	_cleanup_(secret_freep) struct secret *t = NULL;
+	unsigned char raw[32];
+	char b64[64];
+	int n, r;
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return -EIO;
+	n = EVP_EncodeBlock((unsigned char *)b64, raw, sizeof(raw));
+	explicit_bzero(raw, sizeof(raw));
+	/* base64 -> base64url without padding: 44 chars less one '='. */
+	if (n != 44)
+		return -EIO;
+	for (int i = 0; i < n; i++)
+		b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+	t = secret_new_from(b64, TOKEN_LEN);
+	explicit_bzero(b64, sizeof(b64));
+	if (!t)
+		return -ENOMEM;
+	r = write_file_atomic(state_dir, "token", t->data, t->len);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(t);
+	return 0;
+}
+
+int token_load_or_create(const char *state_dir, struct secret **ret)
+{
+	_cleanup_free_ char *path = token_path(state_dir);
+	_cleanup_close_ int fd = -1;
+	char b[TOKEN_LEN + 2];
+	struct stat st;
+	ssize_t n;
+
+	if (!path)
+		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_uid == geteuid() && (st.st_mode & 0777) == 0600) {
+		n = read(fd, b, sizeof(b));
+		if (n == TOKEN_LEN && is_b64url(b, TOKEN_LEN)) {
+			*ret = secret_new_from(b, TOKEN_LEN);
+			explicit_bzero(b, sizeof(b));
+			return *ret ? 0 : -ENOMEM;
+		}
+		explicit_bzero(b, sizeof(b));
+		log_warning("Token file %s is not a valid token, replacing it",
+			    path);
+	}
+	return token_rotate(state_dir, ret);
+}

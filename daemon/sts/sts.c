@@ -1,0 +1,156 @@
+#include "sts/sts.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "net/http-call.h"
+#include "util/log.h"
+
+struct sts_call {
+	struct http_call *http;
+	sts_done_fn done;
+	void *userdata;
+};
+
+struct sts_call *sts_call_free(struct sts_call *c)
+{
+	if (!c)
+		return NULL;
+	http_call_free(c->http);
+	free(c);
+	return NULL;
+}
+
+bool sts_error_is_duration_too_long(const struct sts_error *err)
+{
+	return err && err->code && err->message &&
+	       streq(err->code, "ValidationError") &&
+	       strstr(err->message, "exceeds the MaxSessionDuration");
+}
+
+static int append_param(struct secret *b, CURL *e, const char *k,
+			const char *v, size_t vlen)
+{
+	char *ev = curl_easy_escape(e, v, (int)vlen);
+	int r;
+
+	if (!ev)
+		return -ENOMEM;
+	r = secret_append(b, b->len ? "&" : "", b->len ? 1 : 0);
+	if (r == 0)
+		r = secret_append(b, k, strlen(k));
+	if (r == 0)
+		r = secret_append(b, "=", 1);
+	if (r == 0)
+		r = secret_append(b, ev, strlen(ev));
+	explicit_bzero(ev, strlen(ev));
+	curl_free(ev);
+	return r;
+}
+
+static void on_done(struct http_call *h, int error, void *userdata)
+{
+	struct sts_call *c = userdata;
+	struct sts_creds *creds = NULL;
+	struct sts_error *err = NULL;
+	char msg[512];
+	int r;
+
+	if (error < 0) {
+		(void)snprintf(msg, sizeof(msg), "STS request failed: %s%s",
+			       http_call_strerror(h),
+			       error == -EPROTO ? " (for a private CA set "
+						  "aws.ca_file)"
+						: "");
+		c->done(error, NULL, NULL, msg, h->date, c->userdata);
+		return;
+	}
+	if (h->status == 200) {
+		r = sts_xml_parse_assume(h->body.data, h->body.len, &creds);
+		if (r < 0) {
+			(void)snprintf(msg, sizeof(msg),
+				       "STS answered 200 with a reply that "
+				       "does not parse as "
+				       "AssumeRoleWithSAMLResponse");
+			c->done(r, NULL, NULL, msg, h->date, c->userdata);
+			return;
+		}
+		c->done(0, creds, NULL, NULL, h->date, c->userdata);
+		return;
+	}
+	r = sts_xml_parse_error(h->body.data, h->body.len, &err);
+	if (r < 0) {
+		(void)snprintf(msg, sizeof(msg),
+			       "STS answered HTTP %ld without an ErrorResponse",
+			       h->status);
+		c->done(-EPROTO, NULL, NULL, msg, h->date, c->userdata);
+		return;
+	}
+	(void)snprintf(msg, sizeof(msg), "STS refused AssumeRoleWithSAML: %s: %s",
+		       strempty(err->code), strempty(err->message));
+	c->done(h->status == 403 ? -EACCES : -EREMOTEIO, NULL, err, msg,
+		h->date, c->userdata);
+}
+
+int sts_assume_role_with_saml(struct curl_glue *g, const struct conf *conf,
+			      const char *role_arn, const char *principal_arn,
+			      const struct secret *saml_b64, uint32_t duration,
+			      sts_done_fn done, void *userdata,
+			      struct sts_call **ret)
+{
+	struct http_call_opts o = {
+		.ca_file = conf->aws.ca_file,
+		.timeout = 30 * USEC_PER_SEC,
+		.max_body = STS_MAX_REPLY,
+	};
+	_cleanup_(secret_freep) struct secret *body = NULL;
+	struct sts_call *c;
+	char dur[16];
+	CURL *e;
+	int r;
+
+	body = secret_new(1024 + strlen(role_arn) * 3 +
+			  strlen(principal_arn) * 3 + saml_b64->len * 3);
+	e = curl_easy_init();
+	if (!body || !e) {
+		curl_easy_cleanup(e);
+		return -ENOMEM;
+	}
+	(void)snprintf(dur, sizeof(dur), "%u", duration);
+	r = append_param(body, e, "Action", "AssumeRoleWithSAML", 18);
+	if (r == 0)
+		r = append_param(body, e, "Version", "2011-06-15", 10);
+	if (r == 0)
+		r = append_param(body, e, "RoleArn", role_arn, strlen(role_arn));
+	if (r == 0)
+		r = append_param(body, e, "PrincipalArn", principal_arn,
+				 strlen(principal_arn));
+	if (r == 0)
+		r = append_param(body, e, "SAMLAssertion", saml_b64->data,
+				 saml_b64->len);
+	if (r == 0 && duration)
+		r = append_param(body, e, "DurationSeconds", dur, strlen(dur));
+	curl_easy_cleanup(e);
+	if (r < 0)
+		return r;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->done = done;
+	c->userdata = userdata;
+	r = http_call_new(conf->aws.sts_endpoint, &o, &c->http);
+	if (r == 0)
+		r = http_call_set_post_take(c->http, TAKE_PTR(body),
+					    "application/x-www-form-urlencoded; "
+					    "charset=utf-8");
+	if (r == 0)
+		r = http_call_start(c->http, g, on_done, c);
+	if (r < 0) {
+		sts_call_free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
