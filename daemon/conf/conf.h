@@ -14,6 +14,7 @@
 #define CONF_MAX_ROLES 256u
 #define CONF_MAX_UIDS 64u
 #define CONF_MAX_ERRORS 64u
+#define CONF_MAX_STRING 4096u /* bytes in any one value */
 
 #define CONF_DEFAULT_RELYING_PARTY "urn:amazon:webservices"
 #define CONF_DEFAULT_STS_ENDPOINT "https://sts.amazonaws.com"
@@ -109,11 +110,15 @@ struct conf_errors {
  * Other negative errno on allocation failure. */
 int conf_parse_yaml(const char *path, const char *data, size_t len,
 		    struct conf **ret, struct conf_errors *errs);
-/* Reads path (at most CONF_MAX_SIZE bytes) and parses it. A file that
- * cannot be read is reported in errs as "PATH: message". */
+/* Reads path (at most CONF_MAX_SIZE bytes; NULL: conf_default_path())
+ * and parses it. A file that cannot be read is reported in errs as
+ * "PATH: message" and returns the read error (-ENOENT, -EACCES, -EISDIR,
+ * -EFBIG when too large); otherwise as conf_parse_yaml. */
 int conf_load(const char *path, struct conf **ret, struct conf_errors *errs);
 /* The default config path: $XDG_CONFIG_HOME/adfs-credd/config.yaml, else
- * $HOME/.config/adfs-credd/config.yaml. Caller frees; NULL on ENOMEM. */
+ * $HOME/.config/adfs-credd/config.yaml (the passwd entry's home when $HOME
+ * is unset). Caller frees; NULL with errno set on ENOMEM or when there is
+ * no home directory at all (ENOENT). */
 char *conf_default_path(void);
 
 /* Looks up a configured role by name; NULL when absent. */
@@ -126,3 +131,24 @@ struct conf *conf_free(struct conf *c);
 DEFINE_FREEP(struct conf, conf_free)
 void conf_errors_clear(struct conf_errors *errs);
 void conf_errors_print(const struct conf_errors *errs, FILE *f);
+/* Appends one formatted line to errs (errs may be NULL); identical lines
+ * are kept once, lines past CONF_MAX_ERRORS are counted in dropped.
+ * -ENOMEM when the line cannot be allocated. */
+int conf_errors_add(struct conf_errors *errs, const char *fmt, ...)
+	_printf_(2, 3);
+
+/* Value checks shared by the YAML parser and anyone taking the same values
+ * elsewhere. Each returns NULL when s is acceptable, else a static phrase
+ * to follow the key name ("must be an https:// URL"). */
+const char *conf_check_https_url(const char *s);
+const char *conf_check_region(const char *s);
+const char *conf_check_role_name(const char *s);
+const char *conf_check_role_arn(const char *s);
+const char *conf_check_provider_arn(const char *s);
+const char *conf_check_listen(const char *s); /* "off" is acceptable */
+
+/* Parses "off", "host:port" or "[v6]:port" into *ret (ret owns the host;
+ * conf_listen_clear frees it). -EINVAL when conf_check_listen objects,
+ * -ENOMEM. */
+int conf_parse_listen(const char *s, struct conf_listen *ret);
+void conf_listen_clear(struct conf_listen *l);
