@@ -1,0 +1,584 @@
+#!/usr/bin/python3
+"""Self-test of the ADFS and STS/IAM emulators.
+
+Run with Debian's interpreter (boto3 comes from python3-boto3):
+    /usr/bin/python3 tests/emulators/selftest.py [-v]
+
+Part 1 uses only urllib/ssl: forms sign-in against the ADFS emulator,
+AssumeRoleWithSAML against the STS emulator, error cases and control knobs.
+Part 2 uses boto3 with the issued credentials (GetCallerIdentity, GetRole),
+which proves the emulator's SigV4 check matches botocore's signer.
+Everything stays on 127.0.0.1.  Prints "N passed, M failed"; exit 1 on failure.
+"""
+
+import base64
+import html.parser
+from http.cookiejar import CookieJar
+import json
+import os
+import re
+import select
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+from email.utils import parsedate_to_datetime
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import emucommon as ec  # noqa: E402
+
+VERBOSE = "-v" in sys.argv
+RP = "urn:amazon:webservices"
+DEV = "arn:aws:iam::111122223333:role/ADFS-Dev"
+DEV_IDP = "arn:aws:iam::111122223333:saml-provider/ADFS"
+PROD = "arn:aws:iam::444455556666:role/ADFS-Prod"
+PROD_IDP = "arn:aws:iam::444455556666:saml-provider/ADFS"
+OTHER_IDP = "arn:aws:iam::111122223333:saml-provider/Other"
+NS = {"samlp": ec.NS_SAMLP, "saml": ec.NS_SAML, "sts": "https://sts.amazonaws.com/doc/2011-06-15/"}
+
+
+class Results:
+    passed = failed = 0
+
+    def check(self, name, cond, detail=""):
+        if cond:
+            self.passed += 1
+            if VERBOSE:
+                print("ok   %s" % name)
+        else:
+            self.failed += 1
+            print("FAIL %s %s" % (name, detail))
+        return cond
+
+
+R = Results()
+
+
+# --- processes ---------------------------------------------------------------
+
+class Emulator:
+    def __init__(self, script, world, certdir):
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, script), "--world", world,
+             "--cert", os.path.join(certdir, "server.pem"),
+             "--key", os.path.join(certdir, "server.key"), "--port", "0"]
+            + (["--verbose"] if VERBOSE else []),
+            stdout=subprocess.PIPE, text=True)
+        ready, _, _ = select.select([self.proc.stdout], [], [], 15)
+        line = self.proc.stdout.readline() if ready else ""
+        m = re.fullmatch(r"LISTENING (\d+)\n", line)
+        if not m:
+            self.proc.kill()
+            raise SystemExit("%s did not start (got %r)" % (script, line))
+        self.base = "https://127.0.0.1:%s" % m.group(1)
+
+    def control(self, name, obj=None):
+        data = None if obj is None else json.dumps(obj).encode()
+        st, _, body = fetch(self.base + "/_emulator/" + name, data)
+        return st, json.loads(body)
+
+    def config(self, **knobs):
+        st, cur = self.control("config", knobs)
+        assert st == 200, cur
+        return cur
+
+    def stats(self):
+        return self.control("stats")[1]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            return self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return None
+
+
+# --- HTTP helpers --------------------------------------------------------------
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+CTX = None          # ssl.SSLContext trusting the test CA (set in main)
+
+
+def opener(jar=None, follow=True):
+    handlers = [urllib.request.HTTPSHandler(context=CTX)]
+    if jar is not None:
+        handlers.append(urllib.request.HTTPCookieProcessor(jar))
+    if not follow:
+        handlers.append(NoRedirect())
+    return urllib.request.build_opener(*handlers)
+
+
+def fetch(url, data=None, headers=None, op=None):
+    """-> (status, headers, body bytes); HTTP errors are returned, not raised."""
+    if isinstance(data, dict):
+        data = urllib.parse.urlencode(data).encode()
+    req = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with (op or opener()).open(req, timeout=30) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+class Forms(html.parser.HTMLParser):
+    """Collect forms (attrs + inputs) and the text of #errorText, as a browser would."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.forms, self._form, self.error_text, self._in_err = [], None, None, False
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self._form = {"attrs": a, "inputs": []}
+            self.forms.append(self._form)
+        elif tag == "input" and self._form is not None:
+            self._form["inputs"].append(a)
+        if a.get("id") == "errorText":
+            self._in_err, self.error_text = True, ""
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._form = None
+        if tag in ("span", "label"):
+            self._in_err = False
+
+    def handle_data(self, data):
+        if self._in_err:
+            self.error_text += data
+
+    def form(self, key, value):
+        return next((f for f in self.forms if f["attrs"].get(key) == value), None)
+
+
+def raw_status(base, head):
+    """Send raw request bytes over TLS; return the reply's status code."""
+    host, port = urllib.parse.urlsplit(base).netloc.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        with CTX.wrap_socket(s, server_hostname=host) as t:
+            t.sendall(head.encode())
+            line = t.recv(1024).split(b"\r\n", 1)[0]
+    return int(line.split()[1])
+
+
+def sts_call(base, **params):
+    """Unsigned query-protocol POST -> (status, headers, ElementTree root)."""
+    st, hd, body = fetch(base + "/", params)
+    return st, hd, ET.fromstring(body)
+
+
+def err_of(root):
+    ns = {"e": root.tag[1:].split("}")[0]}
+    return (root.findtext("e:Error/e:Code", None, ns), root.findtext("e:Error/e:Message", None, ns),
+            root.findtext("e:Error/e:Type", None, ns))
+
+
+def approx(a, b, tol=5):
+    return abs(a - b) <= tol
+
+
+# --- part 1: ADFS + STS over urllib ---------------------------------------------
+
+def adfs_part(adfs):
+    url = adfs.base + "/adfs/ls/IdpInitiatedSignOn.aspx?loginToRp=" + RP
+    jar = CookieJar()
+
+    st, hd, body = fetch(url, op=opener(jar))
+    page = body.decode()
+    f = Forms(page)
+    login = f.form("id", "loginForm")
+    R.check("login page 200 text/html", st == 200 and hd["Content-Type"] == "text/html; charset=utf-8")
+    R.check("login page Cache-Control no-store, Date", hd["Cache-Control"] == "no-store" and hd["Date"])
+    R.check("login form present", login is not None and login["attrs"].get("method") == "post")
+    action = login["attrs"]["action"]
+    R.check("form action relative, &amp; encoded",
+            action.startswith("/adfs/ls/IdpInitiatedSignOn.aspx?loginToRp=urn:amazon:webservices&client-request-id=")
+            and "loginToRp=urn:amazon:webservices&amp;client-request-id=" in page, action)
+    types = {i.get("name"): i.get("type") for i in login["inputs"]}
+    R.check("inputs UserName/Password/AuthMethod/Kmsi",
+            types.get("UserName") == "email" and types.get("Password") == "password"
+            and types.get("Kmsi") == "checkbox"
+            and any(i.get("name") == "AuthMethod" and i.get("value") == "FormsAuthentication"
+                    for i in login["inputs"]), types)
+    R.check("errorText empty on first page", f.error_text == "", f.error_text)
+    post_url = urllib.parse.urljoin(url, action)
+
+    st, _, body = fetch(adfs.base + "/adfs/ls/IdpInitiatedSignOn.aspx?loginToRp=urn:nope")
+    R.check("unknown RP -> error page", st == 200 and b"An error occurred" in body
+            and b"MSIS7007" in body and not Forms(body.decode()).forms)
+
+    st, _, body = fetch(post_url, {"UserName": "EXAMPLE\\alice", "Password": "wrong",
+                                  "AuthMethod": "FormsAuthentication"}, op=opener(jar))
+    f = Forms(body.decode())
+    R.check("wrong password -> login page with errorText",
+            st == 200 and f.form("id", "loginForm") is not None and f.error_text ==
+            "Incorrect user ID or password. Type the correct user ID and password, and try again.",
+            f.error_text)
+    R.check("wrong password keeps UserName", any(i.get("value") == "EXAMPLE\\alice"
+                                                 for i in f.form("id", "loginForm")["inputs"]))
+    st, _, body = fetch(post_url, {"UserName": "EXAMPLE\\alice", "AuthMethod": "FormsAuthentication"})
+    R.check("missing password -> error text", Forms(body.decode()).error_text == "Enter your password.")
+    st, _, body = fetch(post_url, {"Password": "x"})
+    R.check("missing user -> error text",
+            Forms(body.decode()).error_text.startswith("Enter your user ID in the format"))
+    s = adfs.stats()
+    R.check("stats password_failures=1, failures_by_user",
+            s["password_failures"] == 1 and s["failures_by_user"] == {"example\\alice": 1}, s)
+
+    # Good credentials: 302 + MSIS cookies (inspect without following).
+    creds = {"UserName": "EXAMPLE\\alice", "Password": "Correct-Horse-1",
+             "AuthMethod": "FormsAuthentication"}
+    st, hd, _ = fetch(post_url, creds, op=opener(jar, follow=False))
+    cookies = hd.get_all("Set-Cookie") or []
+    R.check("good password -> 302 to sign-on URL", st == 302 and
+            hd["Location"].startswith("/adfs/ls/IdpInitiatedSignOn.aspx?loginToRp="), hd["Location"])
+    R.check("MSISAuth cookie attributes", any(re.fullmatch(
+        r"MSISAuth=[A-Za-z0-9+/=]+; path=/adfs; secure; HttpOnly", c) for c in cookies), cookies)
+    R.check("MSISAuthenticated + MSISLoopDetectionCookie",
+            any(c.startswith("MSISAuthenticated=") for c in cookies)
+            and any(c.startswith("MSISLoopDetectionCookie=") for c in cookies))
+
+    # Full flow with a cookie jar and redirects (like libcurl would do).
+    jar = CookieJar()
+    st, _, body = fetch(post_url, creds, op=opener(jar))
+    f = Forms(body.decode())
+    hidden = f.form("name", "hiddenform")
+    R.check("auto-post page with SAMLResponse", st == 200 and hidden is not None
+            and hidden["attrs"]["action"] == "https://signin.aws.amazon.com:443/saml"
+            and hidden["inputs"][0]["name"] == "SAMLResponse")
+    saml_b64 = hidden["inputs"][0]["value"]
+    check_saml(saml_b64, adfs)
+
+    st, _, body = fetch(url, op=opener(jar))
+    hidden = Forms(body.decode()).form("name", "hiddenform")
+    R.check("cookie round gives a new assertion", hidden is not None
+            and hidden["inputs"][0]["value"] != saml_b64)
+    s = adfs.stats()
+    R.check("stats cookie_rounds=1 assertions_issued=2 password_posts=5",
+            s["cookie_rounds"] == 1 and s["assertions_issued"] == 2 and s["password_posts"] == 5, s)
+    return jar, url, saml_b64
+
+
+def check_saml(saml_b64, adfs):
+    raw = base64.b64decode(saml_b64)
+    root = ET.fromstring(raw)
+    a = root.find("saml:Assertion", NS)
+    now = time.time()
+    R.check("Response Destination/Status", root.get("Destination") == ec.AWS_SAML_RECIPIENT
+            and root.find("samlp:Status/samlp:StatusCode", NS).get("Value").endswith(":Success"))
+    R.check("Issuer", a.findtext("saml:Issuer", None, NS) == "http://adfs.example.com/adfs/services/trust")
+    nid = a.find("saml:Subject/saml:NameID", NS)
+    R.check("NameID persistent", nid.get("Format").endswith(":persistent") and nid.text == "EXAMPLE\\alice")
+    scd = a.find("saml:Subject/saml:SubjectConfirmation/saml:SubjectConfirmationData", NS)
+    R.check("SubjectConfirmationData now+5min", approx(ec.parse_iso(scd.get("NotOnOrAfter")), now + 300)
+            and scd.get("Recipient") == ec.AWS_SAML_RECIPIENT)
+    cond = a.find("saml:Conditions", NS)
+    R.check("Conditions now+1h, audience", approx(ec.parse_iso(cond.get("NotOnOrAfter")), now + 3600)
+            and cond.findtext("saml:AudienceRestriction/saml:Audience", None, NS) == RP)
+    attrs = {at.get("Name"): [v.text for v in at] for at in a.iterfind("saml:AttributeStatement/saml:Attribute", NS)}
+    R.check("Role attribute, both orders", attrs.get(ec.ATTR_ROLE) == [
+        DEV + "," + DEV_IDP, PROD_IDP + "," + PROD], attrs.get(ec.ATTR_ROLE))
+    R.check("RoleSessionName + SessionDuration", attrs.get(ec.ATTR_SESSION_NAME) == ["alice@example.com"]
+            and attrs.get(ec.ATTR_SESSION_DURATION) == ["28800"])
+    authn = a.find("saml:AuthnStatement", NS)
+    R.check("AuthnStatement", authn.get("SessionIndex") and authn.get("AuthnInstant"))
+    key = adfs_world["saml"]["hmac_key"]
+    R.check("emulator signature verifies", ec.saml_verify(raw, key) is None)
+    R.check("tampering breaks the signature",
+            ec.saml_verify(raw.replace(b"alice@example.com", b"mallory@example.co"), key) is not None)
+
+
+def sts_part(sts, adfs, jar, url, saml_b64):
+    now = time.time()
+    st, hd, root = sts_call(sts.base, Action="AssumeRoleWithSAML", Version="2011-06-15",
+                            RoleArn=DEV, PrincipalArn=DEV_IDP, SAMLAssertion=saml_b64,
+                            DurationSeconds="43200")
+    r = root.find("sts:AssumeRoleWithSAMLResult", NS)
+    R.check("AssumeRoleWithSAML 200 text/xml", st == 200 and hd["Content-Type"] == "text/xml"
+            and hd["x-amzn-RequestId"] and r is not None, ET.tostring(root)[:300])
+    c = r.find("sts:Credentials", NS)
+    dev = {k: c.findtext("sts:" + k, None, NS) for k in
+           ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")}
+    R.check("AccessKeyId/Secret format", re.fullmatch(r"ASIA[A-Z0-9]{16}", dev["AccessKeyId"])
+            and len(dev["SecretAccessKey"]) == 40 and len(dev["SessionToken"]) > 100, dev["AccessKeyId"])
+    R.check("Expiration format, capped by SessionDuration (8h)",
+            re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", dev["Expiration"])
+            and approx(ec.parse_iso(dev["Expiration"]), now + 28800), dev["Expiration"])
+    R.check("AssumedRoleUser", r.findtext("sts:AssumedRoleUser/sts:Arn", None, NS) ==
+            "arn:aws:sts::111122223333:assumed-role/ADFS-Dev/alice@example.com"
+            and re.fullmatch(r"AROA[A-Z0-9]{17}:alice@example.com",
+                             r.findtext("sts:AssumedRoleUser/sts:AssumedRoleId", "", NS)))
+    R.check("Subject/SubjectType/Audience/Issuer/NameQualifier",
+            r.findtext("sts:Subject", None, NS) == "EXAMPLE\\alice"
+            and r.findtext("sts:SubjectType", None, NS) == "persistent"
+            and r.findtext("sts:Audience", None, NS) == ec.AWS_SAML_RECIPIENT
+            and r.findtext("sts:Issuer", None, NS).startswith("http://adfs.example.com/")
+            and r.findtext("sts:NameQualifier", None, NS))
+    R.check("RequestId in body", root.findtext("sts:ResponseMetadata/sts:RequestId", None, NS)
+            == hd["x-amzn-RequestId"])
+
+    st, _, root = sts_call(sts.base, Action="AssumeRoleWithSAML", Version="2011-06-15",
+                           RoleArn=PROD, PrincipalArn=PROD_IDP, SAMLAssertion=saml_b64)
+    c = root.find("sts:AssumeRoleWithSAMLResult/sts:Credentials", NS)
+    prod = {k: c.findtext("sts:" + k, None, NS) for k in
+            ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")} if c is not None else {}
+    R.check("Prod default duration 3600", st == 200 and approx(ec.parse_iso(prod["Expiration"]), now + 3600))
+
+    def expect(name, status, code, message, **params):
+        base = {"Action": "AssumeRoleWithSAML", "Version": "2011-06-15", "RoleArn": DEV,
+                "PrincipalArn": DEV_IDP, "SAMLAssertion": saml_b64}
+        base.update(params)
+        base = {k: v for k, v in base.items() if v is not None}
+        st, _, root = sts_call(sts.base, **base)
+        got = err_of(root)
+        ok = st == status and got[0] == code and (message is None or got[1] == message)
+        R.check(name, ok, "%s %s" % (st, got))
+
+    expect("DurationSeconds > MaxSessionDuration", 400, "ValidationError",
+           "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+           RoleArn=PROD, PrincipalArn=PROD_IDP, DurationSeconds="7200")
+    expect("DurationSeconds > 43200", 400, "ValidationError",
+           "1 validation error detected: Value '50000' at 'durationSeconds' failed to satisfy "
+           "constraint: Member must have value less than or equal to 43200", DurationSeconds="50000")
+    expect("DurationSeconds < 900", 400, "ValidationError",
+           "1 validation error detected: Value '899' at 'durationSeconds' failed to satisfy "
+           "constraint: Member must have value greater than or equal to 900", DurationSeconds="899")
+    expect("missing RoleArn", 400, "ValidationError",
+           "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: "
+           "Member must not be null", RoleArn=None)
+    expect("role/provider pair not offered", 403, "AccessDenied",
+           "Not authorized to perform sts:AssumeRoleWithSAML", PrincipalArn=PROD_IDP)
+    expect("issuer mismatch", 400, "InvalidIdentityToken",
+           "Issuer not present in specified provider", PrincipalArn=OTHER_IDP)
+    raw = base64.b64decode(saml_b64)
+    tampered = base64.b64encode(raw.replace(b">alice@example.com<", b">mallory@example<")).decode()
+    expect("tampered assertion", 400, "InvalidIdentityToken", "Response signature invalid",
+           SAMLAssertion=tampered)
+    expect("bad base64", 400, "InvalidIdentityToken", None, SAMLAssertion="!!!not base64!!!")
+    if "+" in saml_b64:
+        expect("'+' not URL-encoded", 400, "InvalidIdentityToken", None,
+               SAMLAssertion=saml_b64.replace("+", " "))
+    expect("unknown Version", 400, "InvalidAction",
+           "Could not find operation AssumeRoleWithSAML for version 2010-05-08", Version="2010-05-08")
+
+    sts.config(time_offset=301)
+    expect("assertion older than 5 min", 400, "ExpiredTokenException",
+           "Token must be redeemed within 5 minutes of issuance")
+    sts.config(time_offset=0)
+
+    # SubjectConfirmationData NotOnOrAfter passed (ADFS issues 60 s ones).
+    adfs.config(confirmation_lifetime=60)
+    _, _, body = fetch(url, op=opener(jar))
+    short = Forms(body.decode()).form("name", "hiddenform")["inputs"][0]["value"]
+    adfs.config(confirmation_lifetime=None)
+    sts.config(time_offset=120)
+    expect("SubjectConfirmationData expired", 400, "ExpiredTokenException", "Response has expired",
+           SAMLAssertion=short)
+    sts.config(time_offset=0)
+
+    s = sts.stats()
+    R.check("stats assume_calls/assume_ok/assume_errors", s["assume_ok"] == 2
+            and s["assume_calls"] == 2 + sum(s["assume_errors"].values())
+            and s["assume_errors"].get("ValidationError") == 4
+            and s["assume_errors"].get("InvalidIdentityToken", 0) >= 4, s)
+    return dev, prod, saml_b64
+
+
+def control_part(sts, adfs, jar, url):
+    sts.config(fail_status=503, fail_count=1)
+    st, _, root = sts_call(sts.base, Action="GetCallerIdentity", Version="2011-06-15")
+    R.check("fail_status 503 once", st == 503 and err_of(root) == (
+        "ServiceUnavailable", "Service is unable to handle request.", "Receiver"), err_of(root))
+    st, _, root = sts_call(sts.base, Action="GetCallerIdentity", Version="2011-06-15")
+    R.check("then back to normal (unsigned -> MissingAuthenticationToken)",
+            st == 403 and err_of(root)[0] == "MissingAuthenticationToken", err_of(root))
+    sts.config(throttle_count=1)
+    st, _, root = sts_call(sts.base, Action="GetCallerIdentity", Version="2011-06-15")
+    R.check("throttle_count -> Throttling", st == 400 and err_of(root)[:2] == ("Throttling", "Rate exceeded"))
+    sts.config(delay=0.4, delay_count=1)
+    t0 = time.monotonic()
+    fetch(sts.base + "/", {"Action": "GetCallerIdentity", "Version": "2011-06-15"})
+    t1 = time.monotonic()
+    fetch(sts.base + "/", {"Action": "GetCallerIdentity", "Version": "2011-06-15"})
+    t2 = time.monotonic()
+    R.check("delay knob (once)", t1 - t0 >= 0.4 and t2 - t1 < 0.4, (t1 - t0, t2 - t1))
+    sts.config(delay=0)
+    sts.config(time_offset=3600)
+    _, hd, _ = fetch(sts.base + "/", {"Action": "GetCallerIdentity", "Version": "2011-06-15"})
+    R.check("Date header follows time_offset",
+            approx(parsedate_to_datetime(hd["Date"]).timestamp(), time.time() + 3600), hd["Date"])
+    sts.config(time_offset=0)
+    st, res = sts.control("config", {"no_such_knob": 1})
+    R.check("unknown knob rejected", st == 400 and "unknown knob" in res["error"])
+    sts.config(truncate_count=1)
+    st, _, body = fetch(sts.base + "/", {"Action": "GetCallerIdentity", "Version": "2011-06-15"})
+    R.check("truncate_count -> truncated XML", st == 403 and body.startswith(b"<ErrorResponse")
+            and not body.rstrip().endswith(b"</ErrorResponse>"))
+    R.check("body > 1 MiB -> 413", raw_status(sts.base, "POST / HTTP/1.1\r\nHost: x\r\n"
+                                               "Content-Length: %d\r\n\r\n" % (ec.MAX_BODY + 1)) == 413)
+
+    # ADFS: SSO expiry, disabled sign-on page, loop detection, MFA.
+    adfs.config(time_offset=28801)
+    _, _, body = fetch(url, op=opener(jar))
+    R.check("SSO cookie expires after sso_lifetime", Forms(body.decode()).form("id", "loginForm") is not None
+            and adfs.stats()["sso_expired"] == 1)
+    adfs.config(time_offset=0, idp_initiated_signon=False)
+    st, _, body = fetch(url)
+    R.check("IdP-initiated sign-on disabled -> MSIS7012 page", st == 200 and b"MSIS7012" in body
+            and b"The resource you are trying to access is not available." in body)
+    adfs.config(idp_initiated_signon=None)
+
+    jar = CookieJar()
+    st, _, body = fetch(url, op=opener(jar))
+    action = urllib.parse.urljoin(url, Forms(body.decode()).form("id", "loginForm")["attrs"]["action"])
+    fetch(action, {"UserName": "alice@example.com", "Password": "Correct-Horse-1"}, op=opener(jar))
+    pages = [fetch(url, op=opener(jar))[2] for _ in range(5)]
+    R.check("loop detection: 6th token in 20 s refused", all(b"SAMLResponse" in p for p in pages[:4])
+            and b"MSIS7042" in pages[4] and adfs.stats()["loop_detections"] == 1)
+
+    jar = CookieJar()
+    st, _, body = fetch(action, {"UserName": "EXAMPLE\\bob", "Password": "Battery-Staple-2",
+                                "AuthMethod": "FormsAuthentication"}, op=opener(jar))
+    f = Forms(body.decode())
+    mfa = f.form("id", "loginForm")
+    inputs = {i.get("name"): i.get("value") for i in mfa["inputs"]} if mfa else {}
+    R.check("MFA page after password", "VerificationCode" in inputs and inputs.get("Context")
+            and inputs.get("AuthMethod") == "AzureMfaAuthentication", inputs)
+    st, _, body = fetch(action, {"AuthMethod": inputs.get("AuthMethod"), "Context": inputs.get("Context"),
+                                "VerificationCode": "000000"}, op=opener(jar))
+    R.check("wrong MFA code -> errorText", "incorrect" in (Forms(body.decode()).error_text or ""))
+    st, _, body = fetch(action, {"AuthMethod": inputs.get("AuthMethod"), "Context": inputs.get("Context"),
+                                "VerificationCode": "123456"}, op=opener(jar))
+    hidden = Forms(body.decode()).form("name", "hiddenform")
+    raw = base64.b64decode(hidden["inputs"][0]["value"]) if hidden else b""
+    R.check("right MFA code -> assertion", b"saml-provider/ADFS, arn:aws:iam::111122223333:role/ADFS-Dev" in raw)
+
+
+# --- part 2: boto3 -------------------------------------------------------------------
+
+def boto_part(sts, ca, dev, prod):
+    for k in list(os.environ):
+        if k.startswith("AWS_"):
+            del os.environ[k]
+    os.environ["AWS_CONFIG_FILE"] = os.environ["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent/aws"
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+    try:
+        import boto3
+        from botocore.config import Config
+        from botocore.exceptions import ClientError
+    except ImportError as e:
+        R.check("import boto3 (Debian python3-boto3)", False, e)
+        return
+    cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5,
+                 read_timeout=10)
+
+    def client(service, c, region, **over):
+        args = dict(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                    aws_session_token=c["SessionToken"])
+        args.update(over)
+        return boto3.session.Session(region_name=region, **args).client(
+            service, endpoint_url=sts.base, verify=ca, config=cfg)
+
+    def error(fn, **kw):
+        try:
+            fn(**kw)
+        except ClientError as e:
+            return (e.response["Error"]["Code"], e.response["Error"]["Message"],
+                    e.response["ResponseMetadata"]["HTTPStatusCode"])
+        return None
+
+    ident = client("sts", dev, "eu-west-1").get_caller_identity()
+    R.check("boto3 GetCallerIdentity", ident["Arn"] ==
+            "arn:aws:sts::111122223333:assumed-role/ADFS-Dev/alice@example.com"
+            and ident["Account"] == "111122223333" and ident["UserId"].endswith(":alice@example.com"), ident)
+    role = client("iam", dev, "us-east-1").get_role(RoleName="ADFS-Dev")["Role"]
+    R.check("boto3 GetRole MaxSessionDuration", role["MaxSessionDuration"] == 43200
+            and role["Arn"] == DEV and role["RoleId"].startswith("AROA")
+            and role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Federated"] == DEV_IDP, role)
+    got = error(client("iam", prod, "us-east-1").get_role, RoleName="ADFS-Prod")
+    R.check("GetRole denied for Prod", got == (
+        "AccessDenied", "User: arn:aws:sts::444455556666:assumed-role/ADFS-Prod/alice@example.com is "
+        "not authorized to perform: iam:GetRole on resource: role ADFS-Prod because no "
+        "identity-based policy allows the iam:GetRole action", 403), got)
+    got = error(client("iam", dev, "us-east-1").get_role, RoleName="Nope")
+    R.check("GetRole unknown role -> NoSuchEntity", got and got[0] == "NoSuchEntity" and got[2] == 404, got)
+    got = error(client("iam", dev, "eu-west-1").get_role, RoleName="ADFS-Dev")
+    R.check("IAM signed for wrong region", got == (
+        "SignatureDoesNotMatch", "Credential should be scoped to a valid region, not 'eu-west-1'. ", 403), got)
+    got = error(client("sts", dev, "us-east-1", aws_secret_access_key="x" * 40).get_caller_identity)
+    R.check("bad secret -> SignatureDoesNotMatch", got and got[0] == "SignatureDoesNotMatch"
+            and got[1].startswith("The request signature we calculated does not match") and got[2] == 403, got)
+    got = error(client("sts", dev, "us-east-1", aws_access_key_id="ASIA" + "A" * 16).get_caller_identity)
+    R.check("unknown key -> InvalidClientTokenId", got == (
+        "InvalidClientTokenId", "The security token included in the request is invalid", 403), got)
+    got = error(client("sts", dev, "us-east-1", aws_session_token=None).get_caller_identity)
+    R.check("no session token -> InvalidClientTokenId", got and got[0] == "InvalidClientTokenId", got)
+    sts.config(time_offset=1200)
+    got = error(client("sts", dev, "us-east-1").get_caller_identity)
+    R.check("clock skew -> Signature expired", got and got[0] == "SignatureDoesNotMatch" and re.fullmatch(
+        r"Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 15 min\.\)",
+        got[1]), got)
+    sts.config(time_offset=3700, sigv4_max_skew=86400)
+    got = error(client("sts", prod, "us-east-1").get_caller_identity)
+    R.check("expired credentials -> ExpiredToken", got == (
+        "ExpiredToken", "The security token included in the request is expired", 403), got)
+    sts.config(time_offset=0, sigv4_max_skew=None)
+    s = sts.stats()
+    R.check("stats get_caller_identity/get_role/sigv4_failures",
+            s["get_caller_identity"] >= 5 and s["get_role"] == 4 and s["sigv4_failures"] >= 6, s)
+
+
+adfs_world = None
+
+
+def main():
+    global CTX, adfs_world
+    import ssl
+    tmp = tempfile.mkdtemp(prefix="emu-selftest-")
+    subprocess.run(["sh", os.path.join(HERE, "mkcerts.sh"), tmp], check=True)
+    ca = os.path.join(tmp, "ca.pem")
+    CTX = ssl.create_default_context(cafile=ca)
+    with open(os.path.join(HERE, "world.example.json"), encoding="utf-8") as f:
+        world = json.load(f)
+    world["providers"][OTHER_IDP] = {"issuer": "http://other.example.com/adfs/services/trust"}
+    world_path = os.path.join(tmp, "world.json")
+    with open(world_path, "w", encoding="utf-8") as f:
+        json.dump(world, f)
+    adfs_world = ec.load_world(world_path)
+
+    adfs = Emulator("adfs_emulator.py", world_path, tmp)
+    sts = Emulator("sts_emulator.py", world_path, tmp)
+    try:
+        jar, url, saml_b64 = adfs_part(adfs)
+        dev, prod, _ = sts_part(sts, adfs, jar, url, saml_b64)
+        control_part(sts, adfs, jar, url)
+        boto_part(sts, ca, dev, prod)
+    except Exception as e:  # a crash is a failure, not a traceback-only exit
+        import traceback
+        traceback.print_exc()
+        R.check("selftest ran to completion", False, repr(e))
+    finally:
+        t0 = time.monotonic()
+        rcs = (adfs.stop(), sts.stop())
+        R.check("SIGTERM: both exit 0 promptly", rcs == (0, 0) and time.monotonic() - t0 < 5, rcs)
+        for name in os.listdir(tmp):
+            os.unlink(os.path.join(tmp, name))
+        os.rmdir(tmp)
+    print("%d passed, %d failed" % (R.passed, R.failed))
+    return 1 if R.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
