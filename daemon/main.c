@@ -135,5 +135,10 @@ int main(int argc, char **argv)
 	(void)sd_notify(0, "STOPPING=1");
 	m = manager_free(m);
 	curl_global_cleanup();
+#if defined(__SANITIZE_ADDRESS__)
+	/* LeakSanitizer needs to ptrace us at exit; every secret is wiped
+	 * by now. Sanitizer builds only. */
+	(void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+#endif
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -420,13 +420,14 @@ static int cmd_exec(int argc, char **argv)
 	if (get_env(role, &uri, &o) < 0)
 		return EXIT_FAILURE;
 	/* Exactly one URI and one token variable: SDKs disagree on which
-	 * wins when both are set (PROTOCOLS.md A1). The token file keeps
-	 * the token out of the child's environment. */
+	 * wins when both are set (PROTOCOLS.md A1). The token itself, not
+	 * the _FILE variant: older SDKs (Debian 12's botocore 1.29) read
+	 * only AWS_CONTAINER_AUTHORIZATION_TOKEN. */
 	(void)unsetenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-	(void)unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+	(void)unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
 	if (setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri, 1) < 0 ||
-	    setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-		   jstr(o, "token_file"), 1) < 0) {
+	    setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", jstr(o, "token"),
+		   1) < 0) {
 		json_decref(o);
 		return fail("cannot set the environment: %s", strerror(errno));
 	}

@@ -90,12 +90,13 @@ int http_server_new(sd_event *event, int listen_fd, bool suspend,
 	if (suspend)
 		flags |= MHD_ALLOW_SUSPEND_RESUME;
 	s->mhd = MHD_start_daemon(
-		flags, 0, NULL, NULL, handler, cls, MHD_OPTION_LISTEN_SOCKET,
-		listen_fd, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+		flags, 0, NULL, NULL, handler, cls,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s->name,
+		MHD_OPTION_LISTEN_SOCKET, listen_fd,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)0,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s->name,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, cls,
 		MHD_OPTION_END);
 	if (!s->mhd) {

@@ -1,0 +1,37 @@
+# Convenience wrapper around CMake (the real build). `make demo` shows the
+# daemon serving a real SDK; `make check` runs every test. Both install
+# missing Debian packages first. ASAN=1 builds with ASan+UBSan.
+
+ASAN ?= 0
+BUILD_TYPE ?= RelWithDebInfo
+ifeq ($(ASAN),1)
+BUILD ?= build-asan
+CMAKE_EXTRA := -DWITH_ASAN=ON
+else
+BUILD ?= build
+CMAKE_EXTRA :=
+endif
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+PYTHON := /usr/bin/python3
+
+.PHONY: all deps build check demo clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DWERROR=ON $(CMAKE_EXTRA)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+check: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+demo: build
+	$(PYTHON) tests/integration/demo.py --build $(BUILD)
+
+clean:
+	rm -rf build build-asan

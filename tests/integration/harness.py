@@ -1,0 +1,260 @@
+"""Test harness: starts the ADFS and STS emulators over HTTPS (with a CA
+made for the run) and the real adfs-credd binary with its own config, and
+runs adfs-credctl and real SDK clients against it. Everything stays on
+127.0.0.1. Used by the integration tests and by `make demo`."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+EMU = os.path.join(ROOT, "tests", "emulators")
+PYTHON = "/usr/bin/python3"  # Debian's, with python3-boto3
+
+USER = "EXAMPLE\\alice"
+PASSWORD = "Correct-Horse-1"
+DEV_ARN = "arn:aws:iam::111122223333:role/ADFS-Dev"
+PROD_ARN = "arn:aws:iam::444455556666:role/ADFS-Prod"
+
+
+def build_dir():
+    d = os.environ.get("ADFS_CREDD_BUILD", os.path.join(ROOT, "build"))
+    return os.path.abspath(d)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clean_sdk_env(extra=None):
+    """An environment for SDK clients with nothing that could reach a real
+    AWS or metadata address, and no credentials but the ones we give."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("AWS_") and k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    env.update({
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "NO_PROXY": "127.0.0.1,localhost",
+    })
+    for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        env.pop(k, None)
+    env.update(extra or {})
+    return env
+
+
+class Emulator:
+    def __init__(self, name, script, world, certs, workdir):
+        self.name = name
+        self.log = open(os.path.join(workdir, name + ".log"), "w")
+        self.proc = subprocess.Popen(
+            [PYTHON, os.path.join(EMU, script), "--world", world,
+             "--cert", os.path.join(certs, "server.pem"),
+             "--key", os.path.join(certs, "server.key"), "--port", "0"],
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.proc.stdout.readline()
+        m = re.match(r"LISTENING (\d+)", line)
+        if not m:
+            raise RuntimeError(f"{name} emulator did not start: {line!r}")
+        self.port = int(m.group(1))
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.ctx = ssl.create_default_context(cafile=os.path.join(certs, "ca.pem"))
+
+    def _req(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, context=self.ctx, timeout=10) as r:
+            return json.loads(r.read() or b"null")
+
+    def stats(self):
+        return self._req("GET", "/_emulator/stats")
+
+    def configure(self, **knobs):
+        return self._req("POST", "/_emulator/config", knobs)
+
+    def reset(self):
+        return self._req("POST", "/_emulator/reset", {})
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        self.log.close()
+
+
+class Stack:
+    """Emulators + one daemon. `config` entries are merged into the
+    generated YAML (top-level keys replaced, `adfs`/`aws`/`serve` merged)."""
+
+    def __init__(self, config=None, world=None, keep=False):
+        self.build = build_dir()
+        self.daemon_bin = os.path.join(self.build, "adfs-credd")
+        self.ctl_bin = os.path.join(self.build, "adfs-credctl")
+        for b in (self.daemon_bin, self.ctl_bin):
+            if not os.access(b, os.X_OK):
+                raise RuntimeError(f"{b} is not built; run 'make build' first")
+        self.tmp = tempfile.mkdtemp(prefix="adfs-credd-it-")
+        self.keep = keep
+        self.certs = os.path.join(self.tmp, "certs")
+        self.ca = os.path.join(self.certs, "ca.pem")
+        subprocess.run(["bash", os.path.join(EMU, "mkcerts.sh"), self.certs], check=True)
+        with open(os.path.join(EMU, "world.example.json")) as f:
+            w = json.load(f)
+        for k, v in (world or {}).items():
+            w[k] = v
+        self.world = os.path.join(self.tmp, "world.json")
+        with open(self.world, "w") as f:
+            json.dump(w, f)
+        self.adfs = Emulator("adfs", "adfs_emulator.py", self.world, self.certs, self.tmp)
+        self.sts = Emulator("sts", "sts_emulator.py", self.world, self.certs, self.tmp)
+        self.state_dir = os.path.join(self.tmp, "state")
+        self.ecs_port = free_port()
+        self.config_path = os.path.join(self.tmp, "config.yaml")
+        self.write_config(config or {})
+        self.daemon = None
+        self.daemon_log = os.path.join(self.tmp, "daemon.log")
+
+    def write_config(self, extra):
+        conf = {
+            "adfs": {"url": self.adfs.url, "username": USER, "ca_file": self.ca},
+            "aws": {"sts_endpoint": self.sts.url, "iam_endpoint": self.sts.url,
+                    "ca_file": self.ca},
+            "serve": {"ecs": f"127.0.0.1:{self.ecs_port}"},
+            "state_dir": self.state_dir,
+            "log_level": "debug",
+        }
+        for k, v in extra.items():
+            if isinstance(v, dict) and isinstance(conf.get(k), dict):
+                conf[k].update(v)
+            elif v is None:
+                conf.pop(k, None)
+            else:
+                conf[k] = v
+        # JSON is YAML: no YAML writer needed.
+        with open(self.config_path, "w") as f:
+            json.dump(conf, f, indent=2)
+
+    @property
+    def ecs_url(self):
+        return f"http://127.0.0.1:{self.ecs_port}"
+
+    def start_daemon(self, env=None):
+        e = dict(os.environ)
+        e.update(env or {})
+        self.daemon_out = open(self.daemon_log, "a")
+        self.daemon = subprocess.Popen([self.daemon_bin, "-c", self.config_path],
+                                       stdout=self.daemon_out, stderr=subprocess.STDOUT,
+                                       env=e)
+        sock = os.path.join(self.state_dir, "control.sock")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.daemon.poll() is not None:
+                raise RuntimeError("adfs-credd exited at start:\n" + self.log_text())
+            if os.path.exists(sock):
+                try:
+                    with socket.socket(socket.AF_UNIX) as s:
+                        s.connect(sock)
+                    return
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise RuntimeError("adfs-credd did not open its control socket:\n" + self.log_text())
+
+    def stop_daemon(self):
+        """SIGTERM; returns the exit status (sanitizer builds fail it on
+        leaks or errors)."""
+        if not self.daemon:
+            return None
+        if self.daemon.poll() is None:
+            self.daemon.send_signal(signal.SIGTERM)
+            try:
+                self.daemon.wait(30)
+            except subprocess.TimeoutExpired:
+                self.daemon.kill()
+                self.daemon.wait()
+                raise RuntimeError("adfs-credd did not stop on SIGTERM")
+        self.daemon_out.close()
+        rc = self.daemon.returncode
+        self.daemon = None
+        return rc
+
+    def log_text(self):
+        try:
+            with open(self.daemon_log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def ctl(self, *args, input=None, check=False, timeout=120):
+        return subprocess.run([self.ctl_bin, "-c", self.config_path, *args],
+                              input=input, capture_output=True, text=True,
+                              timeout=timeout, check=check)
+
+    def login(self, password=PASSWORD):
+        return self.ctl("login", "--password-stdin", input=password + "\n")
+
+    def token(self):
+        with open(os.path.join(self.state_dir, "token")) as f:
+            return f.read()
+
+    def get(self, path, token=None, headers=None):
+        """GET on the ECS endpoint; returns (status, headers, body)."""
+        h = dict(headers or {})
+        if token is not None:
+            h["Authorization"] = token
+        req = urllib.request.Request(self.ecs_url + path, headers=h)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, dict(r.headers), r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read().decode()
+
+    def boto3(self, env, action="get_caller_identity"):
+        """Runs Debian's boto3 in a clean process with env (the SDK's own
+        credential discovery) and calls STS on the emulator."""
+        script = os.path.join(HERE, "sdk_boto3.py")
+        p = subprocess.run([PYTHON, script, self.sts.url, self.ca, action],
+                           env=clean_sdk_env(env), capture_output=True, text=True,
+                           timeout=60)
+        if p.returncode != 0:
+            raise AssertionError(f"boto3 client failed:\n{p.stdout}\n{p.stderr}")
+        return json.loads(p.stdout)
+
+    def close(self):
+        try:
+            self.stop_daemon()
+        finally:
+            self.adfs.stop()
+            self.sts.stop()
+            if not self.keep:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def sanitizer_report(text):
+    for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+        if marker in text:
+            return marker
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit("import me")
