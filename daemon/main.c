@@ -91,8 +91,8 @@ int main(int argc, char **argv)
 
 	harden_process();
 	log_open("adfs-credd");
-	xml_init();
 	wipe_alloc_install();
+	xml_init();
 
 	r = conf_load(path, &conf, &errs);
 	if (r < 0) {

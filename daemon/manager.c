@@ -314,11 +314,16 @@ static void on_assertion(int r, struct secret *saml, const char *msg,
 	m->cycle.saml = saml;
 	r = saml_parse_base64(saml->data, saml->len, &info);
 	if (r < 0) {
-		const char *why = r == -EACCES
-					  ? "ADFS returned a SAML response whose "
-					    "status is not Success"
-					  : "the SAML response from ADFS does not "
-					    "parse or offers no AWS role";
+		const char *why =
+			r == -EACCES
+				? "ADFS returned a SAML response whose status "
+				  "is not Success"
+			: r == -EOPNOTSUPP
+				? "ADFS encrypted the SAML assertion; adfs-credd "
+				  "needs it unencrypted (disable encryption on "
+				  "the AWS relying party trust)"
+				: "the SAML response from ADFS does not parse "
+				  "or offers no AWS role";
 
 		log_error("%s", why);
 		for (size_t i = 0; i < m->cycle.n_due; i++)
@@ -437,14 +442,23 @@ static void on_sts(int r, struct sts_creds *sc, struct sts_error *err,
 	} else {
 		/* The first duration STS accepted walking down from 12 h
 		 * is the role's maximum (to the preset's precision). */
+		rs->role_max = m->cycle.try_duration;
 		rs->max_duration = m->cycle.try_duration;
 		rs->max_source = MAX_SOURCE_PROBE;
 	}
 	/* The assertion (SessionDuration / SessionNotOnOrAfter) can only
-	 * shorten a session: say so when it did. */
+	 * shorten a session (PROTOCOLS.md C4): when it did, the session got
+	 * less than asked and the assertion is what capped it. */
 	if (lifetime + 120 * USEC_PER_SEC <
-	    (usec_t)m->cycle.try_duration * USEC_PER_SEC)
+	    (usec_t)m->cycle.try_duration * USEC_PER_SEC) {
+		uint32_t sd = m->cycle.info->session_duration;
+		uint32_t got = (uint32_t)((lifetime + USEC_PER_SEC / 2) /
+					  USEC_PER_SEC);
+
+		rs->duration_used = sd && sd < m->cycle.try_duration ? sd : got;
+		rs->max_duration = rs->duration_used;
 		rs->max_source = MAX_SOURCE_ASSERTION;
+	}
 
 	store_set_creds(rs, c);
 	rs->state = ROLE_VALID;
@@ -494,9 +508,9 @@ static void assume_next(struct manager *m)
 		if (m->cycle.try_duration == 0) {
 			m->cycle.sts_calls = 0;
 			m->cycle.try_duration =
-				rs->duration_cfg    ? rs->duration_cfg
-				: rs->max_duration ? rs->max_duration
-						   : CONF_DURATION_MAX;
+				rs->duration_cfg ? rs->duration_cfg
+				: rs->role_max   ? rs->role_max
+						 : CONF_DURATION_MAX;
 		}
 		rs->state = role_has_valid_creds(rs, now_wall())
 				    ? ROLE_REFRESHING

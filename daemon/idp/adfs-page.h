@@ -35,8 +35,9 @@ struct adfs_page {
 };
 
 /* Parses an HTML page fetched from base_url. The form chosen: the one that
- * holds SAMLResponse, else form#loginForm, else form#options / the first
- * form with an MFA input, else the first form. -E2BIG above ADFS_MAX_PAGE,
+ * holds SAMLResponse, else form#loginForm, else the first form with an
+ * MFA input (ADFS's form#options is only the "other ways" chooser), else
+ * the first form. SAMLResponse is not listed in fields. -E2BIG above ADFS_MAX_PAGE,
  * -ENOMEM; any HTML (even garbage) yields a page of some kind. */
 int adfs_page_parse(const char *html, size_t len, const char *base_url,
 		    struct adfs_page **ret);

@@ -57,7 +57,9 @@ struct role_session {
 	enum role_state state;
 	char *last_error;      /* no secret; NULL when the last attempt worked */
 	uint32_t duration_used;
-	uint32_t max_duration; /* best known MaxSessionDuration, 0 unknown */
+	uint32_t max_duration; /* the cap on this session, as status shows it */
+	uint32_t role_max;     /* the role's MaxSessionDuration as learnt
+				  (what the next request asks for), 0 unknown */
 	enum max_source max_source;
 	usec_t next_refresh;   /* wall clock, 0 when none planned */
 	unsigned failures;     /* consecutive */

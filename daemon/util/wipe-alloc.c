@@ -1,6 +1,7 @@
 #include "util/wipe-alloc.h"
 
 #include <jansson.h>
+#include <libxml/xmlmemory.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,36 @@ static void wipe_free(void *p)
 	free(p);
 }
 
+/* realloc may move a block and leave the old copy behind: move it
+ * ourselves and wipe the old one. */
+static void *wipe_realloc(void *p, size_t n)
+{
+	size_t old;
+	void *q;
+
+	if (!p)
+		return malloc(n);
+	old = malloc_usable_size(p);
+	q = malloc(n ? n : 1);
+	if (!q)
+		return NULL;
+	memcpy(q, p, old < n ? old : n);
+	wipe_free(p);
+	return q;
+}
+
+static char *wipe_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = malloc(n);
+
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+
 void wipe_alloc_install(void)
 {
 	json_set_alloc_funcs(malloc, wipe_free);
+	(void)xmlMemSetup(wipe_free, malloc, wipe_realloc, wipe_strdup);
 }

@@ -122,7 +122,8 @@ class TestSignInAndServe(StackTest):
         self.assertEqual(roles["prod"]["max_source"], "config")
         # dev: asked for 12 h; the assertion's SessionDuration (8 h)
         # shortened it, and status says so.
-        self.assertEqual(roles["dev"]["duration"], 43200)
+        self.assertEqual(roles["dev"]["duration"], 28800)
+        self.assertEqual(roles["dev"]["max_session_duration"], 28800)
         self.assertEqual(roles["dev"]["max_source"], "assertion")
         # Human output: one line per role.
         p = self.s.ctl("status")
@@ -268,6 +269,95 @@ class TestRolesFromAssertion(StackTest):
         self.assertIn("arn:aws:iam::444455556666:saml-provider/ADFS", p.stdout)
         out = self.s.boto3(self.ecs_env("ADFS-Prod"))
         self.assertTrue(out["Arn"].endswith("assumed-role/ADFS-Prod/alice@example.com"))
+
+
+class TestPasswordSources(unittest.TestCase):
+    """file: and credential: passwords sign in at start, without a login."""
+
+    def wait_valid(self):
+        import time
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            st, _, body = self.s.get("/role/dev", token=self.s.token())
+            if st == 200:
+                return json.loads(body)
+            time.sleep(0.1)
+        self.fail("no credentials after automatic sign-in:\n" + self.s.log_text())
+
+    def test_password_file(self):
+        self.s = Stack()
+        self.addCleanup(self.s.close)
+        pwfile = os.path.join(self.s.tmp, "pw")
+        with open(pwfile, "w") as f:
+            f.write(PASSWORD + "\n")
+        os.chmod(pwfile, 0o600)
+        self.s.write_config({"adfs": {"password": f"file:{pwfile}"},
+                             "roles": [{"name": "dev", "arn": DEV_ARN}]})
+        self.s.start_daemon()
+        creds = self.wait_valid()
+        self.assertEqual(creds["RoleArn"], DEV_ARN)
+        self.assertEqual(self.s.adfs.stats()["password_posts"], 1)
+
+    def test_password_file_must_be_private(self):
+        self.s = Stack()
+        self.addCleanup(self.s.close)
+        pwfile = os.path.join(self.s.tmp, "pw")
+        with open(pwfile, "w") as f:
+            f.write(PASSWORD)
+        os.chmod(pwfile, 0o644)
+        self.s.write_config({"adfs": {"password": f"file:{pwfile}"}})
+        with self.assertRaises(RuntimeError) as cm:
+            self.s.start_daemon()
+        self.assertIn("must have mode 0600", str(cm.exception))
+        self.assertIn(f"chmod 600 {pwfile}", str(cm.exception))
+        self.assertEqual(self.s.adfs.stats()["password_posts"], 0)
+
+    def test_systemd_credential(self):
+        self.s = Stack()
+        self.addCleanup(self.s.close)
+        creddir = os.path.join(self.s.tmp, "creds")
+        os.mkdir(creddir, 0o700)
+        with open(os.path.join(creddir, "adfs-password"), "w") as f:
+            f.write(PASSWORD)
+        self.s.write_config({"adfs": {"password": "credential:adfs-password"},
+                             "roles": [{"name": "dev", "arn": DEV_ARN}]})
+        self.s.start_daemon(env={"CREDENTIALS_DIRECTORY": creddir})
+        self.assertEqual(self.wait_valid()["RoleArn"], DEV_ARN)
+        self.assertNotIn(PASSWORD, self.s.log_text())
+
+
+class TestStsRefusals(StackTest):
+    """STS's own Code and Message reach the user; other roles still work."""
+    config = {"roles": [
+        {"name": "dev", "arn": DEV_ARN},
+        # Prod's MaxSessionDuration is 1 h: a fixed 2 h is refused.
+        {"name": "prod", "arn": PROD_ARN, "duration": "2h"},
+        # Not offered to alice by ADFS.
+        {"name": "other", "arn": "arn:aws:iam::999999999999:role/Nope"},
+    ]}
+
+    def test_errors_are_reported_per_role(self):
+        p = self.s.login()
+        self.assertNotEqual(p.returncode, 0)
+        st = json.loads(self.s.ctl("status", "--json").stdout)
+        roles = {r["name"]: r for r in st["roles"]}
+        self.assertEqual(roles["dev"]["state"], "valid")
+        self.assertEqual(roles["prod"]["state"], "expired")
+        self.assertIn("ValidationError", roles["prod"]["last_error"])
+        self.assertIn("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+                      roles["prod"]["last_error"])
+        self.assertEqual(roles["other"]["state"], "failed")
+        self.assertIn("does not offer role arn:aws:iam::999999999999:role/Nope",
+                      roles["other"]["last_error"])
+        # The endpoint says why there is nothing to serve.
+        st, _, body = self.s.get("/role/prod", token=self.s.token())
+        err = json.loads(body)
+        self.assertEqual((st, err["Code"]), (503, "CredentialsUnavailable"))
+        self.assertIn("MaxSessionDuration", err["Message"])
+        st, _, _ = self.s.get("/role/dev", token=self.s.token())
+        self.assertEqual(st, 200)
+        # A fixed duration is never probed: exactly one STS call for prod.
+        self.assertEqual(self.s.sts.stats()["assume_calls"], 2)
 
 
 class TestCommandLine(unittest.TestCase):
