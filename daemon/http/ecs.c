@@ -69,22 +69,15 @@ static void release_creds(void *cls)
 static enum MHD_Result reply_creds(struct MHD_Connection *c, struct creds *cr)
 {
 	struct MHD_Response *resp;
-	enum MHD_Result ret;
 
 	/* Zero-copy: MHD sends straight from the locked JSON and drops our
 	 * reference when done, so a refresh meanwhile cannot free it. */
 	resp = MHD_create_response_from_buffer_with_free_callback_cls(
 		cr->ecs_json->len, cr->ecs_json->data, release_creds,
 		creds_ref(cr));
-	if (!resp) {
+	if (!resp)
 		creds_unref(cr);
-		return MHD_NO;
-	}
-	(void)MHD_add_response_header(resp, "Content-Type", "application/json");
-	(void)MHD_add_response_header(resp, "Cache-Control", "no-store");
-	ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return http_queue_json(c, MHD_HTTP_OK, resp);
 }
 
 enum MHD_Result ecs_handle(void *cls, struct MHD_Connection *c,

@@ -139,14 +139,11 @@ struct http_server *http_server_free(struct http_server *s)
 	return NULL;
 }
 
-enum MHD_Result http_reply_json(struct MHD_Connection *c, unsigned status,
-				const char *json)
+enum MHD_Result http_queue_json(struct MHD_Connection *c, unsigned status,
+				 struct MHD_Response *resp)
 {
-	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
-	resp = MHD_create_response_from_buffer(strlen(json), (void *)(uintptr_t)json,
-					       MHD_RESPMEM_MUST_COPY);
 	if (!resp)
 		return MHD_NO;
 	(void)MHD_add_response_header(resp, "Content-Type", "application/json");
@@ -154,6 +151,16 @@ enum MHD_Result http_reply_json(struct MHD_Connection *c, unsigned status,
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+enum MHD_Result http_reply_json(struct MHD_Connection *c, unsigned status,
+				const char *json)
+{
+	return http_queue_json(
+		c, status,
+		MHD_create_response_from_buffer(strlen(json),
+						(void *)(uintptr_t)json,
+						MHD_RESPMEM_MUST_COPY));
 }
 
 static void wipe_free(void *p)
@@ -165,21 +172,14 @@ enum MHD_Result http_reply_json_secret(struct MHD_Connection *c,
 				       unsigned status, char *json_take)
 {
 	struct MHD_Response *resp;
-	enum MHD_Result ret;
 
 	if (!json_take)
 		return MHD_NO;
 	resp = MHD_create_response_from_buffer_with_free_callback_cls(
 		strlen(json_take), json_take, wipe_free, json_take);
-	if (!resp) {
+	if (!resp)
 		erase_and_free(json_take);
-		return MHD_NO;
-	}
-	(void)MHD_add_response_header(resp, "Content-Type", "application/json");
-	(void)MHD_add_response_header(resp, "Cache-Control", "no-store");
-	ret = MHD_queue_response(c, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return http_queue_json(c, status, resp);
 }
 
 enum MHD_Result http_reply_error(struct MHD_Connection *c, unsigned status,

@@ -24,7 +24,11 @@ DEFINE_FREEP(struct http_server, http_server_free)
 /* Re-arms the timer after work done outside MHD_run (e.g. a resume). */
 void http_server_kick(struct http_server *s);
 
-/* Queues a JSON response with Cache-Control: no-store. */
+/* Adds Content-Type: application/json and Cache-Control: no-store to
+ * resp (consumed; NULL gives MHD_NO) and queues it. */
+enum MHD_Result http_queue_json(struct MHD_Connection *c, unsigned status,
+				 struct MHD_Response *resp);
+/* Queues a JSON response (copied) with the headers above. */
 enum MHD_Result http_reply_json(struct MHD_Connection *c, unsigned status,
 				const char *json);
 /* Queues json_take (a heap string holding secrets; wiped and freed once
