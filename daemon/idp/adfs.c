@@ -369,11 +369,17 @@ static void on_call_done(struct http_call *c, int error, void *userdata)
 
 static int start(struct adfs *a, const char *url, struct secret *post)
 {
+	bool kerberos = a->conf->adfs.auth == CONF_AUTH_KERBEROS;
 	struct http_call_opts o = {
 		.ca_file = a->conf->adfs.ca_file,
 		.timeout = a->conf->adfs.timeout,
 		.max_body = ADFS_MAX_PAGE,
 		.share = a->share,
+		.negotiate = kerberos,
+		/* ADFS picks Windows Integrated Authentication by User-Agent
+		 * (WIASupportedUserAgents); an IE11 string is on every
+		 * default list (PROTOCOLS.md D3). */
+		.user_agent = kerberos ? ADFS_WIA_USER_AGENT : NULL,
 	};
 	_cleanup_(http_call_freep) struct http_call *c = NULL;
 	int r;

@@ -13,6 +13,8 @@
 #include "util/secret.h"
 
 #define ADFS_MAX_STEPS 12
+#define ADFS_WIA_USER_AGENT \
+	"Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko"
 
 struct adfs;
 

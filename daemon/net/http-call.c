@@ -90,7 +90,12 @@ int http_call_new(const char *url, const struct http_call_opts *o,
 					   : "adfs-credd/" ADFS_CREDD_VERSION) ||
 	    (o->ca_file && curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file)) ||
 	    (o->share && (curl_easy_setopt(e, CURLOPT_SHARE, o->share) ||
-			  curl_easy_setopt(e, CURLOPT_COOKIEFILE, "")))) {
+			  curl_easy_setopt(e, CURLOPT_COOKIEFILE, ""))) ||
+	    /* SPNEGO with the default credential cache; the empty user
+	     * name tells libcurl to take the identity from the ticket. */
+	    (o->negotiate &&
+	     (curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_NEGOTIATE) ||
+	      curl_easy_setopt(e, CURLOPT_USERPWD, ":")))) {
 		http_call_free(c);
 		return -EINVAL;
 	}

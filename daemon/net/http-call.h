@@ -42,6 +42,8 @@ struct http_call_opts {
 	size_t max_body;
 	CURLSH *share;        /* cookie share; NULL = no cookies */
 	const char *user_agent;
+	bool negotiate;       /* answer 401 Negotiate with the user's Kerberos
+				 ticket (SPNEGO, GSS-API default cache) */
 };
 
 /* Prepares a GET of url. Owned by the caller until http_call_start. */
