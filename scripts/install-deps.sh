@@ -8,6 +8,7 @@ pkgs=(
 	libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libyaml-dev
 	libsystemd-dev libxml2-dev libjansson-dev libcmocka-dev
 	python3 python3-boto3 openssl ca-certificates
+	krb5-kdc krb5-admin-server krb5-user python3-gssapi libfaketime
 )
 
 missing=()
