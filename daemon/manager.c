@@ -31,6 +31,7 @@ const char *signin_state_to_string(enum signin_state s)
 	static const char *const names[] = {
 		[SIGNIN_SIGNED_OUT] = "signed_out",
 		[SIGNIN_SIGNING_IN] = "signing_in",
+		[SIGNIN_MFA_PENDING] = "mfa_pending",
 		[SIGNIN_SIGNED_IN] = "signed_in",
 		[SIGNIN_NOT_SIGNED_IN] = "not_signed_in",
 		[SIGNIN_FAILED] = "failed",
@@ -241,6 +242,8 @@ static void cycle_end(struct manager *m, int r, const char *msg)
 	m->cycle.failed = 0;
 	m->cycle.running = false;
 	m->cycle.waiters = NULL;
+	free(m->mfa_hint);
+	m->mfa_hint = NULL;
 	/* Without remember_password the password lives only for one round. */
 	if (!m->conf->adfs.remember_password)
 		m->password = secret_free(m->password);
@@ -300,7 +303,8 @@ static void on_assertion(int r, struct secret *saml, const char *msg,
 	}
 	if (r < 0) {
 		log_warning("Sign-in to ADFS failed: %s", msg);
-		if (m->signin == SIGNIN_SIGNING_IN)
+		if (m->signin == SIGNIN_SIGNING_IN ||
+		    m->signin == SIGNIN_MFA_PENDING)
 			m->signin = m->store.signed_in ? SIGNIN_SIGNED_IN
 						       : SIGNIN_SIGNED_OUT;
 		set_signin_error(m, msg);
@@ -561,9 +565,51 @@ void manager_forget_waiter(struct manager *m, void *userdata)
 	}
 }
 
+static void on_mfa(enum adfs_mfa_kind kind, const char *hint, void *userdata)
+{
+	struct manager *m = userdata;
+	struct cycle_waiter *w = m->cycle.waiters;
+
+	m->signin = SIGNIN_MFA_PENDING;
+	m->mfa_kind = kind;
+	free(m->mfa_hint);
+	m->mfa_hint = hint ? strdup(hint) : NULL;
+	log_info("ADFS asks for a second factor (%s)",
+		 kind == ADFS_MFA_PUSH ? "approve the request on your device"
+				       : "a verification code");
+	/* Hand the question to whoever waits (adfs-credctl login); they
+	 * come back with manager_mfa(). */
+	m->cycle.waiters = NULL;
+	while (w) {
+		struct cycle_waiter *next = w->next;
+
+		w->fn(m, MANAGER_MFA_NEEDED, m->mfa_hint, w->userdata);
+		free(w);
+		w = next;
+	}
+}
+
+int manager_mfa(struct manager *m, struct secret *code_take,
+		manager_cycle_fn fn, void *userdata)
+{
+	_cleanup_(secret_freep) struct secret *code = code_take;
+	int r;
+
+	if (m->signin != SIGNIN_MFA_PENDING || !m->cycle.running)
+		return -ENOENT;
+	if (m->mfa_kind == ADFS_MFA_OTP && (!code || code->len == 0))
+		return -EINVAL;
+	r = add_waiter(m, fn, userdata);
+	if (r < 0)
+		return r;
+	m->signin = SIGNIN_SIGNING_IN;
+	return adfs_mfa_answer(m->adfs, code);
+}
+
 /* Starts a cycle. due_only: NULL = roles due soon (timer), "" = all,
  * else that role. The password for this round is m->password. */
-static int cycle_start(struct manager *m, const char *role, bool with_password)
+static int cycle_start(struct manager *m, const char *role, bool with_password,
+		       bool interactive)
 {
 	const struct secret *pw = NULL;
 	int r;
@@ -595,7 +641,8 @@ static int cycle_start(struct manager *m, const char *role, bool with_password)
 	m->cycle.with_password = pw != NULL;
 	if (pw)
 		m->signin = SIGNIN_SIGNING_IN;
-	r = adfs_fetch(m->adfs, pw, on_assertion, m);
+	r = adfs_fetch(m->adfs, pw, on_assertion, interactive ? on_mfa : NULL,
+		       m);
 	if (r < 0) {
 		free(m->cycle.due);
 		m->cycle.due = NULL;
@@ -622,8 +669,9 @@ int manager_login(struct manager *m, struct secret *password_take,
 	}
 	secret_free(m->password);
 	m->password = TAKE_PTR(pw);
-	/* A new login clears a rejected-password lockout. */
-	r = cycle_start(m, "", true);
+	/* A new login clears a rejected-password lockout. A login that
+	 * somebody waits on can relay a second factor to them. */
+	r = cycle_start(m, "", true, fn != NULL && userdata != NULL);
 	if (r < 0)
 		return r;
 	return add_waiter(m, fn, userdata);
@@ -642,7 +690,7 @@ int manager_refresh(struct manager *m, const char *role, manager_cycle_fn fn,
 		for (size_t i = 0; i < m->store.n_roles; i++)
 			if (!role || streq(role, m->store.roles[i].name))
 				m->store.roles[i].failures = 0;
-		r = cycle_start(m, role ? role : "", false);
+		r = cycle_start(m, role ? role : "", false, false);
 		if (r < 0)
 			return r;
 	}
@@ -702,7 +750,7 @@ static int on_refresh_timer(sd_event_source *s, uint64_t usec, void *userdata)
 		arm_refresh_timer(m);
 		return 0;
 	}
-	r = cycle_start(m, NULL, false);
+	r = cycle_start(m, NULL, false, false);
 	if (r < 0) {
 		log_error_errno(r, "Cannot start a refresh: %m, retrying later");
 		for (size_t i = 0; i < m->store.n_roles; i++)
@@ -816,7 +864,7 @@ int manager_new(struct conf *conf_take, struct manager **ret)
 	r = curl_glue_new(m->event, &m->glue);
 	if (r < 0)
 		return r;
-	r = adfs_new(m->glue, m->conf, &m->adfs);
+	r = adfs_new(m->event, m->glue, m->conf, &m->adfs);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < c->n_roles; i++) {
@@ -939,6 +987,7 @@ struct manager *manager_free(struct manager *m)
 	secret_free(m->password);
 	saml_info_free(m->last_saml);
 	free(m->signin_error);
+	free(m->mfa_hint);
 	(void)sd_event_source_disable_unref(m->refresh_timer);
 	(void)sd_event_source_disable_unref(m->sigterm);
 	(void)sd_event_source_disable_unref(m->sigint);

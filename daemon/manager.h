@@ -18,6 +18,7 @@
 enum signin_state {
 	SIGNIN_SIGNED_OUT,
 	SIGNIN_SIGNING_IN,
+	SIGNIN_MFA_PENDING,   /* waiting on the user for a second factor */
 	SIGNIN_SIGNED_IN,
 	SIGNIN_NOT_SIGNED_IN, /* the ADFS SSO ended and nothing can renew it */
 	SIGNIN_FAILED,        /* ADFS rejected the password: wait for login */
@@ -27,7 +28,11 @@ struct manager;
 struct control;
 
 /* Called when a refresh cycle that a caller waited on ends. r is 0 when
- * every role it covered got credentials; message is a one-line summary. */
+ * every role it covered got credentials; message is a one-line summary.
+ * r == MANAGER_MFA_NEEDED: the cycle waits for a second factor (see
+ * manager.mfa_kind, message is the hint or NULL); the waiter is dropped
+ * and answers with manager_mfa(). */
+#define MANAGER_MFA_NEEDED 1
 typedef void (*manager_cycle_fn)(struct manager *m, int r,
 				 const char *message, void *userdata);
 
@@ -55,6 +60,8 @@ struct manager {
 	char *signin_error;      /* why not signed in; no secret */
 	struct secret *password; /* only while signing in, or remembered */
 	usec_t sso_since;        /* wall clock of the last password round */
+	enum adfs_mfa_kind mfa_kind; /* valid in SIGNIN_MFA_PENDING */
+	char *mfa_hint;
 	struct saml_info *last_saml; /* roles offered, for `roles` */
 
 	/* The refresh cycle in progress (at most one). */
@@ -89,6 +96,10 @@ int manager_run(struct manager *m);
  * credential), assumes every role, then calls fn. */
 int manager_login(struct manager *m, struct secret *password_take,
 		  manager_cycle_fn fn, void *userdata);
+/* Answers a pending second factor (code_take: the OTP, NULL for push)
+ * and waits for the cycle like manager_login. -ENOENT when none pends. */
+int manager_mfa(struct manager *m, struct secret *code_take,
+		manager_cycle_fn fn, void *userdata);
 /* Forgets password, cookies and every session; rotates the token. */
 int manager_logout(struct manager *m);
 /* Refreshes role (NULL = all) now, bypassing backoff, then calls fn. */

@@ -217,25 +217,27 @@ static void print_status(json_t *o)
 	}
 }
 
-/* Reads a password: the first line of stdin, or from /dev/tty with echo
- * off. Returns it in locked memory. */
-static int read_password(bool from_stdin, struct secret **ret)
+/* Reads one line: from stdin (in), or from /dev/tty with echo off after
+ * printing prompt. Returns it in locked memory. */
+static int read_secret_line(FILE *in, const char *prompt, const char *what,
+			    struct secret **ret)
 {
 	_cleanup_(secret_freep) struct secret *pw = secret_new(CONF_MAX_SIZE);
 	struct termios old, noecho;
-	FILE *in = stdin;
-	bool tty = false;
+	bool tty = false, own = false;
 	int c;
 
 	if (!pw)
 		return -ENOMEM;
-	if (!from_stdin) {
+	if (!in) {
 		in = fopen("/dev/tty", "r+e");
 		if (!in)
-			return fail("no terminal to ask for the password on; "
-				    "use --password-stdin"),
+			return fail("no terminal to ask for the %s on; use "
+				    "--password-stdin",
+				    what),
 			       -ENOTTY;
-		fputs("ADFS password: ", in);
+		own = true;
+		fputs(prompt, in);
 		fflush(in);
 		if (tcgetattr(fileno(in), &old) == 0) {
 			noecho = old;
@@ -255,19 +257,21 @@ static int read_password(bool from_stdin, struct secret **ret)
 		(void)tcsetattr(fileno(in), TCSAFLUSH, &old);
 		fputc('\n', in);
 	}
-	if (in != stdin)
+	if (own)
 		fclose(in);
 	if (pw->len == 0)
-		return fail("no password given"), -EINVAL;
+		return fail("no %s given", what), -EINVAL;
 	*ret = TAKE_PTR(pw);
 	return 0;
 }
 
+/* The login conversation: password, then as many second-factor rounds as
+ * ADFS asks for (a code, or waiting for a push approval). */
 static int cmd_login(int argc, char **argv)
 {
 	_cleanup_(secret_freep) struct secret *pw = NULL;
 	bool from_stdin = false;
-	json_t *o = NULL;
+	json_t *o = NULL, *mfa;
 	int r;
 
 	for (int i = 1; i < argc; i++) {
@@ -276,12 +280,36 @@ static int cmd_login(int argc, char **argv)
 		else
 			return fail("login: unknown option '%s'", argv[i]);
 	}
-	r = read_password(from_stdin, &pw);
+	r = read_secret_line(from_stdin ? stdin : NULL, "ADFS password: ",
+			     "password", &pw);
 	if (r < 0)
 		return EXIT_FAILURE;
 	r = call_ok("POST", "/v1/login", NULL, pw, &o);
-	if (r < 0)
+	pw = secret_free(pw);
+	while (r == 0 && (mfa = json_object_get(o, "mfa"))) {
+		_cleanup_(secret_freep) struct secret *code = NULL;
+		const char *hint = jstr(mfa, "hint");
+
+		if (streq(strempty(jstr(mfa, "kind")), "push")) {
+			printf("Approve the sign-in request on your device%s%s\n",
+			       hint ? ". Number to enter: " : "",
+			       hint ? hint : "");
+			fflush(stdout);
+		} else {
+			r = read_secret_line(from_stdin ? stdin : NULL,
+					     "Verification code: ",
+					     "verification code", &code);
+			if (r < 0)
+				break;
+		}
+		json_decref(o);
+		o = NULL;
+		r = call_ok("POST", "/v1/mfa", NULL, code, &o);
+	}
+	if (r < 0) {
+		json_decref(o);
 		return EXIT_FAILURE;
+	}
 	print_status(o);
 	r = json_is_true(json_object_get(o, "ok")) ? 0 : -1;
 	if (r < 0)

@@ -113,6 +113,19 @@ static void on_cycle_done(struct manager *m, int r, const char *message,
 	json_t *o;
 
 	q->waiting = false;
+	if (r == MANAGER_MFA_NEEDED) {
+		/* The login's answer is a question: adfs-credctl asks the
+		 * user and comes back with POST /v1/mfa. */
+		o = json_pack("{s:{s:s, s:o}}", "mfa", "kind",
+			      m->mfa_kind == ADFS_MFA_PUSH ? "push" : "otp",
+			      "hint", message ? json_string(message)
+					      : json_null());
+		q->reply = json_take_dump(o);
+		q->status = MHD_HTTP_OK;
+		MHD_resume_connection(q->conn);
+		http_server_kick(q->ctl->server);
+		return;
+	}
 	o = status_json(m);
 	if (o && json_object_set_new(o, "message", json_string(message)) == 0 &&
 	    json_object_set_new(o, "ok", json_boolean(r == 0)) == 0)
@@ -120,8 +133,8 @@ static void on_cycle_done(struct manager *m, int r, const char *message,
 	else
 		json_decref(o);
 	q->status = r == 0 ? MHD_HTTP_OK
-		    : r == -EACCES ? MHD_HTTP_FORBIDDEN
-				   : MHD_HTTP_BAD_GATEWAY;
+		    : r == -EACCES || r == -EBADE ? MHD_HTTP_FORBIDDEN
+						  : MHD_HTTP_BAD_GATEWAY;
 	MHD_resume_connection(q->conn);
 	http_server_kick(q->ctl->server);
 }
@@ -266,6 +279,18 @@ static enum MHD_Result dispatch(struct req *q, const char *url,
 			 strempty(m->conf->adfs.username));
 		r = manager_login(m, pw, on_cycle_done, q);
 		return start_wait(q, r, "sign-in");
+	}
+	if (streq(url, "/v1/mfa") && post) {
+		r = manager_mfa(m, TAKE_PTR(q->body), on_cycle_done, q);
+		if (r == -ENOENT)
+			return reply_error(q->conn, MHD_HTTP_CONFLICT,
+					   "no second factor is being asked "
+					   "for; run 'adfs-credctl login'");
+		if (r == -EINVAL)
+			return reply_error(q->conn, MHD_HTTP_BAD_REQUEST,
+					   "an empty verification code was "
+					   "given");
+		return start_wait(q, r, "second factor");
 	}
 	if (streq(url, "/v1/logout") && post) {
 		r = manager_logout(m);

@@ -4,6 +4,8 @@
  *
  *   POST /v1/login        body: the raw password (may be empty when the
  *                         config names a password file or credential)
+ *   POST /v1/mfa          body: the verification code (empty for a
+ *                         push approval); answers {"mfa": ...} below
  *   POST /v1/logout
  *   POST /v1/refresh[?role=NAME]
  *   GET  /v1/status       INTERFACE.md `status --json`
@@ -11,8 +13,11 @@
  *   GET  /v1/env[?role=NAME]          ECS URL, token and token file
  *   GET  /v1/credentials[?role=NAME]  credential_process JSON (Version 1)
  *
- * Login and refresh replies wait for the refresh cycle to end. Errors are
- * {"error": "one line"} with a 4xx/5xx status. */
+ * Login, mfa and refresh replies wait for the refresh cycle to end. When
+ * ADFS asks for a second factor meanwhile, the reply is
+ * {"mfa": {"kind": "otp"|"push", "hint": "42"|null}} and the caller goes on
+ * with POST /v1/mfa. Errors are {"error": "one line"} with a 4xx/5xx
+ * status. */
 #pragma once
 
 #include "util/macro.h"

@@ -60,6 +60,7 @@ struct adfs_page *adfs_page_free(struct adfs_page *p)
 	free(p->fields);
 	free(p->action);
 	free(p->error_text);
+	free(p->error_detail);
 	free(p->mfa_hint);
 	(void)secret_free(p->saml_response);
 	free(p);
@@ -378,7 +379,14 @@ int adfs_page_parse(const char *html, size_t len, const char *base_url,
 		if (r < 0)
 			return r;
 	}
+	/* #errorText on the login and MFA forms; #errorMessage and
+	 * #errorDetailCode on ADFS's generic "An error occurred" page. */
 	r = text_by_id(root, "errorText", &p->error_text);
+	if (r == 0)
+		r = text_by_id(root, "errorMessage", &p->error_text);
+	if (r < 0)
+		return r;
+	r = text_by_id(root, "errorDetailCode", &p->error_detail);
 	if (r < 0)
 		return r;
 	r = text_by_id(root, "validEntropyNumber", &p->mfa_hint);

@@ -29,7 +29,10 @@ struct adfs_page {
 	char *action;      /* the form's action resolved against base_url; NULL if no form */
 	struct adfs_field *fields; /* the form's <input> elements with a name, in order */
 	size_t n_fields;
-	char *error_text;  /* text of #errorText (trimmed), NULL when absent/empty */
+	char *error_text;  /* text of #errorText, else #errorMessage (trimmed),
+			      NULL when absent/empty */
+	char *error_detail; /* #errorDetailCode of the error page ("MSIS7012:
+			       ..."), NULL when absent */
 	char *mfa_hint;    /* #validEntropyNumber or #instructions text, NULL if none */
 	struct secret *saml_response; /* base64 SAMLResponse value for ADFS_PAGE_SAML */
 };

@@ -9,47 +9,56 @@
 #include "idp/adfs-page.h"
 #include "net/http-call.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 
 struct adfs {
+	sd_event *event;
 	struct curl_glue *glue;
 	const struct conf *conf;
 	CURLSH *share;               /* the cookie jar */
-	struct http_call *call;      /* the request in flight */
+	char *origin;                /* "https://host:port" of adfs.url */
+	char *host;                  /* for messages */
+
+	/* The round in progress. */
+	struct http_call *call;
 	const struct secret *password;
 	bool posted_password;
 	unsigned steps;
 	adfs_done_fn done;
+	adfs_mfa_fn mfa;
 	void *userdata;
-	char *origin;                /* "https://host[:port]" of adfs.url */
+
+	/* A second factor being asked for. */
+	struct adfs_page *mfa_page;  /* the form to post back */
+	enum adfs_mfa_kind mfa_kind;
+	bool mfa_posted;             /* a code or a poll has been posted */
+	usec_t push_deadline;        /* CLOCK_MONOTONIC */
+	sd_event_source *timer;      /* push polling / answer timeout */
 };
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata);
 
 char *adfs_signon_url(const struct conf *conf)
 {
-	_cleanup_free_ char *rp = NULL;
-	char *url = NULL;
+	char *esc, *url = NULL;
 	CURL *e;
 
 	e = curl_easy_init();
 	if (!e)
 		return NULL;
-	{
-		char *esc = curl_easy_escape(e, conf->adfs.relying_party, 0);
-
-		if (esc) {
-			rp = strdup(esc);
-			curl_free(esc);
-		}
-	}
-	curl_easy_cleanup(e);
-	if (!rp ||
+	esc = curl_easy_escape(e, conf->adfs.relying_party, 0);
+	if (esc &&
 	    asprintf(&url, "%s/adfs/ls/IdpInitiatedSignOn.aspx?loginToRp=%s",
-		     conf->adfs.url, rp) < 0)
-		return NULL;
+		     conf->adfs.url, esc) < 0)
+		url = NULL;
+	curl_free(esc);
+	curl_easy_cleanup(e);
 	return url;
 }
 
-/* "https://host[:port]" of url, lower-cased host; NULL on parse failure. */
-static char *origin_of(const char *url)
+/* "https://host:port" of url, lower-cased host; NULL on parse failure.
+ * ret_host, when given, gets the host alone. */
+static char *origin_of(const char *url, char **ret_host)
 {
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL, *port = NULL, *o = NULL;
@@ -66,6 +75,8 @@ static char *origin_of(const char *url)
 				*p = (char)(*p - 'A' + 'a');
 		if (asprintf(&o, "%s://%s:%s", scheme, host, port) < 0)
 			o = NULL;
+		if (o && ret_host)
+			*ret_host = strdup(host);
 	}
 	curl_free(scheme);
 	curl_free(host);
@@ -74,34 +85,60 @@ static char *origin_of(const char *url)
 	return o;
 }
 
-int adfs_new(struct curl_glue *g, const struct conf *conf, struct adfs **ret)
+int adfs_new(sd_event *event, struct curl_glue *g, const struct conf *conf,
+	     struct adfs **ret)
 {
 	struct adfs *a;
+	int r;
 
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
+	a->event = sd_event_ref(event);
 	a->glue = g;
 	a->conf = conf;
 	a->share = curl_share_init();
-	a->origin = origin_of(conf->adfs.url);
-	if (!a->share || !a->origin ||
+	a->origin = origin_of(conf->adfs.url, &a->host);
+	if (!a->share || !a->origin || !a->host ||
 	    curl_share_setopt(a->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE)) {
 		adfs_free(a);
 		return -ENOMEM;
 	}
+	r = sd_event_add_time(event, &a->timer, CLOCK_MONOTONIC, USEC_INFINITY,
+			      0, on_timer, a);
+	if (r < 0) {
+		adfs_free(a);
+		return r;
+	}
+	(void)sd_event_source_set_enabled(a->timer, SD_EVENT_OFF);
+	(void)sd_event_source_set_description(a->timer, "adfs-mfa");
 	*ret = a;
 	return 0;
+}
+
+static void round_clear(struct adfs *a)
+{
+	a->call = http_call_free(a->call);
+	a->mfa_page = adfs_page_free(a->mfa_page);
+	a->password = NULL;
+	a->done = NULL;
+	a->mfa = NULL;
+	a->mfa_posted = false;
+	if (a->timer)
+		(void)sd_event_source_set_enabled(a->timer, SD_EVENT_OFF);
 }
 
 struct adfs *adfs_free(struct adfs *a)
 {
 	if (!a)
 		return NULL;
-	a->call = http_call_free(a->call);
+	round_clear(a);
+	(void)sd_event_source_disable_unref(a->timer);
 	if (a->share)
 		(void)curl_share_cleanup(a->share);
+	sd_event_unref(a->event);
 	free(a->origin);
+	free(a->host);
 	free(a);
 	return NULL;
 }
@@ -113,8 +150,19 @@ void adfs_set_conf(struct adfs *a, const struct conf *conf)
 
 void adfs_cancel(struct adfs *a)
 {
-	a->call = http_call_free(a->call);
-	a->password = NULL;
+	round_clear(a);
+}
+
+/* A throwaway handle on the shared jar, for cookie-list operations. */
+static CURL *jar_handle(struct adfs *a)
+{
+	CURL *e = curl_easy_init();
+
+	if (e && curl_easy_setopt(e, CURLOPT_SHARE, a->share) != CURLE_OK) {
+		curl_easy_cleanup(e);
+		e = NULL;
+	}
+	return e;
 }
 
 void adfs_forget(struct adfs *a)
@@ -122,30 +170,47 @@ void adfs_forget(struct adfs *a)
 	CURL *e;
 
 	adfs_cancel(a);
-	/* Flush the shared jar through a throwaway handle. */
-	e = curl_easy_init();
+	e = jar_handle(a);
 	if (!e)
 		return;
-	(void)curl_easy_setopt(e, CURLOPT_SHARE, a->share);
 	(void)curl_easy_setopt(e, CURLOPT_COOKIELIST, "ALL");
 	curl_easy_cleanup(e);
 }
 
-bool adfs_has_cookies(struct adfs *a)
+struct curl_slist *adfs_export_cookies(struct adfs *a)
 {
 	struct curl_slist *list = NULL;
-	bool any;
-	CURL *e;
+	CURL *e = jar_handle(a);
 
-	e = curl_easy_init();
 	if (!e)
-		return false;
-	(void)curl_easy_setopt(e, CURLOPT_SHARE, a->share);
+		return NULL;
 	(void)curl_easy_getinfo(e, CURLINFO_COOKIELIST, &list);
-	any = list != NULL;
-	curl_slist_free_all(list);
 	curl_easy_cleanup(e);
+	return list;
+}
+
+bool adfs_has_cookies(struct adfs *a)
+{
+	struct curl_slist *list = adfs_export_cookies(a);
+	bool any = list != NULL;
+
+	curl_slist_free_all(list);
 	return any;
+}
+
+int adfs_import_cookies(struct adfs *a, const char *const *lines, size_t n)
+{
+	CURL *e = jar_handle(a);
+	int r = 0;
+
+	if (!e)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && r == 0; i++)
+		if (curl_easy_setopt(e, CURLOPT_COOKIELIST, lines[i]) !=
+		    CURLE_OK)
+			r = -EINVAL;
+	curl_easy_cleanup(e);
+	return r;
 }
 
 static void finish(struct adfs *a, int r, struct secret *saml,
@@ -156,7 +221,7 @@ static void finish(struct adfs *a, int r, struct secret *saml,
 {
 	adfs_done_fn done = a->done;
 	void *userdata = a->userdata;
-	char msg[512] = "";
+	char msg[640] = "";
 	va_list ap;
 
 	if (fmt) {
@@ -164,30 +229,67 @@ static void finish(struct adfs *a, int r, struct secret *saml,
 		(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 		va_end(ap);
 	}
-	a->call = http_call_free(a->call);
-	a->password = NULL;
-	a->done = NULL;
+	round_clear(a);
 	done(r, saml, fmt ? msg : NULL, userdata);
 }
 
 static int start(struct adfs *a, const char *url, struct secret *post);
 
-static const char *field_value_for(struct adfs *a, const struct adfs_field *f)
+static bool is_password_field(const char *name)
 {
-	if (strcasestr(f->name, "user") || strcasestr(f->name, "email"))
-		return strempty(a->conf->adfs.username);
-	return f->value;
+	return strcasestr(name, "password") != NULL;
 }
 
-/* Builds the urlencoded login POST body in locked memory. */
-static int login_body(struct adfs *a, const struct adfs_page *p,
-		      struct secret **ret)
+/* OTP inputs seen on ADFS adapters (PROTOCOLS.md D2). */
+static bool is_code_field(const char *name)
+{
+	static const char *const names[] = {
+		"verificationcode", "oathcode", "security_code",
+		"challengequestionanswer", "passcode",
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(names); i++)
+		if (strcasestr(name, names[i]))
+			return true;
+	return false;
+}
+
+static int append_field(struct secret *b, CURL *e, const char *name,
+			const char *value)
+{
+	char *ename = curl_easy_escape(e, name, 0);
+	char *evalue = curl_easy_escape(e, value, 0);
+	int r = -ENOMEM;
+
+	if (ename && evalue) {
+		r = b->len ? secret_append(b, "&", 1) : 0;
+		if (r == 0)
+			r = secret_append(b, ename, strlen(ename));
+		if (r == 0)
+			r = secret_append(b, "=", 1);
+		if (r == 0)
+			r = secret_append(b, evalue, strlen(evalue));
+	}
+	if (evalue)
+		explicit_bzero(evalue, strlen(evalue));
+	curl_free(ename);
+	curl_free(evalue);
+	return r;
+}
+
+/* Builds the urlencoded POST of form p in locked memory: the user name
+ * into user/email inputs, the password into password inputs, code into
+ * OTP inputs, every other input as ADFS sent it. */
+static int form_body(struct adfs *a, const struct adfs_page *p,
+		     const struct secret *code, struct secret **ret)
 {
 	_cleanup_(secret_freep) struct secret *b = NULL;
+	size_t extra = (a->password ? a->password->len : 0) +
+		       (code ? code->len : 0);
 	CURL *e;
 	int r = 0;
 
-	b = secret_new(16384 + 3 * a->password->len);
+	b = secret_new(32768 + 3 * extra);
 	e = curl_easy_init();
 	if (!b || !e) {
 		curl_easy_cleanup(e);
@@ -195,35 +297,20 @@ static int login_body(struct adfs *a, const struct adfs_page *p,
 	}
 	for (size_t i = 0; i < p->n_fields && r == 0; i++) {
 		const struct adfs_field *f = &p->fields[i];
-		const char *v;
-		char *ename, *evalue;
+		const char *v = f->value;
 
-		/* "Keep me signed in" stays unticked: the SSO cookie
-		 * lifetime is the administrator's choice, not ours. */
+		/* "Keep me signed in" stays unticked: the SSO lifetime is
+		 * the administrator's choice, not ours. */
 		if (strcasecmp(f->name, "Kmsi") == 0)
 			continue;
-		if (strcasestr(f->name, "pass"))
-			v = a->password->data;
-		else
-			v = field_value_for(a, f);
-		ename = curl_easy_escape(e, f->name, 0);
-		evalue = curl_easy_escape(e, v, 0);
-		if (!ename || !evalue)
-			r = -ENOMEM;
-		else {
-			if (b->len)
-				r = secret_append(b, "&", 1);
-			if (r == 0)
-				r = secret_append(b, ename, strlen(ename));
-			if (r == 0)
-				r = secret_append(b, "=", 1);
-			if (r == 0)
-				r = secret_append(b, evalue, strlen(evalue));
-		}
-		if (evalue)
-			explicit_bzero(evalue, strlen(evalue));
-		curl_free(ename);
-		curl_free(evalue);
+		if (is_password_field(f->name))
+			v = a->password ? a->password->data : "";
+		else if (is_code_field(f->name))
+			v = code ? code->data : f->value;
+		else if (strcasestr(f->name, "user") ||
+			 strcasestr(f->name, "email"))
+			v = strempty(a->conf->adfs.username);
+		r = append_field(b, e, f->name, v);
 	}
 	curl_easy_cleanup(e);
 	if (r < 0)
@@ -232,10 +319,144 @@ static int login_body(struct adfs *a, const struct adfs_page *p,
 	return 0;
 }
 
+/* Posts form p (its action must stay on the ADFS origin). */
+static int post_form(struct adfs *a, const struct adfs_page *p,
+		     const struct secret *code)
+{
+	_cleanup_free_ char *o = NULL, *action = NULL;
+	struct secret *body = NULL;
+	int r;
+
+	if (!p->action || strncmp(p->action, "https://", 8) != 0)
+		return -EPROTO;
+	o = origin_of(p->action, NULL);
+	if (!o || !streq(o, a->origin))
+		return -EXDEV;
+	action = strdup(p->action);
+	if (!action)
+		return -ENOMEM;
+	r = form_body(a, p, code, &body);
+	if (r < 0)
+		return r;
+	a->call = http_call_free(a->call);
+	return start(a, action, body);
+}
+
+static void arm_timer(struct adfs *a, usec_t delay)
+{
+	(void)sd_event_source_set_time(a->timer,
+				       now_clock(CLOCK_MONOTONIC) + delay);
+	(void)sd_event_source_set_enabled(a->timer, SD_EVENT_ONESHOT);
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct adfs *a = userdata;
+	int r;
+
+	if (!a->mfa_page)
+		return 0;
+	if (a->mfa_kind == ADFS_MFA_OTP) {
+		finish(a, -ETIMEDOUT, NULL,
+		       "no verification code was entered within %llu minutes; "
+		       "run 'adfs-credctl login' again",
+		       (unsigned long long)(ADFS_MFA_ANSWER_TIMEOUT /
+					    USEC_PER_MINUTE));
+		return 0;
+	}
+	if (now_clock(CLOCK_MONOTONIC) >= a->push_deadline) {
+		finish(a, -ETIMEDOUT, NULL,
+		       "the sign-in request was not approved within %llu "
+		       "minutes; run 'adfs-credctl login' again",
+		       (unsigned long long)(ADFS_PUSH_MAX_WAIT /
+					    USEC_PER_MINUTE));
+		return 0;
+	}
+	/* Azure MFA push: resubmitting the pass-through form asks ADFS
+	 * whether the request was approved (PROTOCOLS.md D2). */
+	a->mfa_posted = true;
+	r = post_form(a, a->mfa_page, NULL);
+	if (r < 0)
+		finish(a, r, NULL, "Failed to poll ADFS for the MFA approval");
+	return 0;
+}
+
+static void on_mfa_page(struct adfs *a, struct adfs_page *p)
+{
+	enum adfs_mfa_kind kind = p->kind == ADFS_PAGE_MFA_PUSH ? ADFS_MFA_PUSH
+								: ADFS_MFA_OTP;
+	bool again = a->mfa_page && a->mfa_posted;
+
+	/* The page is parsed; nothing is in flight while we wait. */
+	a->call = http_call_free(a->call);
+	if (!a->mfa) {
+		finish(a, -ENOKEY, NULL,
+		       "not signed in: ADFS asks for a second factor, which "
+		       "needs you; run 'adfs-credctl login'");
+		return;
+	}
+	if (again && p->error_text) {
+		finish(a, -EBADE, NULL, "ADFS rejected the second factor: %s",
+		       p->error_text);
+		return;
+	}
+	adfs_page_free(a->mfa_page);
+	a->mfa_page = p;
+	a->mfa_kind = kind;
+	if (kind == ADFS_MFA_PUSH) {
+		/* Still waiting for the approval: poll again. */
+		if (!again) {
+			a->push_deadline =
+				now_clock(CLOCK_MONOTONIC) + ADFS_PUSH_MAX_WAIT;
+			a->mfa(kind, p->mfa_hint, a->userdata);
+		}
+		arm_timer(a, ADFS_PUSH_POLL_INTERVAL);
+		return;
+	}
+	a->mfa_posted = false;
+	arm_timer(a, ADFS_MFA_ANSWER_TIMEOUT);
+	a->mfa(kind, p->mfa_hint, a->userdata);
+}
+
+int adfs_mfa_answer(struct adfs *a, const struct secret *code)
+{
+	int r;
+
+	if (!a->mfa_page || a->call)
+		return -ENOENT;
+	if (a->mfa_kind == ADFS_MFA_PUSH)
+		return 0;
+	if (!code)
+		return -EINVAL;
+	(void)sd_event_source_set_enabled(a->timer, SD_EVENT_OFF);
+	a->mfa_posted = true;
+	r = post_form(a, a->mfa_page, code);
+	if (r < 0)
+		finish(a, r, NULL, "Failed to post the verification code");
+	return 0;
+}
+
+static const char *explain_error(const struct adfs_page *p)
+{
+	const char *d = strempty(p->error_detail);
+
+	if (strstr(d, "MSIS7012") ||
+	    strstr(strempty(p->error_text), "is not available"))
+		return "; IdP-initiated sign-on may be disabled: ask the ADFS "
+		       "administrator for Set-AdfsProperties "
+		       "-EnableIdpInitiatedSignonPage $true";
+	if (strstr(d, "MSIS7007"))
+		return "; check adfs.relying_party (the AWS relying party "
+		       "trust's identifier)";
+	if (strstr(d, "MSIS7042"))
+		return "; ADFS saw too many requests in a short time (loop "
+		       "detection)";
+	return "";
+}
+
 static void on_page(struct adfs *a, const char *url)
 {
 	_cleanup_(adfs_page_freep) struct adfs_page *p = NULL;
-	struct secret *post = NULL;
 	int r;
 
 	r = adfs_page_parse(a->call->body.data, a->call->body.len, url, &p);
@@ -256,59 +477,53 @@ static void on_page(struct adfs *a, const char *url)
 					     : "the login form came back");
 			return;
 		}
+		if (a->mfa_page) {
+			finish(a, -EBADE, NULL,
+			       "ADFS returned to the login form after the "
+			       "second factor%s%s",
+			       p->error_text ? ": " : "",
+			       strempty(p->error_text));
+			return;
+		}
 		if (!a->password) {
 			finish(a, -ENOKEY, NULL,
-			       "not signed in: the ADFS single sign-on session "
-			       "ended; run 'adfs-credctl login'");
-			return;
-		}
-		if (!p->action || strncmp(p->action, "https://", 8) != 0) {
-			finish(a, -EPROTO, NULL,
-			       "the ADFS login form has no https action");
-			return;
-		}
-		{
-			_cleanup_free_ char *o = origin_of(p->action);
-
-			if (!o || !streq(o, a->origin)) {
-				finish(a, -EPROTO, NULL,
-				       "the ADFS login form posts to another "
-				       "origin (%s); refusing to send the "
-				       "password there",
-				       o ? o : "unparsable URL");
-				return;
-			}
-		}
-		r = login_body(a, p, &post);
-		if (r < 0) {
-			finish(a, r, NULL, "Failed to build the login form");
+			       a->conf->adfs.auth == CONF_AUTH_KERBEROS
+				       ? "not signed in: ADFS showed its login "
+					 "form instead of accepting the Kerberos "
+					 "ticket; check 'klist' and that ADFS "
+					 "allows Windows Integrated "
+					 "Authentication for this client"
+				       : "not signed in: the ADFS single sign-on "
+					 "session ended; run 'adfs-credctl "
+					 "login'");
 			return;
 		}
 		a->posted_password = true;
-		{
-			_cleanup_free_ char *action = strdup(p->action);
-
-			a->call = http_call_free(a->call);
-			r = action ? start(a, action, post) : -ENOMEM;
-		}
-		if (r < 0)
+		r = post_form(a, p, NULL);
+		if (r == -EXDEV)
+			finish(a, r, NULL,
+			       "the ADFS login form posts to another origin; "
+			       "refusing to send the password there");
+		else if (r == -EPROTO)
+			finish(a, r, NULL,
+			       "the ADFS login form has no https action");
+		else if (r < 0)
 			finish(a, r, NULL, "Failed to post the ADFS login form");
 		return;
 	case ADFS_PAGE_MFA_OTP:
 	case ADFS_PAGE_MFA_PUSH:
-		finish(a, -EOPNOTSUPP, NULL,
-		       "ADFS asks for a second factor, which this version "
-		       "cannot answer yet");
+		on_mfa_page(a, TAKE_PTR(p));
 		return;
 	default:
 		if (p->error_text)
-			finish(a, -EPROTO, NULL, "ADFS error: %s", p->error_text);
+			finish(a, -EPROTO, NULL, "ADFS error: %s%s%s%s%s",
+			       p->error_text, p->error_detail ? " (" : "",
+			       p->error_detail ? p->error_detail : "",
+			       p->error_detail ? ")" : "", explain_error(p));
 		else
 			finish(a, -EPROTO, NULL,
 			       "unexpected page from ADFS at %s: expected the "
-			       "login form (form#loginForm) or a SAMLResponse; "
-			       "is IdP-initiated sign-on enabled "
-			       "(EnableIdpInitiatedSignonPage)?",
+			       "login form (form#loginForm) or a SAMLResponse",
 			       url);
 		return;
 	}
@@ -327,14 +542,25 @@ static void on_call_done(struct http_call *c, int error, void *userdata)
 		return;
 	}
 	if (error == -ENOBUFS) {
-		finish(a, error, NULL, "the ADFS page at %s is larger than %u "
-		       "bytes; refusing it", url, ADFS_MAX_PAGE);
+		finish(a, error, NULL,
+		       "the ADFS page at %s is larger than %u bytes; refusing "
+		       "it",
+		       url, ADFS_MAX_PAGE);
 		return;
 	}
 	if (error == -EPROTO) {
 		finish(a, error, NULL,
-		       "TLS to ADFS failed (%s); if ADFS uses a private CA, "
-		       "set adfs.ca_file", http_call_strerror(c));
+		       "TLS to ADFS at %s failed (%s); if ADFS uses a private "
+		       "CA, set adfs.ca_file",
+		       a->host, http_call_strerror(c));
+		return;
+	}
+	if (error == -ETIMEDOUT) {
+		finish(a, error, NULL,
+		       "ADFS at %s did not answer within %llus (adfs.timeout)",
+		       a->host,
+		       (unsigned long long)(a->conf->adfs.timeout /
+					    USEC_PER_SEC));
 		return;
 	}
 	if (error < 0) {
@@ -343,20 +569,31 @@ static void on_call_done(struct http_call *c, int error, void *userdata)
 		return;
 	}
 	if (c->status >= 300 && c->status < 400 && c->location) {
-		_cleanup_free_ char *o = origin_of(c->location);
+		_cleanup_free_ char *o = origin_of(c->location, NULL);
 		_cleanup_free_ char *next = strdup(c->location);
 		int r;
 
 		if (!o || !next || !streq(o, a->origin)) {
 			finish(a, -EPROTO, NULL,
 			       "ADFS redirected outside its origin (%s); "
-			       "refused", o ? o : "unparsable URL");
+			       "refused",
+			       o ? o : "unparsable URL");
 			return;
 		}
 		a->call = http_call_free(a->call);
 		r = start(a, next, NULL);
-		if (r < 0)
+		if (r == -ELOOP)
+			finish(a, r, NULL, "ADFS redirected too many times");
+		else if (r < 0)
 			finish(a, r, NULL, "Failed to follow the ADFS redirect");
+		return;
+	}
+	if (c->status == 401 && a->conf->adfs.auth == CONF_AUTH_KERBEROS) {
+		finish(a, -EACCES, NULL,
+		       "ADFS did not accept the Kerberos ticket (HTTP 401 at "
+		       "%s); check 'klist' and the service principal "
+		       "HTTP/%s",
+		       url, a->host);
 		return;
 	}
 	if (c->status != 200) {
@@ -407,9 +644,10 @@ static int start(struct adfs *a, const char *url, struct secret *post)
 }
 
 int adfs_fetch(struct adfs *a, const struct secret *password,
-	       adfs_done_fn done, void *userdata)
+	       adfs_done_fn done, adfs_mfa_fn mfa, void *userdata)
 {
 	_cleanup_free_ char *url = NULL;
+	int r;
 
 	if (a->done)
 		return -EBUSY;
@@ -420,15 +658,12 @@ int adfs_fetch(struct adfs *a, const struct secret *password,
 	a->posted_password = false;
 	a->steps = 0;
 	a->done = done;
+	a->mfa = mfa;
 	a->userdata = userdata;
-	{
-		int r = start(a, url, NULL);
-
-		if (r < 0) {
-			a->done = NULL;
-			a->password = NULL;
-			return r;
-		}
+	r = start(a, url, NULL);
+	if (r < 0) {
+		round_clear(a);
+		return r;
 	}
 	return 0;
 }

@@ -6,29 +6,46 @@
 #pragma once
 
 #include <curl/curl.h>
+#include <systemd/sd-event.h>
 
 #include "conf/conf.h"
 #include "net/curl-glue.h"
 #include "util/macro.h"
 #include "util/secret.h"
 
-#define ADFS_MAX_STEPS 12
+#define ADFS_MAX_STEPS 24
+#define ADFS_PUSH_POLL_INTERVAL (3 * USEC_PER_SEC)
+#define ADFS_PUSH_MAX_WAIT (2 * USEC_PER_MINUTE)
+#define ADFS_MFA_ANSWER_TIMEOUT (5 * USEC_PER_MINUTE)
 #define ADFS_WIA_USER_AGENT \
 	"Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko"
 
 struct adfs;
 
 /* r: 0 with saml (base64 SAMLResponse, owned by the callee) set;
- *   -ENOKEY  the SSO cookies are gone and no password was given;
+ *   -ENOKEY  the SSO cookies are gone and no password was given, or a
+ *            second factor is needed and nobody can answer it (renewal);
  *   -EACCES  ADFS rejected the password (message: ADFS's own text);
- *   -EOPNOTSUPP a second factor is required (not handled yet);
+ *   -EBADE   ADFS rejected or denied the second factor;
  *   -EPROTO / -ETIMEDOUT / ... with message saying what went wrong.
  * message is borrowed for the duration of the call and holds no secret. */
 typedef void (*adfs_done_fn)(int r, struct secret *saml, const char *message,
 			     void *userdata);
 
+enum adfs_mfa_kind {
+	ADFS_MFA_OTP,  /* a code is needed: adfs_mfa_answer() */
+	ADFS_MFA_PUSH, /* approve on the phone; we poll ADFS meanwhile */
+};
+
+/* ADFS asks for a second factor. hint: the number to match or the
+ * instructions (push), or NULL. The round waits: for a code (OTP), or for
+ * the approval that polling notices (push). */
+typedef void (*adfs_mfa_fn)(enum adfs_mfa_kind kind, const char *hint,
+			    void *userdata);
+
 /* conf is borrowed and must outlive the object (the manager swaps both). */
-int adfs_new(struct curl_glue *g, const struct conf *conf, struct adfs **ret);
+int adfs_new(sd_event *event, struct curl_glue *g, const struct conf *conf,
+	     struct adfs **ret);
 struct adfs *adfs_free(struct adfs *a);
 DEFINE_FREEP(struct adfs, adfs_free)
 
@@ -36,9 +53,18 @@ DEFINE_FREEP(struct adfs, adfs_free)
  * is running. */
 void adfs_set_conf(struct adfs *a, const struct conf *conf);
 /* Starts a sign-on round. password may be NULL (cookie round only); it is
- * borrowed until done runs. -EBUSY while a round is running. */
+ * borrowed until done runs. mfa may be NULL: then a second factor ends
+ * the round with -ENOKEY. -EBUSY while a round is running. */
 int adfs_fetch(struct adfs *a, const struct secret *password,
-	       adfs_done_fn done, void *userdata);
+	       adfs_done_fn done, adfs_mfa_fn mfa, void *userdata);
+/* Answers an OTP prompt with code (copied). -ENOENT when no OTP prompt is
+ * waiting. For a push prompt there is nothing to answer: returns 0. */
+int adfs_mfa_answer(struct adfs *a, const struct secret *code);
+/* Cookies as Netscape cookie-file lines (for persistence); the list is
+ * the caller's (curl_slist_free_all), NULL when there are none. */
+struct curl_slist *adfs_export_cookies(struct adfs *a);
+/* Loads cookie-file lines saved by adfs_export_cookies. */
+int adfs_import_cookies(struct adfs *a, const char *const *lines, size_t n);
 /* Aborts a running round without calling done. */
 void adfs_cancel(struct adfs *a);
 /* Forgets every cookie (logout). */
