@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "control/control.h"
+#include "session/persist.h"
 #include "session/token.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -24,6 +25,7 @@ static const uint32_t duration_presets[] = { 43200, 28800, 14400, 7200, 3600 };
 #define BACKOFF_MAX (10 * USEC_PER_MINUTE)
 
 static void arm_refresh_timer(struct manager *m);
+static void save_state(struct manager *m);
 static void assume_next(struct manager *m);
 
 const char *signin_state_to_string(enum signin_state s)
@@ -248,6 +250,8 @@ static void cycle_end(struct manager *m, int r, const char *msg)
 	if (!m->conf->adfs.remember_password)
 		m->password = secret_free(m->password);
 
+	if (r != -ECANCELED)
+		save_state(m);
 	arm_refresh_timer(m);
 	while (w) {
 		struct cycle_waiter *next = w->next;
@@ -256,6 +260,87 @@ static void cycle_end(struct manager *m, int r, const char *msg)
 		free(w);
 		w = next;
 	}
+}
+
+/* Saves cookies and sessions so a restart needs no new login. */
+static void save_state(struct manager *m)
+{
+	struct curl_slist *cookies = adfs_export_cookies(m->adfs);
+	const char **lines = NULL;
+	size_t n = 0;
+	int r;
+
+	for (struct curl_slist *l = cookies; l; l = l->next)
+		n++;
+	if (n) {
+		lines = calloc(n, sizeof(char *));
+		if (!lines) {
+			curl_slist_free_all(cookies);
+			return;
+		}
+		n = 0;
+		for (struct curl_slist *l = cookies; l; l = l->next)
+			lines[n++] = l->data;
+	}
+	r = persist_save(m->state_dir, m->identity, &m->store, lines, n,
+			 m->sso_since, now_wall());
+	for (struct curl_slist *l = cookies; l; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
+	curl_slist_free_all(cookies);
+	free(lines);
+	if (r < 0)
+		log_warning_errno(r, "Failed to save state in %s: %m, a restart "
+				     "will need a new login",
+				  m->state_dir);
+}
+
+/* Restores what persist_save wrote: cookies, user, sessions. */
+static void restore_state(struct manager *m)
+{
+	struct persist_state st = { 0 };
+	const char *why = NULL;
+	usec_t now = now_wall();
+	size_t valid = 0;
+	int r;
+
+	r = persist_load(m->state_dir, m->identity, now, &m->store,
+			 m->conf->n_roles == 0, &st, &why);
+	if (why)
+		log_warning("Ignoring the saved state %s/%s: %s", m->state_dir,
+			    PERSIST_FILE, why);
+	if (r <= 0) {
+		if (r < 0)
+			log_warning_errno(r, "Cannot restore the saved state: %m");
+		return;
+	}
+	if (st.n_cookies &&
+	    adfs_import_cookies(m->adfs, (const char *const *)st.cookies,
+				st.n_cookies) < 0)
+		log_warning("Some saved ADFS cookies could not be restored");
+	for (size_t i = 0; i < m->store.n_roles; i++) {
+		struct role_session *rs = &m->store.roles[i];
+
+		if (role_has_valid_creds(rs, now)) {
+			valid++;
+			rs->next_refresh = plan_refresh(
+				m, rs->creds->expiration,
+				rs->creds->expiration - rs->creds->issued);
+		} else {
+			rs->next_refresh = now;
+		}
+	}
+	if (st.n_cookies || valid) {
+		m->signin = SIGNIN_SIGNED_IN;
+		m->store.signed_in = true;
+		free(m->store.user);
+		m->store.user = TAKE_PTR(st.user);
+		m->sso_since = st.sso_since;
+		log_info("Restored the saved state: signed in as %s, %zu role(s) "
+			 "with valid credentials",
+			 strempty(m->store.user), valid);
+	}
+	persist_state_clear(&st);
+	arm_refresh_timer(m);
 }
 
 static bool role_is_due(const struct role_session *r, usec_t now)
@@ -716,6 +801,9 @@ int manager_logout(struct manager *m)
 	m->last_saml = saml_info_free(m->last_saml);
 	m->signin = SIGNIN_SIGNED_OUT;
 	set_signin_error(m, NULL);
+	r = persist_remove(m->state_dir);
+	if (r < 0)
+		log_warning_errno(r, "Failed to remove the saved state: %m");
 	r = token_rotate(m->state_dir, &t);
 	if (r < 0)
 		return log_error_errno(r, "Failed to rotate the endpoint token: %m");
@@ -853,6 +941,9 @@ int manager_new(struct conf *conf_take, struct manager **ret)
 	}
 	m->conf = c;
 	m->uid = geteuid();
+	m->identity = persist_identity(c);
+	if (!m->identity)
+		return -ENOMEM;
 	m->state_dir = c->state_dir ? strdup(c->state_dir) : default_state_dir();
 	if (!m->state_dir)
 		return log_error_errno(EINVAL,
@@ -924,6 +1015,7 @@ int manager_start(struct manager *m)
 				       m->state_dir);
 	m->ecs = (struct ecs){ .store = &m->store, .token = m->token,
 			       .uid = m->uid };
+	restore_state(m);
 	if (m->conf->serve.ecs.enabled) {
 		r = listen_tcp(m->conf->serve.ecs.host, m->conf->serve.ecs.port,
 			       &fd);
@@ -955,7 +1047,10 @@ int manager_start(struct manager *m)
 	if (r < 0)
 		return log_error_errno(r, "Cannot watch signals: %m");
 
-	if (m->conf->adfs.password != CONF_PASSWORD_PROMPT) {
+	if (m->signin == SIGNIN_SIGNED_IN) {
+		/* Restored: the refresh timer takes it from here. */
+	} else if (m->conf->adfs.password != CONF_PASSWORD_PROMPT ||
+		   m->conf->adfs.auth == CONF_AUTH_KERBEROS) {
 		r = manager_login(m, NULL, on_login_at_start, NULL);
 		if (r < 0)
 			return r;
@@ -994,6 +1089,7 @@ struct manager *manager_free(struct manager *m)
 	(void)sd_event_source_disable_unref(m->sighup);
 	sd_event_unref(m->event);
 	free(m->state_dir);
+	free(m->identity);
 	conf_free(m->conf);
 	free(m);
 	return NULL;

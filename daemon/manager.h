@@ -46,6 +46,7 @@ struct manager {
 	sd_event *event;
 	struct conf *conf;
 	char *state_dir;
+	char *identity;          /* ties state.json to this config */
 	uid_t uid;
 
 	struct curl_glue *glue;

@@ -4,6 +4,8 @@ MFA relayed through adfs-credctl, and clear errors. Counters read from
 the ADFS emulator prove how many password rounds happened."""
 
 import json
+import os
+import stat
 import time
 import unittest
 
@@ -214,6 +216,69 @@ class TestClearErrors(Base):
         self.assertIn("unexpected page from ADFS", err)
         self.assertIn("form#loginForm", err)
         self.assertEqual(self.s.adfs.stats()["password_posts"], 0)
+
+
+class TestRestart(Base):
+    """A restart needs no new login: cookies and sessions are persisted in
+    state_dir (0600), never the password."""
+    config = {"roles": [{"name": "dev", "arn": DEV_ARN}]}
+
+    def state_path(self):
+        return os.path.join(self.s.state_dir, "state.json")
+
+    def test_restart_keeps_sessions_and_sso(self):
+        self.assertEqual(self.s.login().returncode, 0)
+        before = self.creds()[1]
+        self.s.stop_daemon()
+        st = os.stat(self.state_path())
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+        with open(self.state_path()) as f:
+            saved = f.read()
+        self.assertNotIn(PASSWORD, saved)
+        self.assertIn("MSISAuth", saved)
+        adfs_before = self.s.adfs.stats()
+
+        self.s.start_daemon()
+        status = self.status()
+        self.assertIs(status["signed_in"], True)
+        self.assertEqual(status["user"], USER)
+        self.assertEqual(status["roles"][0]["state"], "valid")
+        code, now = self.creds()
+        self.assertEqual((code, now["AccessKeyId"]), (200, before["AccessKeyId"]))
+        self.assertEqual(self.s.adfs.stats()["assertions_issued"], adfs_before["assertions_issued"])
+        # The restored SSO cookies renew without a password.
+        p = self.s.ctl("refresh")
+        self.assertEqual(p.returncode, 0, p.stderr + self.s.log_text())
+        st = self.s.adfs.stats()
+        self.assertEqual(st["password_posts"], 1)
+        self.assertEqual(st["cookie_rounds"], adfs_before["cookie_rounds"] + 1)
+
+    def test_corrupt_or_foreign_state_is_ignored(self):
+        self.assertEqual(self.s.login().returncode, 0)
+        self.s.stop_daemon()
+        with open(self.state_path(), "w") as f:
+            f.write('{"version": 1, "identity": ')
+        self.s.start_daemon()
+        self.assertIs(self.status()["signed_in"], False)
+        self.assertIn("Ignoring the saved state", self.s.log_text())
+        self.assertIn("does not parse", self.s.log_text())
+        # Sign in again, then change the user: the state is not theirs.
+        self.assertEqual(self.s.login().returncode, 0)
+        self.s.stop_daemon()
+        self.s.write_config({"adfs": {"username": "EXAMPLE\\bob"},
+                             "roles": [{"name": "dev", "arn": DEV_ARN}]})
+        self.s.start_daemon()
+        self.assertIs(self.status()["signed_in"], False)
+        self.assertIn("belongs to another configuration", self.s.log_text())
+
+    def test_logout_removes_state(self):
+        self.assertEqual(self.s.login().returncode, 0)
+        self.assertTrue(os.path.exists(self.state_path()))
+        self.assertEqual(self.s.ctl("logout").returncode, 0)
+        self.assertFalse(os.path.exists(self.state_path()))
+        self.s.stop_daemon()
+        self.s.start_daemon()
+        self.assertIs(self.status()["signed_in"], False)
 
 
 if __name__ == "__main__":

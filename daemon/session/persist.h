@@ -1,0 +1,48 @@
+/* STATE_DIR/state.json: what a restart needs to go on without a new
+ * login (DESIGN.md "Persistence"): the ADFS cookie jar, each role's
+ * credentials and what was learnt about its duration. Never the password.
+ * Written to a temp file, fsync'd and renamed, mode 0600. A file that does
+ * not parse, has another version, or belongs to another configuration
+ * (identity) is ignored with a warning. */
+#pragma once
+
+#include <stddef.h>
+
+#include "conf/conf.h"
+#include "session/store.h"
+#include "util/macro.h"
+
+#define PERSIST_FILE "state.json"
+#define PERSIST_VERSION 1
+#define PERSIST_MAX_SIZE (2u * 1024u * 1024u)
+
+struct persist_state {
+	char **cookies;  /* Netscape cookie-file lines; secrets: wiped */
+	size_t n_cookies;
+	char *user;
+	usec_t sso_since;
+	usec_t saved;
+};
+
+/* What ties a state file to a config: SHA-256 (hex) of the ADFS URL, user
+ * name, relying party and STS endpoint. Caller frees. */
+char *persist_identity(const struct conf *c);
+
+/* Writes the state. cookies: n lines (may be 0). */
+int persist_save(const char *state_dir, const char *identity,
+		 const struct store *s, const char *const *cookies, size_t n,
+		 usec_t sso_since, usec_t now);
+
+/* Reads the state. Roles are matched to s by ARN; when add_roles is set
+ * (no `roles:` in the config) the saved roles are added to s. Credentials
+ * already expired at now are dropped. Returns 1 when a state was loaded,
+ * 0 when there was none or it was ignored (reason in *ret_why, a static
+ * string), negative errno on allocation failure. */
+int persist_load(const char *state_dir, const char *identity, usec_t now,
+		 struct store *s, bool add_roles, struct persist_state *ret,
+		 const char **ret_why);
+
+/* Deletes the state file (logout); 0 when it did not exist. */
+int persist_remove(const char *state_dir);
+
+void persist_state_clear(struct persist_state *p);
