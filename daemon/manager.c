@@ -349,6 +349,26 @@ static bool role_is_due(const struct role_session *r, usec_t now)
 	       r->next_refresh <= now + BATCH_WINDOW;
 }
 
+/* Nothing can get an assertion without the user: keep serving what is
+ * valid, plan no refresh, say what to do. */
+static void sso_ended(struct manager *m, const char *msg)
+{
+	usec_t now = now_wall();
+
+	m->signin = SIGNIN_NOT_SIGNED_IN;
+	m->store.signed_in = false;
+	set_signin_error(m, msg);
+	log_warning("%s", msg);
+	for (size_t i = 0; i < m->store.n_roles; i++) {
+		struct role_session *rs = &m->store.roles[i];
+
+		role_set_error(rs, msg);
+		rs->next_refresh = 0;
+		if (!role_has_valid_creds(rs, now))
+			rs->state = ROLE_NOT_SIGNED_IN;
+	}
+}
+
 static void on_assertion(int r, struct secret *saml, const char *msg,
 			 void *userdata)
 {
@@ -371,18 +391,7 @@ static void on_assertion(int r, struct secret *saml, const char *msg,
 		return;
 	}
 	if (r == -ENOKEY) {
-		m->signin = SIGNIN_NOT_SIGNED_IN;
-		m->store.signed_in = false;
-		set_signin_error(m, msg);
-		log_warning("%s", msg);
-		for (size_t i = 0; i < m->store.n_roles; i++) {
-			struct role_session *rs = &m->store.roles[i];
-
-			role_set_error(rs, msg);
-			rs->next_refresh = 0;
-			if (!role_has_valid_creds(rs, now))
-				rs->state = ROLE_NOT_SIGNED_IN;
-		}
+		sso_ended(m, msg);
 		cycle_end(m, r, msg);
 		return;
 	}
@@ -691,6 +700,37 @@ int manager_mfa(struct manager *m, struct secret *code_take,
 	return adfs_mfa_answer(m->adfs, code);
 }
 
+static void on_wstrust(int r, struct secret *saml, const char *msg,
+		       void *userdata)
+{
+	struct manager *m = userdata;
+	struct wstrust_call *c = TAKE_PTR(m->cycle.wstrust);
+
+	on_assertion(r, saml, msg, m);
+	wstrust_call_free(c);
+}
+
+/* Gets an assertion the configured way: WS-Trust (password every time)
+ * or the sign-on page (cookies, Kerberos or the password). */
+static int fetch_assertion(struct manager *m, const struct secret *pw,
+			   bool interactive)
+{
+	if (m->conf->adfs.auth == CONF_AUTH_WSTRUST) {
+		if (!pw)
+			return -ENOKEY;
+		return wstrust_fetch(m->glue, m->conf, pw, on_wstrust, m,
+				     &m->cycle.wstrust);
+	}
+	return adfs_fetch(m->adfs, pw, on_assertion,
+			  interactive ? on_mfa : NULL, m);
+}
+
+static void cancel_fetch(struct manager *m)
+{
+	adfs_cancel(m->adfs);
+	m->cycle.wstrust = wstrust_call_free(m->cycle.wstrust);
+}
+
 /* Starts a cycle. due_only: NULL = roles due soon (timer), "" = all,
  * else that role. The password for this round is m->password. */
 static int cycle_start(struct manager *m, const char *role, bool with_password,
@@ -726,8 +766,13 @@ static int cycle_start(struct manager *m, const char *role, bool with_password,
 	m->cycle.with_password = pw != NULL;
 	if (pw)
 		m->signin = SIGNIN_SIGNING_IN;
-	r = adfs_fetch(m->adfs, pw, on_assertion, interactive ? on_mfa : NULL,
-		       m);
+	r = fetch_assertion(m, pw, interactive);
+	if (r == -ENOKEY)
+		/* WS-Trust has no single sign-on: without a remembered
+		 * password there is nothing to renew with. */
+		sso_ended(m, "not signed in: WS-Trust needs the password for "
+			     "every assertion; run 'adfs-credctl login' or set "
+			     "adfs.remember_password: true");
 	if (r < 0) {
 		free(m->cycle.due);
 		m->cycle.due = NULL;
@@ -788,7 +833,7 @@ int manager_logout(struct manager *m)
 	int r;
 
 	if (m->cycle.running) {
-		adfs_cancel(m->adfs);
+		cancel_fetch(m);
 		cycle_end(m, -ECANCELED, "signed out");
 	}
 	m->password = secret_free(m->password);
@@ -839,6 +884,10 @@ static int on_refresh_timer(sd_event_source *s, uint64_t usec, void *userdata)
 		return 0;
 	}
 	r = cycle_start(m, NULL, false, false);
+	if (r == -ENOKEY) {
+		arm_refresh_timer(m);
+		return 0;
+	}
 	if (r < 0) {
 		log_error_errno(r, "Cannot start a refresh: %m, retrying later");
 		for (size_t i = 0; i < m->store.n_roles; i++)
@@ -1070,7 +1119,7 @@ struct manager *manager_free(struct manager *m)
 	if (!m)
 		return NULL;
 	if (m->cycle.running) {
-		adfs_cancel(m->adfs);
+		cancel_fetch(m);
 		cycle_end(m, -ECANCELED, "stopping");
 	}
 	control_free(m->control);

@@ -11,6 +11,7 @@
 #include "http/server.h"
 #include "idp/adfs.h"
 #include "idp/saml.h"
+#include "idp/wstrust.h"
 #include "net/curl-glue.h"
 #include "session/store.h"
 #include "sts/sts.h"
@@ -76,6 +77,7 @@ struct manager {
 		uint32_t try_duration;   /* for the role being assumed */
 		unsigned sts_calls;      /* for the role being assumed */
 		struct sts_call *sts;
+		struct wstrust_call *wstrust;
 		unsigned failed;
 		char *first_error;
 		struct cycle_waiter *waiters;
