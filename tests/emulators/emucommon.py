@@ -28,6 +28,7 @@ import ssl
 import sys
 import threading
 import time
+import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -194,11 +195,38 @@ def load_world(path):
         u.setdefault("session_not_on_or_after", None)
         u.setdefault("mfa", None)
         if u["mfa"] is not None:
-            _want(isinstance(u["mfa"], dict) and isinstance(u["mfa"].get("code"), str),
-                  "%s.mfa must be null or {\"type\": \"otp\", \"code\": \"...\"}" % where)
-            u["mfa"].setdefault("type", "otp")
-            u["mfa"].setdefault("auth_method", "AzureMfaAuthentication")
+            _check_mfa(u["mfa"], where + ".mfa")
         u.setdefault("attributes", {})
+
+    wia = a.setdefault("wia", {})
+    _want(isinstance(wia, dict), "adfs.wia must be an object")
+    wia.setdefault("enabled", False)
+    _want(isinstance(wia["enabled"], bool), "adfs.wia.enabled must be true or false")
+    wia.setdefault("service_principal", "HTTP/localhost")
+    _want(isinstance(wia["service_principal"], str) and wia["service_principal"],
+          "adfs.wia.service_principal must be a string like HTTP/localhost")
+    wia.setdefault("keytab", None)
+    _want(wia["keytab"] is None or isinstance(wia["keytab"], str),
+          "adfs.wia.keytab must be null or a path")
+    wia.setdefault("user_agents", list(WIA_DEFAULT_USER_AGENTS))
+    _want(isinstance(wia["user_agents"], list)
+          and all(isinstance(x, str) and x for x in wia["user_agents"]),
+          "adfs.wia.user_agents must be a list of non-empty strings")
+    for x in wia["user_agents"]:
+        if x.startswith("=~"):
+            try:
+                re.compile(x[2:])
+            except re.error as e:
+                raise WorldError("adfs.wia.user_agents: bad regex %r: %s" % (x, e)) from None
+    wia.setdefault("users", {})
+    _want(isinstance(wia["users"], dict)
+          and all(isinstance(k, str) and isinstance(v, str) for k, v in wia["users"].items()),
+          "adfs.wia.users must map Kerberos principals to world usernames")
+    for principal, login in wia["users"].items():
+        _want(find_user(w, login) is not None,
+              "adfs.wia.users[%s]: %r is not a world user" % (principal, login))
+    a.setdefault("wstrust_enabled", True)
+    _want(isinstance(a["wstrust_enabled"], bool), "adfs.wstrust_enabled must be true or false")
 
     s = w.setdefault("sts", {})
     s["assertion_max_age"] = _int_in(s, "assertion_max_age", 1, 86400, 300, "sts")
@@ -206,6 +234,35 @@ def load_world(path):
     s.setdefault("iam_signing_region", "us-east-1")
     s["session_token_bytes"] = _int_in(s, "session_token_bytes", 16, 4096, 600, "sts")
     return w
+
+
+# AD FS's default WIASupportedUserAgents (AD FS 2016; `Get-AdfsProperties | select
+# -ExpandProperty WiaSupportedUserAgents`).  Entries are substring matches;
+# "=~" marks a regular expression (AD FS 2016+).  Sources: README.md.
+WIA_DEFAULT_USER_AGENTS = [
+    "MSAuthHost/1.0/In-Domain", "MSIE 6.0", "MSIE 7.0", "MSIE 8.0", "MSIE 9.0",
+    "MSIE 10.0", "Trident/7.0", "MSIPC", "Windows Rights Management Client",
+    "=~Windows\\s*NT.*Edge",
+]
+
+
+def _check_mfa(m, where):
+    """Validate a user's "mfa" object in place (defaults filled in)."""
+    _want(isinstance(m, dict), "%s must be null or an object" % where)
+    m.setdefault("type", "otp")
+    m.setdefault("auth_method", "AzureMfaAuthentication")
+    _want(isinstance(m["auth_method"], str), "%s.auth_method must be a string" % where)
+    if m["type"] == "otp":
+        _want(isinstance(m.get("code"), str) and m["code"],
+              "%s: type otp needs \"code\": \"123456\"" % where)
+    elif m["type"] == "push":
+        m.setdefault("number", "")
+        _want(isinstance(m["number"], str), "%s.number must be a string" % where)
+        m["approve_after_polls"] = _int_in(m, "approve_after_polls", -1, 100000, 2, where)
+        m.setdefault("deny", False)
+        _want(isinstance(m["deny"], bool), "%s.deny must be true or false" % where)
+    else:
+        raise WorldError("%s.type must be \"otp\" or \"push\"" % where)
 
 
 def find_user(world, login_name):
@@ -220,33 +277,29 @@ def find_user(world, login_name):
 # --------------------------------------------------------------------------
 # Emulator-only SAML signature (stand-in for XML-DSig; see README.md).
 #
-# The signed bytes are the exact bytes of the single <Assertion> element as
-# they appear in the decoded SAMLResponse (from '<' of its start tag through
-# the '>' of its end tag), with the whole <Signature> element (start tag to
-# end tag, any prefix) cut out.  SignatureValue = base64(HMAC-SHA256(key,
-# those bytes)), DigestValue = base64(SHA-256(those bytes)), key = the UTF-8
-# bytes of world.saml.hmac_key.  The generator builds the unsigned Assertion,
-# computes both values, and inserts <ds:Signature> right after the
-# Assertion's <Issuer>, where AD FS puts its enveloped signature.
+# Like XML-DSig with exclusive canonicalization, the signature covers the
+# canonical form of the Assertion element with its <Signature> child taken
+# out, so a client may re-serialize the Assertion (attribute quoting, empty
+# elements, where namespaces are declared, which prefixes are used) as long
+# as the XML information stays the same.  The canonical form is Python's
+# C14N 2.0 (xml.etree.ElementTree.canonicalize) with rewrite_prefixes=True,
+# of the Assertion as a stand-alone document.  SignatureValue =
+# base64(HMAC-SHA256(key, canonical bytes)), DigestValue =
+# base64(SHA-256(canonical bytes)), key = the UTF-8 bytes of
+# world.saml.hmac_key.  The generator builds the unsigned Assertion, computes
+# both values, and inserts <ds:Signature> right after the Assertion's
+# <Issuer>, where AD FS puts its enveloped signature.  Any change to text,
+# attributes or element structure breaks it, and so does a second Assertion.
 
 class SamlError(Exception):
     pass
 
 
-_ASSERTION_START = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?)Assertion[\s/>]")
-_SIGNATURE_START = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?)Signature[\s/>]")
-
-
-def _element_span(doc, start_re, what):
-    found = list(start_re.finditer(doc))
-    if len(found) != 1:
-        raise SamlError("expected exactly one %s element, found %d" % (what, len(found)))
-    m = found[0]
-    end = re.compile(rb"</" + re.escape(m.group(1)) + what.encode() + rb"\s*>")
-    e = end.search(doc, m.end())
-    if not e:
-        raise SamlError("unterminated %s element" % what)
-    return m.start(), e.end()
+def _canonical(xml):
+    """C14N 2.0 bytes of an XML document (str/bytes), prefixes normalised."""
+    if isinstance(xml, bytes):
+        xml = xml.decode("utf-8")
+    return ET.canonicalize(xml, rewrite_prefixes=True).encode("utf-8")
 
 
 def _signature_xml(assertion_id, digest_b64, sig_b64):
@@ -265,8 +318,9 @@ def _signature_xml(assertion_id, digest_b64, sig_b64):
 
 
 def saml_sign_assertion(assertion_xml, assertion_id, key):
-    """Insert the emulator signature into an unsigned Assertion (str -> str)."""
-    raw = assertion_xml.encode("utf-8")
+    """Insert the emulator signature into an unsigned Assertion (str -> str).
+    The Assertion must declare its own namespaces (stand-alone XML)."""
+    raw = _canonical(assertion_xml)
     digest = base64.b64encode(hashlib.sha256(raw).digest()).decode()
     sig = base64.b64encode(hmac.new(key.encode(), raw, hashlib.sha256).digest()).decode()
     m = re.search(r"</(?:[\w.-]+:)?Issuer>", assertion_xml)
@@ -282,26 +336,34 @@ def saml_verify(doc, key):
     Returns None when valid, else a short reason string (for logs/tests).
     """
     try:
-        a0, a1 = _element_span(doc, _ASSERTION_START, "Assertion")
-        assertion = doc[a0:a1]
-        s0, s1 = _element_span(assertion, _SIGNATURE_START, "Signature")
-    except SamlError as e:
-        return str(e)
-    signature = assertion[s0:s1]
-    signed = assertion[:s0] + assertion[s1:]
-    sv = re.search(rb"<(?:[\w.-]+:)?SignatureValue>\s*([^<]*?)\s*</", signature)
-    dv = re.search(rb"<(?:[\w.-]+:)?DigestValue>\s*([^<]*?)\s*</", signature)
-    ref = re.search(rb'<(?:[\w.-]+:)?Reference\s+URI="#([^"]*)"', signature)
-    aid = re.search(rb'\sID="([^"]*)"', assertion[:assertion.find(b">")])
-    if not (sv and dv and ref and aid):
+        root = ET.fromstring(doc)
+    except ET.ParseError as e:
+        return "not well-formed XML: %s" % e
+    found = [a for a in root.iter("{%s}Assertion" % NS_SAML)]
+    if len(found) != 1:
+        return "expected exactly one Assertion element, found %d" % len(found)
+    assertion = copy.deepcopy(found[0])
+    sigs = [c for c in assertion if c.tag == "{%s}Signature" % NS_DS]
+    if len(sigs) != 1 or len(list(assertion.iter("{%s}Signature" % NS_DS))) != 1:
+        return "expected exactly one Signature in the Assertion"
+    sig = sigs[0]
+    sv = sig.findtext("{%s}SignatureValue" % NS_DS)
+    dv = sig.findtext("{%s}SignedInfo/{%s}Reference/{%s}DigestValue" % (NS_DS, NS_DS, NS_DS))
+    ref = sig.find("{%s}SignedInfo/{%s}Reference" % (NS_DS, NS_DS))
+    aid = assertion.get("ID")
+    if sv is None or dv is None or ref is None or not aid:
         return "signature element incomplete"
-    if ref.group(1) != aid.group(1):
+    if ref.get("URI") != "#" + aid:
         return "Reference URI does not name the Assertion ID"
-    want_digest = base64.b64encode(hashlib.sha256(signed).digest())
-    want_sig = base64.b64encode(hmac.new(key.encode(), signed, hashlib.sha256).digest())
-    if not hmac.compare_digest(dv.group(1), want_digest):
+    # Enveloped-signature transform: drop the Signature (its tail text too,
+    # which the generator never writes).
+    assertion.remove(sig)
+    signed = _canonical(ET.tostring(assertion, encoding="unicode"))
+    want_digest = base64.b64encode(hashlib.sha256(signed).digest()).decode()
+    want_sig = base64.b64encode(hmac.new(key.encode(), signed, hashlib.sha256).digest()).decode()
+    if not hmac.compare_digest(dv.strip(), want_digest):
         return "digest mismatch"
-    if not hmac.compare_digest(sv.group(1), want_sig):
+    if not hmac.compare_digest(sv.strip(), want_sig):
         return "signature value mismatch"
     return None
 
@@ -478,6 +540,13 @@ class Emulator:
 
     def reset_state(self):
         """Forget sessions/credentials (POST /_emulator/reset {"state":true})."""
+
+    @classmethod
+    def add_arguments(cls, parser):
+        """Emulator-specific command-line options."""
+
+    def apply_arguments(self, args):
+        """Use the options added by add_arguments(); may raise WorldError."""
 
 
 class EmulatorHandler(BaseHTTPRequestHandler):
@@ -666,8 +735,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             if not isinstance(req, dict):
                 self.reply_json(400, {"error": "body must be a JSON object"})
                 return
-            emu.stats.reset()
-            emu.requests.clear()
+            if req.get("counters", True):
+                emu.stats.reset()
+                emu.requests.clear()
             if req.get("knobs"):
                 emu.knobs.reset()
             if req.get("state"):
@@ -706,6 +776,7 @@ def main(emu_cls, description):
     p.add_argument("--time-offset", type=float, default=0.0,
                    help="seconds added to the emulator's clock")
     p.add_argument("--verbose", action="store_true", help="log requests to stderr")
+    emu_cls.add_arguments(p)
     args = p.parse_args()
     try:
         world = load_world(args.world)
@@ -715,6 +786,10 @@ def main(emu_cls, description):
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(args.cert, args.key)
     emu = emu_cls(world, verbose=args.verbose, time_offset=args.time_offset)
+    try:
+        emu.apply_arguments(args)
+    except WorldError as e:
+        sys.exit("%s: world: %s" % (emu_cls.name, e))
     server = EmulatorServer((args.host, args.port), emu, ctx)
 
     def stop(signum, frame):

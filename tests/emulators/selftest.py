@@ -8,6 +8,10 @@ Part 1 uses only urllib/ssl: forms sign-in against the ADFS emulator,
 AssumeRoleWithSAML against the STS emulator, error cases and control knobs.
 Part 2 uses boto3 with the issued credentials (GetCallerIdentity, GetRole),
 which proves the emulator's SigV4 check matches botocore's signer.
+Part 3: Windows Integrated Authentication with a real MIT KDC
+(tests/integration/krb5.py) and python3-gssapi as the client, WS-Trust 1.3
+usernamemixed (success, faults, a client-wrapped Assertion redeemed at STS),
+and Azure MFA push (approve, deny).
 Everything stays on 127.0.0.1.  Prints "N passed, M failed"; exit 1 on failure.
 """
 
@@ -31,7 +35,9 @@ from email.utils import parsedate_to_datetime
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(1, os.path.join(os.path.dirname(HERE), "integration"))
 import emucommon as ec  # noqa: E402
+import krb5  # noqa: E402
 
 VERBOSE = "-v" in sys.argv
 RP = "urn:amazon:webservices"
@@ -41,6 +47,12 @@ PROD = "arn:aws:iam::444455556666:role/ADFS-Prod"
 PROD_IDP = "arn:aws:iam::444455556666:saml-provider/ADFS"
 OTHER_IDP = "arn:aws:iam::111122223333:saml-provider/Other"
 NS = {"samlp": ec.NS_SAMLP, "saml": ec.NS_SAML, "sts": "https://sts.amazonaws.com/doc/2011-06-15/"}
+IE11 = "Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko"
+EDGE = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/70.0.3538.102 Safari/537.36 Edge/18.19582")
+CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "Chrome/120.0 Safari/537.36")
+WSTRUST = "/adfs/services/trust/13/usernamemixed"
 
 
 class Results:
@@ -132,11 +144,14 @@ def fetch(url, data=None, headers=None, op=None):
 
 
 class Forms(html.parser.HTMLParser):
-    """Collect forms (attrs + inputs) and the text of #errorText, as a browser would."""
+    """Collect forms (attrs + inputs) and the text of #errorText (and of
+    #validEntropyNumber, #instructions: self.texts), as a browser would."""
+    WATCH = ("errorText", "validEntropyNumber", "instructions")
 
     def __init__(self, text):
         super().__init__()
-        self.forms, self._form, self.error_text, self._in_err = [], None, None, False
+        self.forms, self._form, self.error_text, self._in = [], None, None, None
+        self.texts = {}
         self.feed(text)
 
     def handle_starttag(self, tag, attrs):
@@ -146,18 +161,23 @@ class Forms(html.parser.HTMLParser):
             self.forms.append(self._form)
         elif tag == "input" and self._form is not None:
             self._form["inputs"].append(a)
-        if a.get("id") == "errorText":
-            self._in_err, self.error_text = True, ""
+        if a.get("id") in self.WATCH:
+            self._in = (a["id"], tag)
+            self.texts[a["id"]] = ""
+            if a["id"] == "errorText":
+                self.error_text = ""
 
     def handle_endtag(self, tag):
         if tag == "form":
             self._form = None
-        if tag in ("span", "label"):
-            self._in_err = False
+        if self._in and tag == self._in[1]:
+            self._in = None
 
     def handle_data(self, data):
-        if self._in_err:
-            self.error_text += data
+        if self._in:
+            self.texts[self._in[0]] += data
+            if self._in[0] == "errorText":
+                self.error_text += data
 
     def form(self, key, value):
         return next((f for f in self.forms if f["attrs"].get(key) == value), None)
@@ -466,6 +486,291 @@ def control_part(sts, adfs, jar, url):
     R.check("right MFA code -> assertion", b"saml-provider/ADFS, arn:aws:iam::111122223333:role/ADFS-Dev" in raw)
 
 
+# --- part 3: WIA, WS-Trust, MFA push ---------------------------------------------
+
+def negotiate_token(ccache=None):
+    """A fresh SPNEGO/Kerberos token for HTTP@localhost (python3-gssapi)."""
+    import gssapi
+    creds = gssapi.Credentials(usage="initiate", store={"ccache": ccache}) if ccache else None
+    c = gssapi.SecurityContext(name=gssapi.Name("HTTP@localhost", gssapi.NameType.hostbased_service),
+                               usage="initiate", creds=creds, mech=gssapi.Mechanism.from_sasl_name("SPNEGO"),
+                               flags=gssapi.RequirementFlag.mutual_authentication)
+    return c, base64.b64encode(c.step()).decode()
+
+
+def wia_part(adfs, sts, kdc):
+    adfs.control("reset", {})
+    url = adfs.base + "/adfs/ls/IdpInitiatedSignOn.aspx?loginToRp=" + RP + "&client-request-id=abc-1"
+    nofollow = opener(follow=False)
+    st, hd, _ = fetch(url, headers={"User-Agent": IE11}, op=nofollow)
+    R.check("WIA: IE11 without cookie -> 302 to /adfs/ls/wia", st == 302 and hd["Location"] ==
+            "/adfs/ls/wia?loginToRp=urn:amazon:webservices&client-request-id=abc-1", hd["Location"])
+    st, hd, _ = fetch(url, headers={"User-Agent": EDGE}, op=nofollow)
+    R.check("WIA: legacy Edge matches the =~ regex entry", st == 302 and "/adfs/ls/wia?" in hd["Location"])
+    st, _, body = fetch(url, headers={"User-Agent": CHROME}, op=nofollow)
+    R.check("WIA: other user agents get the forms page", st == 200
+            and Forms(body.decode()).form("id", "loginForm") is not None)
+    wia = adfs.base + "/adfs/ls/wia?loginToRp=" + RP + "&client-request-id=abc-1"
+    st, hd, body = fetch(wia, headers={"User-Agent": IE11}, op=nofollow)
+    R.check("WIA: no Authorization -> 401 Negotiate + HTML", st == 401
+            and hd.get_all("WWW-Authenticate") == ["Negotiate"] and b"HTTP Error 401" in body
+            and hd["Content-Type"].startswith("text/html"), (st, hd.get_all("WWW-Authenticate")))
+    st, hd, _ = fetch(wia, headers={"User-Agent": IE11, "Authorization": "Negotiate YWJjZGVm"},
+                      op=nofollow)
+    R.check("WIA: garbage token -> 401, no cookie", st == 401 and not hd.get_all("Set-Cookie"))
+
+    ctx, tok = negotiate_token()
+    st, hd, _ = fetch(wia, headers={"User-Agent": IE11, "Authorization": "Negotiate " + tok},
+                      op=nofollow)
+    cookies = hd.get_all("Set-Cookie") or []
+    R.check("WIA: valid ticket -> 302 back to sign-on + MSISAuth", st == 302
+            and hd["Location"] == "/adfs/ls/IdpInitiatedSignOn.aspx?loginToRp=urn:amazon:webservices"
+            "&client-request-id=abc-1" and any(c.startswith("MSISAuth=") for c in cookies), (st, hd))
+    mutual = (hd.get("WWW-Authenticate") or "").split(" ", 1)
+    ok = False
+    if len(mutual) == 2 and mutual[0] == "Negotiate":
+        ctx.step(base64.b64decode(mutual[1]))
+        ok = ctx.complete
+    R.check("WIA: mutual-auth token completes the client context", ok, hd.get("WWW-Authenticate"))
+    st, hd, _ = fetch(wia, headers={"User-Agent": IE11, "Authorization": "Negotiate " + tok},
+                      op=nofollow)
+    R.check("WIA: replayed token -> 401", st == 401 and not hd.get_all("Set-Cookie"))
+
+    # The cookies work like forms cookies: a cookie round gives an assertion.
+    auth = [c.split(";", 1)[0] for c in cookies]
+    st, _, body = fetch(url, headers={"User-Agent": IE11, "Cookie": "; ".join(auth)}, op=nofollow)
+    hidden = Forms(body.decode()).form("name", "hiddenform")
+    saml_b64 = hidden["inputs"][0]["value"] if hidden else ""
+    raw = base64.b64decode(saml_b64)
+    R.check("WIA: SSO cookie -> SAMLResponse, AuthnContext windows", st == 200 and
+            b">urn:federation:authentication:windows<" in raw and b">EXAMPLE\\alice<" in raw)
+    st, _, root = sts_call(sts.base, Action="AssumeRoleWithSAML", Version="2011-06-15",
+                           RoleArn=DEV, PrincipalArn=DEV_IDP, SAMLAssertion=saml_b64)
+    R.check("WIA: STS accepts the assertion", st == 200, ET.tostring(root)[:200])
+
+    # A principal with no world user behind it.
+    other = "FILE:" + os.path.join(kdc.dir, "ccache.bob")
+    kdc.add_principal("bob@" + kdc.realm, "Bob-Kerberos-2")
+    kdc.kinit("bob@" + kdc.realm, "Bob-Kerberos-2", ccache=other)
+    _, tok = negotiate_token(other)
+    st, hd, _ = fetch(wia, headers={"User-Agent": IE11, "Authorization": "Negotiate " + tok},
+                      op=nofollow)
+    R.check("WIA: unmapped principal -> 401, no cookie", st == 401 and not hd.get_all("Set-Cookie"))
+    s = adfs.stats()
+    R.check("WIA counters", s["wia_redirects"] == 2 and s["wia_challenges"] == 1
+            and s["wia_successes"] == 1 and s["wia_failures"] == 3 and s["password_posts"] == 0, s)
+    log = adfs.control("requests")[1]
+    R.check("WIA: request log names the principal", any(
+        x.get("principal") == "alice@" + kdc.realm and x.get("result") == "ok" for x in log))
+
+    adfs.config(wia_enabled=False)
+    st, _, body = fetch(url, headers={"User-Agent": IE11}, op=nofollow)
+    st2, _, _ = fetch(wia, headers={"User-Agent": IE11}, op=nofollow)
+    R.check("WIA off (knob): IE11 gets the forms page, /adfs/ls/wia 404",
+            st == 200 and b'id="loginForm"' in body and st2 == 404)
+    adfs.config(wia_enabled=None)
+
+
+def rst(to, user, password, rp=RP, action="http://docs.oasis-open.org/ws-sx/ws-trust/200512/RST/Issue",
+        created=None, msgid="urn:uuid:5f9a3a5e-0000-4000-8000-000000000001"):
+    now = time.time() if created is None else created
+    t = lambda x: ec.iso_utc(x, millis=True)  # noqa: E731
+    x = lambda v: v.replace("&", "&amp;").replace("<", "&lt;")  # noqa: E731
+    return ("""<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing" xmlns:u="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd">
+ <s:Header>
+  <a:Action s:mustUnderstand="1">%s</a:Action>
+  <a:MessageID>%s</a:MessageID>
+  <a:ReplyTo><a:Address>http://www.w3.org/2005/08/addressing/anonymous</a:Address></a:ReplyTo>
+  <a:To s:mustUnderstand="1">%s</a:To>
+  <o:Security s:mustUnderstand="1" xmlns:o="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd">
+   <u:Timestamp u:Id="_0"><u:Created>%s</u:Created><u:Expires>%s</u:Expires></u:Timestamp>
+   <o:UsernameToken u:Id="uuid-1"><o:Username>%s</o:Username><o:Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText">%s</o:Password></o:UsernameToken>
+  </o:Security>
+ </s:Header>
+ <s:Body>
+  <t:RequestSecurityToken xmlns:t="http://docs.oasis-open.org/ws-sx/ws-trust/200512">
+   <wsp:AppliesTo xmlns:wsp="http://schemas.xmlsoap.org/ws/2004/09/policy"><a:EndpointReference><a:Address>%s</a:Address></a:EndpointReference></wsp:AppliesTo>
+   <t:KeyType>http://docs.oasis-open.org/ws-sx/ws-trust/200512/Bearer</t:KeyType>
+   <t:RequestType>http://docs.oasis-open.org/ws-sx/ws-trust/200512/Issue</t:RequestType>
+   <t:TokenType>urn:oasis:names:tc:SAML:2.0:assertion</t:TokenType>
+  </t:RequestSecurityToken>
+ </s:Body>
+</s:Envelope>""" % (action, msgid, x(to), t(now), t(now + 300), x(user), x(password), x(rp))).encode()
+
+
+def soap_post(base, body, ctype="application/soap+xml; charset=utf-8"):
+    return fetch(base + WSTRUST, body, headers={"Content-Type": ctype})
+
+
+def soap_fault(body):
+    """-> (Code, Subcode as {ns}local, Reason) of a SOAP 1.2 fault."""
+    ns = {"s": "http://www.w3.org/2003/05/soap-envelope"}
+    root = ET.fromstring(body)
+    f = root.find("s:Body/s:Fault", ns)
+    if f is None:
+        return None
+    sub = f.find("s:Code/s:Subcode/s:Value", ns)
+    subq = None
+    if sub is not None:
+        # QName in text: resolve its prefix against the declarations in the raw text.
+        prefix, _, local = sub.text.partition(":")
+        m = re.search(r'<s:Value xmlns:%s="([^"]+)">%s</s:Value>' % (re.escape(prefix), re.escape(sub.text)),
+                      body.decode())
+        subq = "{%s}%s" % (m.group(1) if m else "?", local)
+    return (f.findtext("s:Code/s:Value", None, ns), subq, f.findtext("s:Reason/s:Text", None, ns))
+
+
+def wrap_assertion(assertion):
+    """What a WS-Trust client does: an unsigned samlp:Response around the
+    signed Assertion bytes, exactly as received."""
+    return ('<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_w1" Version="2.0" '
+            'IssueInstant="%s" Destination="https://signin.aws.amazon.com/saml"><saml:Issuer '
+            'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">http://adfs.example.com/adfs/services/trust'
+            '</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/>'
+            '</samlp:Status>' % ec.iso_utc(time.time())).encode() + assertion + b"</samlp:Response>"
+
+
+def wstrust_part(adfs, sts):
+    adfs.control("reset", {})
+    to = "https://localhost:%s%s" % (adfs.base.rsplit(":", 1)[1], WSTRUST)
+    st, hd, body = soap_post(adfs.base, rst(to, "EXAMPLE\\alice", "Correct-Horse-1"))
+    R.check("WS-Trust: 200 application/soap+xml", st == 200
+            and hd["Content-Type"] == "application/soap+xml; charset=utf-8", (st, body[:300]))
+    w = {"s": "http://www.w3.org/2003/05/soap-envelope", "a": "http://www.w3.org/2005/08/addressing",
+         "t": "http://docs.oasis-open.org/ws-sx/ws-trust/200512",
+         "wsp": "http://schemas.xmlsoap.org/ws/2004/09/policy",
+         "wsu": "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd",
+         "saml": ec.NS_SAML}
+    root = ET.fromstring(body)
+    r = root.find("s:Body/t:RequestSecurityTokenResponseCollection/t:RequestSecurityTokenResponse", w)
+    R.check("WS-Trust: Action IssueFinal, RelatesTo the MessageID",
+            root.findtext("s:Header/a:Action", None, w) ==
+            "http://docs.oasis-open.org/ws-sx/ws-trust/200512/RSTRC/IssueFinal"
+            and root.findtext("s:Header/a:RelatesTo", None, w) == "urn:uuid:5f9a3a5e-0000-4000-8000-000000000001")
+    R.check("WS-Trust: RSTR Lifetime/AppliesTo/TokenType/RequestType/KeyType", r is not None
+            and approx(ec.parse_iso(r.findtext("t:Lifetime/wsu:Expires", "", w)), time.time() + 3600)
+            and r.findtext("wsp:AppliesTo/a:EndpointReference/a:Address", None, w) == RP
+            and r.findtext("t:TokenType", None, w) == "urn:oasis:names:tc:SAML:2.0:assertion"
+            and r.findtext("t:RequestType", None, w).endswith("/200512/Issue")
+            and r.findtext("t:KeyType", None, w).endswith("/200512/Bearer"))
+    a = r.find("t:RequestedSecurityToken/saml:Assertion", w) if r is not None else None
+    R.check("WS-Trust: RequestedSecurityToken holds the Assertion", a is not None
+            and a.findtext("saml:Subject/saml:NameID", None, w) == "EXAMPLE\\alice")
+    m = re.search(rb"<trust:RequestedSecurityToken>(.*)</trust:RequestedSecurityToken>", body, re.S)
+    assertion = m.group(1) if m else b""
+    key = adfs_world["saml"]["hmac_key"]
+    wrapped = wrap_assertion(assertion)
+    R.check("WS-Trust: the Assertion bytes verify, inside a client-built Response",
+            ec.saml_verify(wrapped, key) is None)
+    st, _, res = sts_call(sts.base, Action="AssumeRoleWithSAML", Version="2011-06-15", RoleArn=DEV,
+                          PrincipalArn=DEV_IDP, SAMLAssertion=base64.b64encode(wrapped).decode())
+    R.check("WS-Trust: STS redeems the wrapped assertion", st == 200 and res.findtext(
+        "sts:AssumeRoleWithSAMLResult/sts:AssumedRoleUser/sts:Arn", None, NS) ==
+        "arn:aws:sts::111122223333:assumed-role/ADFS-Dev/alice@example.com", ET.tostring(res)[:300])
+    # Re-serialized by an XML library (other prefixes, "<a/>" instead of
+    # "<a />"): as with exc-c14n XML-DSig, the signature still holds.
+    reser = ET.tostring(ET.fromstring(assertion))
+    R.check("WS-Trust: a re-serialized Assertion still verifies", reser != assertion
+            and b"ns0:" in reser and ec.saml_verify(wrap_assertion(reser), key) is None)
+    tampered = wrapped.replace(b">alice@example.com<", b">mallory@example<")
+    st, _, res = sts_call(sts.base, Action="AssumeRoleWithSAML", Version="2011-06-15", RoleArn=DEV,
+                          PrincipalArn=DEV_IDP, SAMLAssertion=base64.b64encode(tampered).decode())
+    R.check("WS-Trust: tampered wrapped assertion refused", st == 400
+            and err_of(res)[:2] == ("InvalidIdentityToken", "Response signature invalid"), err_of(res))
+
+    trust = "{http://docs.oasis-open.org/ws-sx/ws-trust/200512}"
+    st, hd, body = soap_post(adfs.base, rst(to, "EXAMPLE\\alice", "wrong"))
+    R.check("WS-Trust: wrong password -> 500 Sender/FailedAuthentication ID3242",
+            st == 500 and hd["Content-Type"].startswith("application/soap+xml") and soap_fault(body) ==
+            ("s:Sender", trust + "FailedAuthentication",
+             "ID3242: The security token could not be authenticated or authorized."), (st, body[:400]))
+    st, _, body = soap_post(adfs.base, rst(to, "nobody@example.com", "x"))
+    R.check("WS-Trust: unknown user -> the same fault", st == 500
+            and soap_fault(body)[2].startswith("ID3242"))
+    st, _, body = soap_post(adfs.base, rst(to, "EXAMPLE\\alice", "Correct-Horse-1", rp="urn:nope"))
+    R.check("WS-Trust: unknown RP -> ID3082", st == 500 and soap_fault(body)[2] ==
+            "ID3082: The request scope is not valid or is unsupported.", soap_fault(body))
+    st, _, body = soap_post(adfs.base, rst(to, "EXAMPLE\\alice", "Correct-Horse-1",
+                                           action="http://example.com/Nope"))
+    R.check("WS-Trust: wrong Action -> ActionNotSupported", st == 500
+            and soap_fault(body)[1] == "{http://www.w3.org/2005/08/addressing}ActionNotSupported")
+    st, _, body = soap_post(adfs.base, rst(to, "EXAMPLE\\alice", "Correct-Horse-1",
+                                           created=time.time() - 3600))
+    R.check("WS-Trust: stale u:Timestamp -> InvalidSecurity", st == 500 and soap_fault(body)[2] ==
+            "An error occurred when verifying security for the message.", soap_fault(body))
+    st, _, body = soap_post(adfs.base, rst(to, "EXAMPLE\\bob", "Battery-Staple-2"))
+    R.check("WS-Trust: MFA user -> MSIS7068", st == 500 and soap_fault(body)[2] == "MSIS7068: Access denied.")
+    st, _, body = soap_post(adfs.base, rst(to, "EXAMPLE\\alice", "Correct-Horse-1"),
+                            ctype="text/xml; charset=utf-8")
+    R.check("WS-Trust: SOAP 1.1 content type -> 415", st == 415 and b"application/soap+xml" in body)
+    s = adfs.stats()
+    R.check("WS-Trust counters", s["wstrust_requests"] == 8 and s["wstrust_failures"] == 7
+            and s["wstrust_faults"].get("FailedAuthentication") == 3 and s["password_posts"] == 0
+            and s["failures_by_user"].get("example\\alice") == 1, s)
+    log = json.dumps(adfs.control("requests")[1])
+    R.check("WS-Trust: no password in the request log", "Correct-Horse-1" not in log
+            and "wrong" not in log)
+
+    adfs.config(wstrust_recipient=False)
+    _, _, body = soap_post(adfs.base, rst(to, "EXAMPLE\\alice", "Correct-Horse-1"))
+    m = re.search(rb"<trust:RequestedSecurityToken>(.*)</trust:RequestedSecurityToken>", body, re.S)
+    st, _, res = sts_call(sts.base, Action="AssumeRoleWithSAML", Version="2011-06-15", RoleArn=DEV,
+                          PrincipalArn=DEV_IDP,
+                          SAMLAssertion=base64.b64encode(wrap_assertion(m.group(1))).decode())
+    R.check("WS-Trust: without Recipient STS refuses (wstrust_recipient knob)",
+            b"Recipient=" not in m.group(1) and st == 400 and err_of(res)[0] == "InvalidIdentityToken")
+    adfs.config(wstrust_recipient=True, wstrust_enabled=False)
+    st, _, _ = soap_post(adfs.base, rst(to, "EXAMPLE\\alice", "Correct-Horse-1"))
+    R.check("WS-Trust disabled (knob) -> 404", st == 404)
+    adfs.config(wstrust_enabled=None)
+
+
+def push_part(adfs):
+    url = adfs.base + "/adfs/ls/IdpInitiatedSignOn.aspx?loginToRp=" + RP
+    adfs.control("reset", {})
+    jar = CookieJar()
+    st, _, body = fetch(url, {"UserName": "EXAMPLE\\carol", "Password": "Push-Me-3",
+                              "AuthMethod": "FormsAuthentication"}, op=opener(jar))
+    f = Forms(body.decode())
+    opt = f.form("id", "options")
+    inputs = {i.get("name"): i.get("value") for i in opt["inputs"]} if opt else {}
+    R.check("push: page with form#options, AuthMethod, Context, no code box",
+            st == 200 and inputs.get("AuthMethod") == "AzureMfaAuthentication" and inputs.get("Context")
+            and f.form("id", "loginForm") is None and b"VerificationCode" not in body
+            and all(i.get("name") for fm in f.forms for i in fm["inputs"]), inputs)
+    R.check("push: p#validEntropyNumber 42 and p#instructions",
+            f.texts.get("validEntropyNumber") == "42" and f.texts.get("instructions"), f.texts)
+    action = urllib.parse.urljoin(url, opt["attrs"]["action"]) if opt else url
+    poll = {"AuthMethod": inputs.get("AuthMethod"), "Context": inputs.get("Context")}
+    st, _, body = fetch(action, poll, op=opener(jar))
+    f = Forms(body.decode())
+    R.check("push: first poll -> still waiting", st == 200 and f.texts.get("validEntropyNumber") == "42"
+            and b"SAMLResponse" not in body)
+    st, hd, _ = fetch(action, poll, op=opener(jar, follow=False))
+    R.check("push: second poll approves -> 302 + MSISAuth", st == 302
+            and any(c.startswith("MSISAuth=") for c in hd.get_all("Set-Cookie") or []))
+    st, _, body = fetch(url, op=opener(jar))
+    R.check("push: then the cookie gives an assertion", b"SAMLResponse" in body)
+
+    jar = CookieJar()
+    _, _, body = fetch(url, {"UserName": "EXAMPLE\\dave", "Password": "Deny-Me-4"}, op=opener(jar))
+    opt = Forms(body.decode()).form("id", "options")
+    poll = {i.get("name"): i.get("value") for i in opt["inputs"]} if opt else {}
+    R.check("push (no number): instructions only", b'id="validEntropyNumber"' not in body
+            and b'id="instructions"' in body)
+    fetch(url, poll, op=opener(jar))
+    st, _, body = fetch(url, poll, op=opener(jar))
+    f = Forms(body.decode())
+    R.check("push denied -> errorText", st == 200 and f.error_text == "The request was denied"
+            and b"SAMLResponse" not in body, f.error_text)
+    st, _, body = fetch(url, poll, op=opener(jar))
+    R.check("push: polling after the denial -> sign-in expired",
+            Forms(body.decode()).error_text == "Your sign-in session has expired. Sign in again.")
+    s = adfs.stats()
+    R.check("push counters", s["mfa_prompts"] == 2 and s["mfa_polls"] == 4 and s["mfa_posts"] == 5
+            and s["mfa_successes"] == 1 and s["mfa_failures"] == 2, s)
+
+
 # --- part 2: boto3 -------------------------------------------------------------------
 
 def boto_part(sts, ca, dev, prod):
@@ -553,6 +858,23 @@ def main():
     with open(os.path.join(HERE, "world.example.json"), encoding="utf-8") as f:
         world = json.load(f)
     world["providers"][OTHER_IDP] = {"issuer": "http://other.example.com/adfs/services/trust"}
+    roles = ["arn:aws:iam::111122223333:role/ADFS-Dev,arn:aws:iam::111122223333:saml-provider/ADFS"]
+    world["users"] += [
+        {"username": "EXAMPLE\\carol", "password": "Push-Me-3", "roles": roles,
+         "mfa": {"type": "push", "number": "42", "approve_after_polls": 2}},
+        {"username": "EXAMPLE\\dave", "password": "Deny-Me-4", "roles": roles,
+         "mfa": {"type": "push", "approve_after_polls": 2, "deny": True}}]
+    kdc = None
+    try:
+        import gssapi
+        if gssapi and krb5.available():
+            kdc = krb5.KDC().start()
+    except Exception as e:  # no KDC: WIA checks are skipped, not failed
+        print("note: WIA checks skipped: %s" % e)
+    if kdc is not None:
+        os.environ.update(kdc.env)
+        world["adfs"]["wia"] = {"enabled": True, "service_principal": "HTTP/localhost",
+                                "keytab": kdc.keytab, "users": {kdc.principal: "EXAMPLE\\alice"}}
     world_path = os.path.join(tmp, "world.json")
     with open(world_path, "w", encoding="utf-8") as f:
         json.dump(world, f)
@@ -565,6 +887,10 @@ def main():
         dev, prod, _ = sts_part(sts, adfs, jar, url, saml_b64)
         control_part(sts, adfs, jar, url)
         boto_part(sts, ca, dev, prod)
+        if kdc is not None:
+            wia_part(adfs, sts, kdc)
+        wstrust_part(adfs, sts)
+        push_part(adfs)
     except Exception as e:  # a crash is a failure, not a traceback-only exit
         import traceback
         traceback.print_exc()
@@ -573,6 +899,8 @@ def main():
         t0 = time.monotonic()
         rcs = (adfs.stop(), sts.stop())
         R.check("SIGTERM: both exit 0 promptly", rcs == (0, 0) and time.monotonic() - t0 < 5, rcs)
+        if kdc is not None:
+            kdc.stop()
         for name in os.listdir(tmp):
             os.unlink(os.path.join(tmp, name))
         os.rmdir(tmp)
