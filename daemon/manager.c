@@ -11,15 +11,14 @@
 #include "control/control.h"
 #include "session/persist.h"
 #include "session/token.h"
+#include "sts/iam.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/socket.h"
 #include "util/timeutil.h"
 
-/* DESIGN.md "Choosing DurationSeconds": the console's presets, walked down
- * when STS says a duration exceeds the role's MaxSessionDuration. */
-static const uint32_t duration_presets[] = { 43200, 28800, 14400, 7200, 3600 };
-#define MAX_STS_CALLS_PER_ROLE 5
+/* Where iam:GetRole is denied, how often to look for a raised maximum. */
+#define PROBE_UP_INTERVAL (6 * USEC_PER_HOUR)
 #define BATCH_WINDOW (5 * USEC_PER_MINUTE)
 #define BACKOFF_MIN (30 * USEC_PER_SEC)
 #define BACKOFF_MAX (10 * USEC_PER_MINUTE)
@@ -239,6 +238,7 @@ static void cycle_end(struct manager *m, int r, const char *msg)
 	m->cycle.due = NULL;
 	m->cycle.n_due = m->cycle.next = 0;
 	m->cycle.sts = sts_call_free(m->cycle.sts);
+	m->cycle.iam = iam_call_free(m->cycle.iam);
 	free(m->cycle.first_error);
 	m->cycle.first_error = NULL;
 	m->cycle.failed = 0;
@@ -392,6 +392,12 @@ static void on_assertion(int r, struct secret *saml, const char *msg,
 	}
 	if (r == -ENOKEY) {
 		sso_ended(m, msg);
+		/* Kerberos needs no user at the keyboard: once a ticket is
+		 * there again (kinit, sssd), the next try works. Keep trying
+		 * with backoff; no password is ever involved. */
+		if (m->conf->adfs.auth == CONF_AUTH_KERBEROS)
+			for (size_t i = 0; i < m->store.n_roles; i++)
+				role_failed(m, &m->store.roles[i], msg, true);
 		cycle_end(m, r, msg);
 		return;
 	}
@@ -470,8 +476,77 @@ static void on_assertion(int r, struct secret *saml, const char *msg,
 	}
 	m->cycle.info = TAKE_PTR(info);
 	m->cycle.next = 0;
-	m->cycle.try_duration = 0;
 	assume_next(m);
+}
+
+/* Credentials for a role come and go in a sizing conversation with STS
+ * and IAM (session/sizing.c); these run it on the loop. */
+static void dispatch(struct manager *m, struct role_session *rs,
+		     enum sizing_action a, uint32_t d);
+
+static void role_next(struct manager *m)
+{
+	m->cycle.next++;
+	assume_next(m);
+}
+
+/* The role's part of the cycle is over: it keeps what it got. */
+static void role_done(struct manager *m, struct role_session *rs)
+{
+	char exp[ISO8601_MAX], dur[32];
+	usec_t lifetime = m->cycle.got_lifetime;
+
+	if (!m->cycle.got) {
+		role_next(m);
+		return;
+	}
+	rs->state = ROLE_VALID;
+	rs->failures = 0;
+	role_set_error(rs, NULL);
+	rs->next_refresh = plan_refresh(m, m->cycle.got_exp, lifetime);
+	rs->max_source = rs->sizing.source;
+	rs->max_duration = rs->duration_cfg      ? rs->duration_cfg
+			   : rs->sizing.role_max ? rs->sizing.role_max
+						 : rs->duration_used;
+	/* The assertion (SessionDuration / SessionNotOnOrAfter) can only
+	 * shorten a session (PROTOCOLS.md C4): when it did, the session got
+	 * less than asked and the assertion is what capped it. */
+	if (lifetime + 120 * USEC_PER_SEC <
+	    (usec_t)rs->duration_used * USEC_PER_SEC) {
+		uint32_t sd = m->cycle.info->session_duration;
+		uint32_t got = (uint32_t)((lifetime + USEC_PER_SEC / 2) /
+					  USEC_PER_SEC);
+
+		rs->duration_used = sd && sd < rs->duration_used ? sd : got;
+		rs->max_duration = rs->duration_used;
+		rs->max_source = MAX_SOURCE_ASSERTION;
+	}
+	if (rs->sizing.probe_up)
+		rs->probed_up = now_wall();
+	log_info("Role %s: credentials valid until %s (%s, maximum from %s)",
+		 rs->name, format_iso8601(exp, rs->creds->expiration),
+		 format_duration(dur, lifetime),
+		 max_source_to_string(rs->max_source));
+	role_next(m);
+}
+
+static void role_error(struct manager *m, struct role_session *rs,
+		       const char *msg)
+{
+	if (m->cycle.got) {
+		/* A larger duration or GetRole failed after a success:
+		 * keep the session we have. */
+		log_warning("Role %s: %s, keeping the %us session", rs->name,
+			    msg, rs->duration_used);
+		role_done(m, rs);
+		return;
+	}
+	log_error("Role %s: %s", rs->name, msg);
+	m->cycle.failed++;
+	if (!m->cycle.first_error)
+		m->cycle.first_error = strdup(msg);
+	role_failed(m, rs, msg, true);
+	role_next(m);
 }
 
 static void on_sts(int r, struct sts_creds *sc, struct sts_error *err,
@@ -480,50 +555,35 @@ static void on_sts(int r, struct sts_creds *sc, struct sts_error *err,
 	struct manager *m = userdata;
 	struct role_session *rs = &m->store.roles[m->cycle.due[m->cycle.next]];
 	_cleanup_(sts_error_freep) struct sts_error *e = err;
+	usec_t now = now_wall(), skew = 0, exp_local;
 	struct creds *c = NULL;
-	usec_t now = now_wall(), skew = 0, exp_local, lifetime;
+	enum sizing_action a;
 	bool ahead = false;
+	uint32_t d = 0;
 
-	/* This callback is the call's last act: free it before a retry
-	 * or the next role starts another. */
+	/* This callback is the call's last act: free it before the next
+	 * call starts. */
 	m->cycle.sts = sts_call_free(m->cycle.sts);
-	m->cycle.sts_calls++;
 
-	if (r < 0 && sts_error_is_duration_too_long(e) && !rs->duration_cfg &&
-	    m->cycle.sts_calls < MAX_STS_CALLS_PER_ROLE) {
-		uint32_t next = 0;
-
-		for (size_t i = 0; i < ELEMENTSOF(duration_presets); i++)
-			if (duration_presets[i] < m->cycle.try_duration) {
-				next = duration_presets[i];
-				break;
-			}
-		if (next) {
-			log_info("Role %s: %us exceeds its MaxSessionDuration, "
-				 "trying %us",
-				 rs->name, m->cycle.try_duration, next);
-			m->cycle.try_duration = next;
-			rs->max_source = MAX_SOURCE_PROBE;
-			assume_next(m);
-			return;
-		}
+	if (r < 0 && sts_error_is_duration_too_long(e)) {
+		log_info("Role %s: %us exceeds its MaxSessionDuration",
+			 rs->name, m->cycle.try_duration);
+		a = sizing_on_assume(&rs->sizing, SIZING_TOO_LONG, &d);
+		if (a == SIZING_DONE && !m->cycle.got)
+			role_error(m, rs, msg);
+		else
+			dispatch(m, rs, a, d);
+		return;
 	}
 	if (r < 0) {
-		log_error("Role %s: %s", rs->name, msg);
-		m->cycle.failed++;
-		if (!m->cycle.first_error)
-			m->cycle.first_error = strdup(msg);
-		role_failed(m, rs, msg, true);
-		goto next;
+		role_error(m, rs, msg);
+		return;
 	}
-
 	r = creds_new_take(sc, rs->arn, now, &c);
 	if (r < 0) {
-		log_error_errno(r, "Role %s: cannot hold the STS credentials: %m",
-				rs->name);
-		m->cycle.failed++;
-		role_failed(m, rs, "STS returned unusable credentials", true);
-		goto next;
+		role_error(m, rs, "STS returned credentials that cannot be "
+				  "served");
+		return;
 	}
 	/* Plan with STS's clock: what is left there is what is left. */
 	if (server_date) {
@@ -531,62 +591,89 @@ static void on_sts(int r, struct sts_creds *sc, struct sts_error *err,
 		skew = ahead ? server_date - now : now - server_date;
 	}
 	exp_local = ahead ? c->expiration - skew : c->expiration + skew;
-	lifetime = exp_local > now ? exp_local - now : 0;
-
-	rs->duration_used = m->cycle.try_duration;
-	if (rs->duration_cfg) {
-		rs->max_source = MAX_SOURCE_CONFIG;
-		rs->max_duration = rs->duration_cfg;
-	} else {
-		/* The first duration STS accepted walking down from 12 h
-		 * is the role's maximum (to the preset's precision). */
-		rs->role_max = m->cycle.try_duration;
-		rs->max_duration = m->cycle.try_duration;
-		rs->max_source = MAX_SOURCE_PROBE;
-	}
-	/* The assertion (SessionDuration / SessionNotOnOrAfter) can only
-	 * shorten a session (PROTOCOLS.md C4): when it did, the session got
-	 * less than asked and the assertion is what capped it. */
-	if (lifetime + 120 * USEC_PER_SEC <
-	    (usec_t)m->cycle.try_duration * USEC_PER_SEC) {
-		uint32_t sd = m->cycle.info->session_duration;
-		uint32_t got = (uint32_t)((lifetime + USEC_PER_SEC / 2) /
-					  USEC_PER_SEC);
-
-		rs->duration_used = sd && sd < m->cycle.try_duration ? sd : got;
-		rs->max_duration = rs->duration_used;
-		rs->max_source = MAX_SOURCE_ASSERTION;
-	}
-
 	store_set_creds(rs, c);
-	rs->state = ROLE_VALID;
-	rs->failures = 0;
-	role_set_error(rs, NULL);
-	rs->next_refresh = plan_refresh(m, exp_local, lifetime);
-	{
-		char exp[ISO8601_MAX], d[32];
+	m->cycle.got = true;
+	m->cycle.got_exp = exp_local;
+	m->cycle.got_lifetime = exp_local > now ? exp_local - now : 0;
+	rs->duration_used = m->cycle.try_duration;
+	a = sizing_on_assume(&rs->sizing, SIZING_OK, &d);
+	dispatch(m, rs, a, d);
+}
 
-		log_info("Role %s: credentials valid until %s (%s)", rs->name,
-			 format_iso8601(exp, c->expiration),
-			 format_duration(d, lifetime));
+static void on_iam(int r, uint32_t max, struct sts_error *err,
+		   const char *msg, void *userdata)
+{
+	struct manager *m = userdata;
+	struct role_session *rs = &m->store.roles[m->cycle.due[m->cycle.next]];
+	_cleanup_(sts_error_freep) struct sts_error *e = err;
+	enum sizing_result res = SIZING_OK;
+	enum sizing_action a;
+	uint32_t d = 0;
+
+	m->cycle.iam = iam_call_free(m->cycle.iam);
+	if (r < 0 && e && e->code && streq(e->code, "AccessDenied")) {
+		if (!rs->sizing.get_role_denied)
+			log_info("Role %s: iam:GetRole is not allowed, "
+				 "finding the maximum by asking STS instead",
+				 rs->name);
+		res = SIZING_DENIED;
+	} else if (r < 0) {
+		log_warning("Role %s: %s, trying again at the next refresh",
+			    rs->name, msg);
+		res = SIZING_FAILED;
+	} else {
+		log_debug("Role %s: MaxSessionDuration is %us", rs->name, max);
 	}
-next:
-	m->cycle.next++;
-	m->cycle.try_duration = 0;
-	assume_next(m);
+	a = sizing_on_get_role(&rs->sizing, res, max, &d);
+	dispatch(m, rs, a, d);
+}
+
+static void dispatch(struct manager *m, struct role_session *rs,
+		     enum sizing_action a, uint32_t d)
+{
+	const struct saml_role *sr = offered(m->cycle.info, rs->arn);
+	int r;
+
+	switch (a) {
+	case SIZING_ASSUME:
+		m->cycle.try_duration = d;
+		r = sts_assume_role_with_saml(
+			m->glue, m->conf, rs->arn,
+			rs->principal_arn ? rs->principal_arn : sr->principal_arn,
+			m->cycle.saml, d, on_sts, m, &m->cycle.sts);
+		if (r < 0)
+			role_error(m, rs, "cannot start the STS call");
+		return;
+	case SIZING_GET_ROLE:
+		/* Signed with the session STS just issued for this role. */
+		r = iam_get_role(m->glue, m->conf, rs->creds,
+				 arn_role_name(rs->arn), now_wall(), on_iam, m,
+				 &m->cycle.iam);
+		if (r < 0) {
+			uint32_t next = 0;
+
+			a = sizing_on_get_role(&rs->sizing, SIZING_FAILED, 0,
+					       &next);
+			dispatch(m, rs, a, next);
+		}
+		return;
+	default:
+		role_done(m, rs);
+		return;
+	}
 }
 
 static void assume_next(struct manager *m)
 {
-	int r;
+	usec_t now = now_wall();
 
 	while (m->cycle.next < m->cycle.n_due) {
 		struct role_session *rs =
 			&m->store.roles[m->cycle.due[m->cycle.next]];
-		const struct saml_role *sr = offered(m->cycle.info, rs->arn);
-		const char *principal;
+		enum sizing_action a;
+		uint32_t d = 0;
 
-		if (!sr) {
+		if (!offered(m->cycle.info, rs->arn)) {
 			char msg[256];
 
 			(void)snprintf(msg, sizeof(msg),
@@ -601,30 +688,16 @@ static void assume_next(struct manager *m)
 			m->cycle.next++;
 			continue;
 		}
-		principal = rs->principal_arn ? rs->principal_arn
-					      : sr->principal_arn;
-		if (m->cycle.try_duration == 0) {
-			m->cycle.sts_calls = 0;
-			m->cycle.try_duration =
-				rs->duration_cfg ? rs->duration_cfg
-				: rs->role_max   ? rs->role_max
-						 : CONF_DURATION_MAX;
-		}
-		rs->state = role_has_valid_creds(rs, now_wall())
-				    ? ROLE_REFRESHING
-				    : rs->state;
-		r = sts_assume_role_with_saml(m->glue, m->conf, rs->arn,
-					      principal, m->cycle.saml,
-					      m->cycle.try_duration, on_sts, m,
-					      &m->cycle.sts);
-		if (r >= 0)
-			return;
-		log_error_errno(r, "Role %s: cannot start the STS call: %m",
-				rs->name);
-		m->cycle.failed++;
-		role_failed(m, rs, "cannot start the STS call", true);
-		m->cycle.next++;
-		m->cycle.try_duration = 0;
+		if (role_has_valid_creds(rs, now))
+			rs->state = ROLE_REFRESHING;
+		m->cycle.got = false;
+		/* Where GetRole is denied, look for an administrator's raise
+		 * now and then (a few extra STS calls), not every refresh. */
+		rs->sizing.probe_up = rs->sizing.get_role_denied &&
+				      now >= rs->probed_up + PROBE_UP_INTERVAL;
+		a = sizing_begin(&rs->sizing, &d);
+		dispatch(m, rs, a, d);
+		return;
 	}
 	cycle_end(m, 0, NULL);
 }
@@ -689,6 +762,10 @@ int manager_mfa(struct manager *m, struct secret *code_take,
 	_cleanup_(secret_freep) struct secret *code = code_take;
 	int r;
 
+	/* A push approval may be noticed before the CLI comes back to
+	 * wait for it: then the cycle is already over. */
+	if (!code && !m->cycle.running && m->signin == SIGNIN_SIGNED_IN)
+		return -EALREADY;
 	if (m->signin != SIGNIN_MFA_PENDING || !m->cycle.running)
 		return -ENOENT;
 	if (m->mfa_kind == ADFS_MFA_OTP && (!code || code->len == 0))
@@ -879,7 +956,9 @@ static int on_refresh_timer(sd_event_source *s, uint64_t usec, void *userdata)
 			any = true;
 	}
 	if (!any || m->cycle.running ||
-	    (m->signin != SIGNIN_SIGNED_IN && m->signin != SIGNIN_SIGNING_IN)) {
+	    (m->signin != SIGNIN_SIGNED_IN && m->signin != SIGNIN_SIGNING_IN &&
+	     !(m->signin == SIGNIN_NOT_SIGNED_IN &&
+	       m->conf->adfs.auth == CONF_AUTH_KERBEROS))) {
 		arm_refresh_timer(m);
 		return 0;
 	}

@@ -20,6 +20,7 @@
 
 static char *socket_path;
 static char *config_path;
+static enum conf_auth auth = CONF_AUTH_FORMS; /* from the config, if any */
 
 static int fail(const char *fmt, ...) _printf_(1, 2);
 static int fail(const char *fmt, ...)
@@ -56,6 +57,7 @@ static int find_socket(void)
 			conf_errors_clear(&errs);
 			return -EINVAL;
 		}
+		auth = c->adfs.auth;
 		if (c->state_dir &&
 		    asprintf(&socket_path, "%s/control.sock", c->state_dir) < 0)
 			socket_path = NULL;
@@ -280,10 +282,13 @@ static int cmd_login(int argc, char **argv)
 		else
 			return fail("login: unknown option '%s'", argv[i]);
 	}
-	r = read_secret_line(from_stdin ? stdin : NULL, "ADFS password: ",
-			     "password", &pw);
-	if (r < 0)
-		return EXIT_FAILURE;
+	/* Kerberos needs no password: the daemon uses the ticket cache. */
+	if (auth != CONF_AUTH_KERBEROS) {
+		r = read_secret_line(from_stdin ? stdin : NULL,
+				     "ADFS password: ", "password", &pw);
+		if (r < 0)
+			return EXIT_FAILURE;
+	}
 	r = call_ok("POST", "/v1/login", NULL, pw, &o);
 	pw = secret_free(pw);
 	while (r == 0 && (mfa = json_object_get(o, "mfa"))) {
@@ -291,9 +296,16 @@ static int cmd_login(int argc, char **argv)
 		const char *hint = jstr(mfa, "hint");
 
 		if (streq(strempty(jstr(mfa, "kind")), "push")) {
-			printf("Approve the sign-in request on your device%s%s\n",
-			       hint ? ". Number to enter: " : "",
-			       hint ? hint : "");
+			/* The hint is the number to match, or ADFS's own
+			 * instructions when there is no number. */
+			if (hint && hint[strspn(hint, "0123456789")] == '\0')
+				printf("Approve the sign-in request on your "
+				       "device. Number to enter: %s\n",
+				       hint);
+			else
+				printf("Approve the sign-in request on your "
+				       "device%s%s\n",
+				       hint ? ": " : ".", hint ? hint : "");
 			fflush(stdout);
 		} else {
 			r = read_secret_line(from_stdin ? stdin : NULL,

@@ -106,35 +106,41 @@ static struct role_session *pick_role(struct manager *m, const char *name)
 	return name ? store_find(&m->store, name) : store_default(&m->store);
 }
 
+/* The reply to a login, mfa or refresh: the status and how it went. */
+static char *cycle_reply(struct manager *m, int r, const char *message,
+			 unsigned *ret_status)
+{
+	json_t *o;
+
+	if (r == MANAGER_MFA_NEEDED) {
+		/* The login's answer is a question: adfs-credctl asks the
+		 * user and comes back with POST /v1/mfa. */
+		*ret_status = MHD_HTTP_OK;
+		return json_take_dump(json_pack(
+			"{s:{s:s, s:o}}", "mfa", "kind",
+			m->mfa_kind == ADFS_MFA_PUSH ? "push" : "otp", "hint",
+			message ? json_string(message) : json_null()));
+	}
+	*ret_status = r == 0 ? MHD_HTTP_OK
+		      : r == -EACCES || r == -EBADE ? MHD_HTTP_FORBIDDEN
+						    : MHD_HTTP_BAD_GATEWAY;
+	o = status_json(m);
+	if (o && json_object_set_new(o, "message", json_string(message)) == 0 &&
+	    json_object_set_new(o, "ok", json_boolean(r == 0)) == 0)
+		return json_take_dump(o);
+	json_decref(o);
+	return NULL;
+}
+
 static void on_cycle_done(struct manager *m, int r, const char *message,
 			  void *userdata)
 {
 	struct req *q = userdata;
-	json_t *o;
 
 	q->waiting = false;
-	if (r == MANAGER_MFA_NEEDED) {
-		/* The login's answer is a question: adfs-credctl asks the
-		 * user and comes back with POST /v1/mfa. */
-		o = json_pack("{s:{s:s, s:o}}", "mfa", "kind",
-			      m->mfa_kind == ADFS_MFA_PUSH ? "push" : "otp",
-			      "hint", message ? json_string(message)
-					      : json_null());
-		q->reply = json_take_dump(o);
-		q->status = MHD_HTTP_OK;
-		MHD_resume_connection(q->conn);
-		http_server_kick(q->ctl->server);
-		return;
-	}
-	o = status_json(m);
-	if (o && json_object_set_new(o, "message", json_string(message)) == 0 &&
-	    json_object_set_new(o, "ok", json_boolean(r == 0)) == 0)
-		q->reply = json_take_dump(o);
-	else
-		json_decref(o);
-	q->status = r == 0 ? MHD_HTTP_OK
-		    : r == -EACCES || r == -EBADE ? MHD_HTTP_FORBIDDEN
-						  : MHD_HTTP_BAD_GATEWAY;
+	q->reply = cycle_reply(m, r, message, &q->status);
+	if (!q->status)
+		q->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 	MHD_resume_connection(q->conn);
 	http_server_kick(q->ctl->server);
 }
@@ -282,6 +288,14 @@ static enum MHD_Result dispatch(struct req *q, const char *url,
 	}
 	if (streq(url, "/v1/mfa") && post) {
 		r = manager_mfa(m, TAKE_PTR(q->body), on_cycle_done, q);
+		if (r == -EALREADY) {
+			unsigned st = 0;
+			char *reply = cycle_reply(m, 0, "signed in", &st);
+
+			if (!reply)
+				return MHD_NO;
+			return http_reply_json_secret(q->conn, st, reply);
+		}
 		if (r == -ENOENT)
 			return reply_error(q->conn, MHD_HTTP_CONFLICT,
 					   "no second factor is being asked "

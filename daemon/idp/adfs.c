@@ -589,11 +589,17 @@ static void on_call_done(struct http_call *c, int error, void *userdata)
 		return;
 	}
 	if (c->status == 401 && a->conf->adfs.auth == CONF_AUTH_KERBEROS) {
-		finish(a, -EACCES, NULL,
-		       "ADFS did not accept the Kerberos ticket (HTTP 401 at "
-		       "%s); check 'klist' and the service principal "
-		       "HTTP/%s",
-		       url, a->host);
+		/* Not a password: nothing to lock out. Either no ticket was
+		 * sent or ADFS refused it; the user can fix both (kinit) and
+		 * the next round tries again. */
+		const char *cc = getenv("KRB5CCNAME");
+
+		finish(a, -ENOKEY, NULL,
+		       "not signed in: ADFS asked for Kerberos (HTTP 401) and "
+		       "accepted no ticket; run 'kinit' (ticket cache %s), "
+		       "check that 'klist' shows a ticket, and that ADFS has "
+		       "the service principal HTTP/%s",
+		       cc ? cc : "the default", a->host);
 		return;
 	}
 	if (c->status != 200) {
