@@ -14,6 +14,7 @@
 #include "idp/wstrust.h"
 #include "net/curl-glue.h"
 #include "session/store.h"
+#include "sts/iam.h"
 #include "sts/sts.h"
 
 enum signin_state {
@@ -75,8 +76,11 @@ struct manager {
 		size_t *due;             /* indexes into store.roles */
 		size_t n_due, next;
 		uint32_t try_duration;   /* for the role being assumed */
-		unsigned sts_calls;      /* for the role being assumed */
+		bool got;                /* it got credentials this cycle */
+		usec_t got_exp;          /* their expiry on our clock */
+		usec_t got_lifetime;
 		struct sts_call *sts;
+		struct iam_call *iam;
 		struct wstrust_call *wstrust;
 		unsigned failed;
 		char *first_error;
@@ -100,7 +104,8 @@ int manager_run(struct manager *m);
 int manager_login(struct manager *m, struct secret *password_take,
 		  manager_cycle_fn fn, void *userdata);
 /* Answers a pending second factor (code_take: the OTP, NULL for push)
- * and waits for the cycle like manager_login. -ENOENT when none pends. */
+ * and waits for the cycle like manager_login. -ENOENT when none pends,
+ * -EALREADY when a push was approved and the cycle already ended. */
 int manager_mfa(struct manager *m, struct secret *code_take,
 		manager_cycle_fn fn, void *userdata);
 /* Forgets password, cookies and every session; rotates the token. */

@@ -54,14 +54,17 @@ static json_t *role_json(const struct role_session *r)
 	const struct creds *c = r->creds;
 	json_t *o;
 
-	o = json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:s}", "name", r->name,
-		      "arn", r->arn, "principal_arn",
+	o = json_pack("{s:s, s:s, s:o, s:I, s:I, s:s, s:I, s:s, s:b, s:o}",
+		      "name", r->name, "arn", r->arn, "principal_arn",
 		      r->principal_arn ? json_string(r->principal_arn)
 				       : json_null(),
 		      "duration_used", (json_int_t)r->duration_used,
-		      "max_duration", (json_int_t)r->max_duration, "role_max",
-		      (json_int_t)r->role_max, "max_source",
-		      max_source_to_string(r->max_source));
+		      "max_duration", (json_int_t)r->max_duration, "max_source",
+		      max_source_to_string(r->max_source), "role_max",
+		      (json_int_t)r->sizing.role_max, "role_max_source",
+		      max_source_to_string(r->sizing.source), "get_role_denied",
+		      r->sizing.get_role_denied, "probed_up",
+		      time_or_null(r->probed_up));
 	if (o && c &&
 	    json_object_set_new(
 		    o, "creds",
@@ -288,10 +291,17 @@ int persist_load(const char *state_dir, const char *identity, usec_t now,
 			rs->principal_arn = strdup(pa);
 		rs->duration_used = get_u32(v, "duration_used", CONF_DURATION_MAX);
 		rs->max_duration = get_u32(v, "max_duration", CONF_DURATION_MAX);
-		rs->role_max = get_u32(v, "role_max", CONF_DURATION_MAX);
-		if (!rs->duration_cfg)
+		rs->sizing.role_max = get_u32(v, "role_max", CONF_DURATION_MAX);
+		rs->sizing.get_role_denied =
+			json_is_true(json_object_get(v, "get_role_denied"));
+		if (get_time(v, "probed_up", &rs->probed_up) < 0)
+			rs->probed_up = 0;
+		if (!rs->duration_cfg) {
 			rs->max_source = source_from_string(json_string_value(
 				json_object_get(v, "max_source")));
+			rs->sizing.source = source_from_string(json_string_value(
+				json_object_get(v, "role_max_source")));
+		}
 		if (json_is_object(json_object_get(v, "creds"))) {
 			r = load_creds(json_object_get(v, "creds"), rs->arn, now,
 				       &c);

@@ -102,6 +102,7 @@ int store_add_role(struct store *s, const char *name, const char *arn,
 		.arn = strdup(arn),
 		.principal_arn = principal_arn ? strdup(principal_arn) : NULL,
 		.duration_cfg = duration_cfg,
+		.sizing.cfg = duration_cfg,
 		.max_source = duration_cfg ? MAX_SOURCE_CONFIG
 					   : MAX_SOURCE_DEFAULT,
 	};

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "session/sizing.h"
 #include "sts/sts-xml.h"
 #include "util/macro.h"
 #include "util/secret.h"
@@ -20,13 +21,6 @@ enum role_state {
 	ROLE_NOT_SIGNED_IN,
 };
 
-enum max_source {
-	MAX_SOURCE_DEFAULT,
-	MAX_SOURCE_CONFIG,
-	MAX_SOURCE_GET_ROLE,
-	MAX_SOURCE_PROBE,
-	MAX_SOURCE_ASSERTION,
-};
 
 struct creds {
 	unsigned n_ref;
@@ -56,11 +50,11 @@ struct role_session {
 	struct creds *creds;   /* NULL when none */
 	enum role_state state;
 	char *last_error;      /* no secret; NULL when the last attempt worked */
-	uint32_t duration_used;
+	uint32_t duration_used; /* what the session got, as status shows it */
 	uint32_t max_duration; /* the cap on this session, as status shows it */
-	uint32_t role_max;     /* the role's MaxSessionDuration as learnt
-				  (what the next request asks for), 0 unknown */
-	enum max_source max_source;
+	enum max_source max_source; /* where that cap came from (status) */
+	struct sizing sizing;  /* what was learnt about the role's maximum */
+	usec_t probed_up;      /* last upward probe (GetRole denied), wall */
 	usec_t next_refresh;   /* wall clock, 0 when none planned */
 	unsigned failures;     /* consecutive */
 };

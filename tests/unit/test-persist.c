@@ -65,7 +65,8 @@ static void fill(struct store *s)
 			 0);
 	store_set_creds(&s->roles[0], make_creds("ASIAAAAA", NOW + 4 * USEC_PER_HOUR));
 	s->roles[0].duration_used = 14400;
-	s->roles[0].role_max = 14400;
+	s->roles[0].sizing.role_max = 14400;
+	s->roles[0].sizing.get_role_denied = true;
 	s->roles[0].max_duration = 14400;
 	s->roles[0].max_source = MAX_SOURCE_PROBE;
 	/* b's credentials expire before the restart. */
@@ -104,7 +105,8 @@ static void test_round_trip(void **state)
 	assert_true(out.roles[0].creds->expiration == NOW + 4 * USEC_PER_HOUR);
 	assert_true(out.roles[0].creds->issued == NOW - USEC_PER_HOUR);
 	assert_non_null(strstr(out.roles[0].creds->ecs_json->data, "\"AccountId\":\"111122223333\""));
-	assert_int_equal(out.roles[0].role_max, 14400);
+	assert_int_equal(out.roles[0].sizing.role_max, 14400);
+	assert_true(out.roles[0].sizing.get_role_denied);
 	assert_int_equal(out.roles[0].max_source, MAX_SOURCE_PROBE);
 	assert_int_equal(out.roles[0].state, ROLE_VALID);
 	/* Expired credentials are dropped, the role stays. */

@@ -1,0 +1,97 @@
+"""Role sessions sized by MaxSessionDuration (issue 4): iam:GetRole with the
+session's own keys where allowed, probing STS where denied, an
+administrator's raise or cut used at the next refresh, never chaining."""
+
+import json
+import unittest
+
+from harness import DEV_ARN, PROD_ARN, Stack
+
+WORLD = {
+    "roles": {
+        DEV_ARN: {"max_session_duration": 14400, "get_role": True,
+                  "provider": "arn:aws:iam::111122223333:saml-provider/ADFS"},
+        PROD_ARN: {"max_session_duration": 7200, "get_role": False,
+                   "provider": "arn:aws:iam::444455556666:saml-provider/ADFS"},
+    },
+    "users": [{
+        "username": "EXAMPLE\\alice", "upn": "alice@example.com",
+        "password": "Correct-Horse-1", "name_id": "EXAMPLE\\alice",
+        "role_session_name": "alice@example.com",
+        "roles": [
+            DEV_ARN + ",arn:aws:iam::111122223333:saml-provider/ADFS",
+            "arn:aws:iam::444455556666:saml-provider/ADFS," + PROD_ARN,
+        ],
+        "session_duration": None, "mfa": None,
+    }],
+}
+
+
+class TestDurationSizing(unittest.TestCase):
+    def setUp(self):
+        self.s = Stack(config={"roles": [{"name": "dev", "arn": DEV_ARN},
+                                         {"name": "prod", "arn": PROD_ARN}]},
+                       world=WORLD)
+        self.addCleanup(self.s.close)
+        self.s.start_daemon()
+
+    def roles(self):
+        p = self.s.ctl("status", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return {r["name"]: r for r in json.loads(p.stdout)["roles"]}
+
+    def durations(self):
+        """DurationSeconds of every AssumeRoleWithSAML the STS emulator saw."""
+        import urllib.request
+        req = urllib.request.Request(self.s.sts.url + "/_emulator/requests")
+        with urllib.request.urlopen(req, context=self.s.sts.ctx, timeout=10) as r:
+            log = json.loads(r.read())
+        return [(e["role_arn"], int(e["duration_seconds"] or 3600))
+                for e in log if e.get("op") == "AssumeRoleWithSAML"]
+
+    def test_get_role_probe_raise_and_cut(self):
+        self.assertEqual(self.s.login().returncode, 0, self.s.log_text())
+        r = self.roles()
+        # dev: 12 h refused, 1 h, GetRole says 4 h, 4 h.
+        self.assertEqual((r["dev"]["duration"], r["dev"]["max_session_duration"],
+                          r["dev"]["max_source"]), (14400, 14400, "get_role"))
+        # prod: GetRole denied; probed down to its 2 h.
+        self.assertEqual((r["prod"]["duration"], r["prod"]["max_source"]), (7200, "probe"))
+        st = self.s.sts.stats()
+        self.assertEqual(st["get_role"], 2)
+        self.assertLessEqual(st["assume_calls"], 10, "at most 5 STS calls per role")
+        d = self.durations()
+        self.assertEqual([x for a, x in d if a == DEV_ARN], [43200, 3600, 14400])
+        self.assertEqual([x for a, x in d if a == PROD_ARN], [43200, 3600, 28800, 14400, 7200])
+
+        # The credentials are real: boto3 signs with them.
+        env = {}
+        for line in self.s.ctl("env", "dev").stdout.splitlines():
+            k, v = line.removeprefix("export ").split("=", 1)
+            env[k] = v
+        self.assertTrue(self.s.boto3(env)["Arn"].endswith("assumed-role/ADFS-Dev/alice@example.com"))
+
+        # An administrator raises dev to 12 h: the next refresh uses it
+        # (one STS call at the known 4 h, GetRole, one at 12 h).
+        self.s.sts.configure(role_overrides={DEV_ARN: {"max_session_duration": 43200}})
+        n = len(self.durations())
+        self.assertEqual(self.s.ctl("refresh", "dev").returncode, 0)
+        self.assertEqual([x for _, x in self.durations()[n:]], [14400, 43200])
+        self.assertEqual((self.roles()["dev"]["duration"], self.roles()["dev"]["max_source"]),
+                         (43200, "get_role"))
+
+        # ... and cuts prod to 1 h: the refresh still succeeds, at 1 h.
+        self.s.sts.configure(role_overrides={PROD_ARN: {"max_session_duration": 3600}})
+        n = len(self.durations())
+        p = self.s.ctl("refresh", "prod")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        r = self.roles()["prod"]
+        self.assertEqual((r["state"], r["duration"]), ("valid", 3600))
+        self.assertEqual([x for _, x in self.durations()[n:]], [7200, 3600])
+
+        # Nothing ever chained: every call was AssumeRoleWithSAML.
+        self.assertNotIn("AssumeRole", self.s.sts.stats().get("errors", {}))
+
+
+if __name__ == "__main__":
+    unittest.main()
