@@ -195,6 +195,9 @@ struct http_call *http_call_free(struct http_call *c)
 	if (c->running)
 		curl_glue_remove(c->glue, c->easy);
 	curl_easy_cleanup(c->easy);
+	/* Headers may carry a session token or a signature. */
+	for (struct curl_slist *l = c->headers; l; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
 	curl_slist_free_all(c->headers);
 	secret_free(c->post);
 	buf_clear(&c->body);
