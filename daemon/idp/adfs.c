@@ -381,8 +381,10 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-static void on_mfa_page(struct adfs *a, struct adfs_page *p)
+/* Takes ownership of p. */
+static void on_mfa_page(struct adfs *a, struct adfs_page *page)
 {
+	_cleanup_(adfs_page_freep) struct adfs_page *p = page;
 	enum adfs_mfa_kind kind = p->kind == ADFS_PAGE_MFA_PUSH ? ADFS_MFA_PUSH
 								: ADFS_MFA_OTP;
 	bool again = a->mfa_page && a->mfa_posted;
@@ -401,21 +403,21 @@ static void on_mfa_page(struct adfs *a, struct adfs_page *p)
 		return;
 	}
 	adfs_page_free(a->mfa_page);
-	a->mfa_page = p;
+	a->mfa_page = TAKE_PTR(p);
 	a->mfa_kind = kind;
 	if (kind == ADFS_MFA_PUSH) {
 		/* Still waiting for the approval: poll again. */
 		if (!again) {
 			a->push_deadline =
 				now_clock(CLOCK_MONOTONIC) + ADFS_PUSH_MAX_WAIT;
-			a->mfa(kind, p->mfa_hint, a->userdata);
+			a->mfa(kind, a->mfa_page->mfa_hint, a->userdata);
 		}
 		arm_timer(a, ADFS_PUSH_POLL_INTERVAL);
 		return;
 	}
 	a->mfa_posted = false;
 	arm_timer(a, ADFS_MFA_ANSWER_TIMEOUT);
-	a->mfa(kind, p->mfa_hint, a->userdata);
+	a->mfa(kind, a->mfa_page->mfa_hint, a->userdata);
 }
 
 int adfs_mfa_answer(struct adfs *a, const struct secret *code)
