@@ -262,9 +262,7 @@ class AdfsEmulator(ec.Emulator):
         return "other"
 
     def fault_reply(self, h, status):
-        k = self.knobs.snapshot()
-        if k["fail_body"] is not None:
-            h.reply(status, k["fail_body"], k["fail_content_type"] or CTYPE)
+        if self.custom_fault(h, status, CTYPE):
             return
         # What http.sys/IIS sends when the AD FS service is down or broken.
         reason, text = {500: ("Internal Server Error", "The server encountered an internal error."),

@@ -430,6 +430,8 @@ COMMON_KNOBS = {
     "fail_message": ((str,), ""),          # STS: error Message
     "fail_body": ((str, type(None)), None),  # raw body instead of the default
     "fail_content_type": ((str,), ""),
+    "fail_body_repeat": ((int,), 1),       # repeat fail_body (oversized pages)
+    "fail_location": ((str,), ""),         # Location header (off-origin redirects)
     "hang_count": ((int,), 0),             # read request, never answer ...
     "hang_seconds": ((int, float), 600),   # ... for this long, then close
     "drop_count": ((int,), 0),             # close the connection, no answer
@@ -528,11 +530,23 @@ class Emulator:
     def handle(self, h, url, body, op):
         h.reply(404, b"not found\n", "text/plain")
 
+    def custom_fault(self, h, status, default_ctype, headers=()):
+        """Answers an injected fail_status with fail_body (repeated
+        fail_body_repeat times) and fail_location; False when no fail_body
+        is set, so the emulator answers in its own service's shape."""
+        k = self.knobs.snapshot()
+        if k["fail_body"] is None:
+            return False
+        body = k["fail_body"] * max(1, k["fail_body_repeat"])
+        if k["fail_location"]:
+            headers = tuple(headers) + (("Location", k["fail_location"]),)
+        h.reply(status, body, k["fail_content_type"] or default_ctype, headers)
+        return True
+
     def fault_reply(self, h, status):
         """Answer an injected fail_status."""
-        k = self.knobs.snapshot()
-        body = k["fail_body"] if k["fail_body"] is not None else "injected failure %d\n" % status
-        h.reply(status, body, k["fail_content_type"] or "text/plain")
+        if not self.custom_fault(h, status, "text/plain"):
+            h.reply(status, "injected failure %d\n" % status, "text/plain")
 
     def extra_fault(self, h, op):
         """Emulator-specific faults (e.g. STS Throttling); True if answered."""

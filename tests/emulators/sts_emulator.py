@@ -161,9 +161,7 @@ class StsEmulator(ec.Emulator):
     def fault_reply(self, h, status):
         k = self.knobs.snapshot()
         h.request_id = str(uuid.uuid4())
-        if k["fail_body"] is not None:
-            h.reply(status, k["fail_body"], k["fail_content_type"] or "text/xml",
-                    (("x-amzn-RequestId", h.request_id),))
+        if self.custom_fault(h, status, "text/xml", (("x-amzn-RequestId", h.request_id),)):
             return
         defaults = {500: ("InternalFailure", "The request processing has failed because of an "
                           "unknown error, exception or failure."),

@@ -217,6 +217,23 @@ class TestClearErrors(Base):
         self.assertIn("form#loginForm", err)
         self.assertEqual(self.s.adfs.stats()["password_posts"], 0)
 
+    def test_redirect_off_origin_is_refused(self):
+        self.s.adfs.configure(fail_status=302, fail_count=1, fail_body="",
+                              fail_location="https://evil.example.com/adfs/ls/")
+        err = self.login_error()
+        self.assertIn("redirected outside its origin", err)
+        self.assertIn("https://evil.example.com:443", err)
+        self.assertEqual(self.s.adfs.stats()["password_posts"], 0)
+
+    def test_oversized_page_is_refused(self):
+        self.s.adfs.configure(fail_status=200, fail_count=1, fail_content_type="text/html",
+                              fail_body="<p>" + "x" * 1021 + "</p>", fail_body_repeat=1100)
+        err = self.login_error()
+        self.assertIn("larger than 1048576 bytes", err)
+        self.assertIs(self.status()["signed_in"], False)
+        # The daemon goes on: a normal login works right after.
+        self.assertEqual(self.s.login().returncode, 0)
+
 
 class TestRestart(Base):
     """A restart needs no new login: cookies and sessions are persisted in
