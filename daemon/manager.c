@@ -1128,9 +1128,34 @@ static void on_login_at_start(struct manager *m, int r, const char *message,
 			 message);
 }
 
+static int start_listener(struct manager *m, const struct conf_listen *l,
+			  const char *what, MHD_AccessHandlerCallback handler,
+			  void *cls, struct http_server **ret)
+{
+	int fd, r;
+
+	if (!l->enabled)
+		return 0;
+	r = listen_tcp(l->host, l->port, &fd);
+	if (r < 0)
+		return log_error_errno(r, "Cannot listen on %s:%u for the %s "
+					  "endpoint: %m",
+				       l->host, l->port, what);
+	r = http_server_new(m->event, fd, false, handler, cls, NULL, what, ret);
+	if (r < 0) {
+		(void)close(fd);
+		return log_error_errno(r, "Cannot start the %s endpoint: %m",
+				       what);
+	}
+	log_info("Serving %s on http://%s%s%s:%u/", what,
+		 strchr(l->host, ':') ? "[" : "", l->host,
+		 strchr(l->host, ':') ? "]" : "", l->port);
+	return 0;
+}
+
 int manager_start(struct manager *m)
 {
-	int r, fd;
+	int r;
 
 	r = state_dir_prepare(m->state_dir);
 	if (r < 0)
@@ -1141,26 +1166,31 @@ int manager_start(struct manager *m)
 		return log_error_errno(r, "Cannot create the endpoint token in "
 					  "%s: %m",
 				       m->state_dir);
+	m->guard = (struct guard){
+		.self = m->uid,
+		.allowed = m->conf->serve.allowed_uids,
+		.n_allowed = m->conf->serve.n_allowed_uids,
+		.allow_non_loopback = m->conf->serve.allow_non_loopback,
+	};
 	m->ecs = (struct ecs){ .store = &m->store, .token = m->token,
-			       .uid = m->uid };
+			       .guard = &m->guard };
 	restore_state(m);
-	if (m->conf->serve.ecs.enabled) {
-		r = listen_tcp(m->conf->serve.ecs.host, m->conf->serve.ecs.port,
-			       &fd);
+	r = start_listener(m, &m->conf->serve.ecs, "ECS credentials", ecs_handle,
+			   &m->ecs, &m->ecs_server);
+	if (r < 0)
+		return r;
+	if (m->conf->serve.imds.enabled) {
+		r = imds_init(&m->imds);
 		if (r < 0)
-			return log_error_errno(r, "Cannot listen on %s:%u for "
-						  "the ECS endpoint: %m",
-					       m->conf->serve.ecs.host,
-					       m->conf->serve.ecs.port);
-		r = http_server_new(m->event, fd, false, ecs_handle, &m->ecs,
-				    NULL, "ecs", &m->ecs_server);
-		if (r < 0) {
-			(void)close(fd);
-			return log_error_errno(r, "Cannot start the ECS "
-						  "endpoint: %m");
-		}
-		log_info("Serving ECS credentials on http://%s:%u/",
-			 m->conf->serve.ecs.host, m->conf->serve.ecs.port);
+			return log_error_errno(r, "Cannot start IMDS: %m");
+		m->imds.store = &m->store;
+		m->imds.guard = &m->guard;
+		m->imds.role = m->conf->serve.imds_role ? m->conf->serve.imds_role
+							: m->conf->default_role;
+		r = start_listener(m, &m->conf->serve.imds, "EC2 IMDSv2",
+				   imds_handle, &m->imds, &m->imds_server);
+		if (r < 0)
+			return r;
 	}
 	r = control_new(m, &m->control);
 	if (r < 0)
@@ -1203,6 +1233,8 @@ struct manager *manager_free(struct manager *m)
 	}
 	control_free(m->control);
 	http_server_free(m->ecs_server);
+	http_server_free(m->imds_server);
+	imds_clear(&m->imds);
 	adfs_free(m->adfs);
 	curl_glue_free(m->glue);
 	store_clear(&m->store);

@@ -8,6 +8,8 @@
 
 #include "conf/conf.h"
 #include "http/ecs.h"
+#include "http/guard.h"
+#include "http/imds.h"
 #include "http/server.h"
 #include "idp/adfs.h"
 #include "idp/saml.h"
@@ -55,8 +57,11 @@ struct manager {
 	struct adfs *adfs;
 	struct store store;
 	struct secret *token;
+	struct guard guard;
 	struct ecs ecs;
 	struct http_server *ecs_server;
+	struct imds imds;
+	struct http_server *imds_server;
 	struct control *control;
 
 	enum signin_state signin;

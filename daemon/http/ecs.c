@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http/guard.h"
 #include "http/server.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -80,6 +81,22 @@ static enum MHD_Result reply_creds(struct MHD_Connection *c, struct creds *cr)
 	return http_queue_json(c, MHD_HTTP_OK, resp);
 }
 
+/* Refusals count against the peer (GUARD_MAX_REFUSALS in a window). */
+static enum MHD_Result refuse(struct ecs *e, struct MHD_Connection *c,
+			      unsigned status, const char *code,
+			      const char *why, const char *role)
+{
+	if (guard_refused(e->guard, c)) {
+		guard_audit(c, "ecs", role, MHD_HTTP_TOO_MANY_REQUESTS, why);
+		return http_reply_error(c, MHD_HTTP_TOO_MANY_REQUESTS,
+					"Throttled",
+					"too many refused requests; try again "
+					"in a minute");
+	}
+	guard_audit(c, "ecs", role, status, why);
+	return http_reply_error(c, status, code, why);
+}
+
 enum MHD_Result ecs_handle(void *cls, struct MHD_Connection *c,
 			   const char *url, const char *method,
 			   const char *version, const char *upload_data,
@@ -87,7 +104,7 @@ enum MHD_Result ecs_handle(void *cls, struct MHD_Connection *c,
 {
 	struct ecs *e = cls;
 	struct role_session *r;
-	const char *why, *auth, *name;
+	const char *why = NULL, *auth, *name;
 	char msg[512];
 
 	/* Wait for the whole request; ECS requests carry no body. */
@@ -99,23 +116,22 @@ enum MHD_Result ecs_handle(void *cls, struct MHD_Connection *c,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (strcmp(method, "GET") != 0)
-		return http_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-					"MethodNotAllowed", "only GET is served");
-	why = http_guard_check(c);
-	if (why) {
+	if (guard_check(e->guard, c, &why) == GUARD_REFUSE) {
 		log_warning("ECS request for %s refused: %s", url, why);
-		return http_reply_error(c, MHD_HTTP_FORBIDDEN, "AccessDenied",
-					why);
+		return refuse(e, c, MHD_HTTP_FORBIDDEN, "AccessDenied", why,
+			      NULL);
 	}
+	if (strcmp(method, "GET") != 0)
+		return refuse(e, c, MHD_HTTP_METHOD_NOT_ALLOWED,
+			      "MethodNotAllowed", "only GET is served", NULL);
 	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 	if (!auth || !secret_equal(e->token, auth, strlen(auth))) {
 		log_warning("ECS request for %s refused: %s", url,
 			    auth ? "wrong token" : "no Authorization header");
-		return http_reply_error(
-			c, MHD_HTTP_FORBIDDEN, "AccessDenied",
-			"missing or wrong Authorization token; see "
-			"'adfs-credctl env'");
+		return refuse(e, c, MHD_HTTP_FORBIDDEN, "AccessDenied",
+			      "missing or wrong Authorization token; see "
+			      "'adfs-credctl env'",
+			      NULL);
 	}
 
 	if (streq(url, "/")) {
@@ -125,28 +141,33 @@ enum MHD_Result ecs_handle(void *cls, struct MHD_Connection *c,
 		name = url + 6;
 		r = store_find(e->store, name);
 	} else {
-		return http_reply_error(c, MHD_HTTP_NOT_FOUND, "NoSuchRole",
-					"no such path; use /role/<name>");
+		return refuse(e, c, MHD_HTTP_NOT_FOUND, "NoSuchRole",
+			      "no such path; use /role/<name>", NULL);
 	}
 	if (!r) {
 		(void)snprintf(msg, sizeof(msg),
 			       "no role named '%.128s'; see 'adfs-credctl "
 			       "status'",
 			       name);
-		return http_reply_error(c, MHD_HTTP_NOT_FOUND, "NoSuchRole", msg);
+		return refuse(e, c, MHD_HTTP_NOT_FOUND, "NoSuchRole", msg, NULL);
 	}
 	if (role_has_valid_creds(r, now_wall())) {
-		log_debug("ECS: served role %s", r->name);
+		guard_audit(c, "ecs", r->name, MHD_HTTP_OK, NULL);
 		return reply_creds(c, r->creds);
 	}
-	if (!e->store->signed_in || r->state == ROLE_NOT_SIGNED_IN)
+	if (!e->store->signed_in || r->state == ROLE_NOT_SIGNED_IN) {
+		guard_audit(c, "ecs", r->name, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "not signed in");
 		return http_reply_error(
 			c, MHD_HTTP_SERVICE_UNAVAILABLE, "NotSignedIn",
 			"adfs-credd is not signed in to ADFS; run "
 			"'adfs-credctl login'");
+	}
 	(void)snprintf(msg, sizeof(msg),
 		       "no valid credentials for role '%s'%s%.300s", r->name,
 		       r->last_error ? ": " : "", strempty(r->last_error));
+	guard_audit(c, "ecs", r->name, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "no valid credentials");
 	return http_reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 				"CredentialsUnavailable", msg);
 }

@@ -8,10 +8,12 @@
 #include "session/store.h"
 #include "util/secret.h"
 
+struct guard;
+
 struct ecs {
 	struct store *store;         /* borrowed */
 	const struct secret *token;  /* borrowed: the endpoint token */
-	uid_t uid;                   /* the daemon's own uid */
+	struct guard *guard;         /* borrowed */
 };
 
 /* The MHD access handler; cls is a struct ecs. */

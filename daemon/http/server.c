@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
+#include "http/peer.h"
 #include "util/log.h"
 #include "util/secret.h"
 #include "util/timeutil.h"
@@ -56,6 +58,46 @@ void http_server_kick(struct http_server *s)
 	arm_timer(s);
 }
 
+/* TCP connections: who the peer is, looked up once per connection. */
+static void on_notify(void *cls, struct MHD_Connection *c,
+		      void **socket_context,
+		      enum MHD_ConnectionNotificationCode code)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct peer_info *p;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		free(*socket_context);
+		*socket_context = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	p = calloc(1, sizeof(*p));
+	if (!ci || !p) {
+		free(p);
+		return;
+	}
+	peer_lookup(ci->connect_fd, p);
+	*socket_context = p;
+}
+
+const struct peer_info *http_peer(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+static bool is_tcp(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	       (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
@@ -98,6 +140,8 @@ int http_server_new(sd_event *event, int listen_fd, bool suspend,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)0,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, completed, cls,
+		MHD_OPTION_NOTIFY_CONNECTION,
+		is_tcp(listen_fd) ? on_notify : NULL, NULL,
 		MHD_OPTION_END);
 	if (!s->mhd) {
 		s->listen_fd = -1; /* the caller still owns it */

@@ -21,6 +21,10 @@ int http_server_new(sd_event *event, int listen_fd, bool suspend,
 		    struct http_server **ret);
 struct http_server *http_server_free(struct http_server *s);
 DEFINE_FREEP(struct http_server, http_server_free)
+struct peer_info;
+/* The peer of a TCP connection (uid from the kernel), NULL for unix
+ * sockets or when it could not be looked up. */
+const struct peer_info *http_peer(struct MHD_Connection *c);
 /* Re-arms the timer after work done outside MHD_run (e.g. a resume). */
 void http_server_kick(struct http_server *s);
 

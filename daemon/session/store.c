@@ -19,7 +19,7 @@ int creds_new_take(struct sts_creds *sc, const char *role_arn, usec_t now,
 {
 	_cleanup_(sts_creds_freep) struct sts_creds *in = sc;
 	_cleanup_(creds_unrefp) struct creds *c = NULL;
-	char exp[ISO8601_MAX];
+	char exp[ISO8601_MAX], upd[ISO8601_MAX];
 	size_t need;
 	int n;
 
@@ -60,6 +60,22 @@ int creds_new_take(struct sts_creds *sc, const char *role_arn, usec_t now,
 	if (n < 0 || (size_t)n > c->ecs_json->cap)
 		return -ENOBUFS;
 	c->ecs_json->len = (size_t)n;
+
+	/* IMDS: Go's SDK requires Code "Success" (PROTOCOLS.md B3). */
+	format_iso8601(upd, c->issued);
+	c->imds_json = secret_new(need + 64);
+	if (!c->imds_json)
+		return -ENOMEM;
+	n = snprintf(c->imds_json->data, c->imds_json->cap + 1,
+		     "{\"Code\":\"Success\",\"LastUpdated\":\"%s\","
+		     "\"Type\":\"AWS-HMAC\",\"AccessKeyId\":\"%s\","
+		     "\"SecretAccessKey\":\"%s\",\"Token\":\"%s\","
+		     "\"Expiration\":\"%s\"}",
+		     upd, c->access_key_id, c->secret_access_key->data,
+		     c->session_token->data, exp);
+	if (n < 0 || (size_t)n > c->imds_json->cap)
+		return -ENOBUFS;
+	c->imds_json->len = (size_t)n;
 	*ret = TAKE_PTR(c);
 	return 0;
 }
@@ -79,6 +95,7 @@ struct creds *creds_unref(struct creds *c)
 	secret_free(c->secret_access_key);
 	secret_free(c->session_token);
 	secret_free(c->ecs_json);
+	secret_free(c->imds_json);
 	free(c->role_arn);
 	free(c->account_id);
 	free(c);

@@ -32,6 +32,7 @@ struct creds {
 	char *role_arn;
 	char *account_id;
 	struct secret *ecs_json; /* INTERFACE.md ECS 200 body */
+	struct secret *imds_json; /* PROTOCOLS.md B3 credentials document */
 };
 
 /* Takes the STS result (consumes it, even on failure) and renders JSON.

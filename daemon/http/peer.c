@@ -1,0 +1,102 @@
+#include "http/peer.h"
+
+#include <errno.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util/macro.h"
+#include "util/socket.h"
+
+/* Asks the kernel for the socket whose source is the peer's address and
+ * whose destination is ours: that is the client's socket, and its uid is
+ * the client process's owner. */
+static int diag_uid(const struct sockaddr_storage *local,
+		    const struct sockaddr_storage *remote, uid_t *ret)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} msg = {
+		.nlh = {
+			.nlmsg_len = sizeof(msg),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST,
+		},
+		.req = {
+			.sdiag_family = (uint8_t)local->ss_family,
+			.sdiag_protocol = IPPROTO_TCP,
+			.idiag_states = ~0u,
+			.id.idiag_cookie = { INET_DIAG_NOCOOKIE,
+					     INET_DIAG_NOCOOKIE },
+		},
+	};
+	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
+	_cleanup_close_ int fd = -1;
+	char buf[8192];
+	ssize_t n;
+
+	if (local->ss_family == AF_INET) {
+		const struct sockaddr_in *l = (const struct sockaddr_in *)local;
+		const struct sockaddr_in *r = (const struct sockaddr_in *)remote;
+
+		msg.req.id.idiag_sport = r->sin_port;
+		msg.req.id.idiag_dport = l->sin_port;
+		memcpy(msg.req.id.idiag_src, &r->sin_addr, 4);
+		memcpy(msg.req.id.idiag_dst, &l->sin_addr, 4);
+	} else if (local->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *l = (const struct sockaddr_in6 *)local;
+		const struct sockaddr_in6 *r = (const struct sockaddr_in6 *)remote;
+
+		msg.req.id.idiag_sport = r->sin6_port;
+		msg.req.id.idiag_dport = l->sin6_port;
+		memcpy(msg.req.id.idiag_src, &r->sin6_addr, 16);
+		memcpy(msg.req.id.idiag_dst, &l->sin6_addr, 16);
+	} else {
+		return -EAFNOSUPPORT;
+	}
+
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *)&nl,
+		   sizeof(nl)) < 0)
+		return -errno;
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n < 0)
+		return -errno;
+	for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+	     h = NLMSG_NEXT(h, n)) {
+		if (h->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = NLMSG_DATA(h);
+
+			return e->error ? e->error : -ENOENT;
+		}
+		if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+		    h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
+			const struct inet_diag_msg *d = NLMSG_DATA(h);
+
+			*ret = d->idiag_uid;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+void peer_lookup(int fd, struct peer_info *ret)
+{
+	struct sockaddr_storage local, remote;
+	socklen_t ll = sizeof(local), rl = sizeof(remote);
+
+	*ret = (struct peer_info){ 0 };
+	ret->loopback = peer_is_loopback(fd);
+	if (getsockname(fd, (struct sockaddr *)&local, &ll) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&remote, &rl) < 0)
+		return;
+	if (diag_uid(&local, &remote, &ret->uid) == 0)
+		ret->uid_known = true;
+}
