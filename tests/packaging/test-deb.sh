@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# Builds the Debian package in a temporary build directory, installs it,
+# checks what it installed (binaries, man pages, example config, units) and
+# runs the installed daemon once, then removes the package again.
+#
+#   tests/packaging/test-deb.sh [SOURCE_DIR]
+#
+# Needs root (dpkg -i); exits 77 (skipped) without it, or when adfs-credd
+# is already installed (the test would replace someone's installation).
+# Nothing is written into the source tree. Prints "N passed, M failed" and
+# exits non-zero when a check failed.
+set -uo pipefail
+
+SKIP=77
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+src=$(cd "${1:-$here/../..}" && pwd)
+pkg=adfs-credd
+passed=0
+failed=0
+daemon_pid=
+installed_by_us=0
+
+log() { printf '%s\n' "$*"; }
+pass() { passed=$((passed + 1)); log "PASS: $1"; }
+fail() { failed=$((failed + 1)); log "FAIL: $1"; [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/    /'; }
+# check NAME CMD...: passes when CMD exits 0
+check() {
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "$out"; fi
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+	log "SKIP: dpkg -i needs root"
+	exit $SKIP
+fi
+for tool in cmake cpack dpkg dpkg-deb dpkg-shlibdeps; do
+	if ! command -v "$tool" >/dev/null; then
+		log "SKIP: $tool is not installed"
+		exit $SKIP
+	fi
+done
+if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed'; then
+	log "SKIP: $pkg is already installed; remove it first (dpkg -r $pkg)"
+	exit $SKIP
+fi
+
+tmp=$(mktemp -d /tmp/adfs-credd-deb.XXXXXX)
+cleanup() {
+	if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+		kill -TERM "$daemon_pid" 2>/dev/null
+		wait "$daemon_pid" 2>/dev/null
+	fi
+	if [ "$installed_by_us" = 1 ]; then
+		dpkg -r "$pkg" >/dev/null 2>&1
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+finish() {
+	log ""
+	log "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit $?
+}
+
+# ---- build the package ----
+build=$tmp/build
+log "Building $pkg from $src in $build"
+if ! cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release \
+	-DBUILD_TESTING=OFF >"$tmp/cmake.log" 2>&1 ||
+	! cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" \
+		>>"$tmp/cmake.log" 2>&1; then
+	fail "cmake configure and build" "$(tail -n 30 "$tmp/cmake.log")"
+	finish
+fi
+pass "cmake configure and build (Release, BUILD_TESTING=OFF)"
+
+if ! (cd "$build" && cpack -G DEB) >"$tmp/cpack.log" 2>&1; then
+	fail "cpack -G DEB" "$(tail -n 30 "$tmp/cpack.log")"
+	finish
+fi
+shopt -s nullglob
+debs=("$build"/${pkg}_*.deb)
+shopt -u nullglob
+if [ ${#debs[@]} -ne 1 ]; then
+	fail "cpack -G DEB made one ${pkg}_*.deb" "$(ls -l "$build")"
+	finish
+fi
+deb=${debs[0]}
+pass "cpack -G DEB made $(basename "$deb")"
+
+version=$(dpkg-deb -f "$deb" Version)
+depends=$(dpkg-deb -f "$deb" Depends)
+log "    Depends: $depends"
+check "package name, section and version" \
+	test "$(dpkg-deb -f "$deb" Package)/$(dpkg-deb -f "$deb" Section)" = "$pkg/admin" -a -n "$version"
+# dpkg-shlibdeps ran: the libraries the binaries link are there.
+check "Depends computed by dpkg-shlibdeps" \
+	bash -c '[[ $1 == *libc6* && $1 == *libmicrohttpd* && $1 == *libcurl* && $1 == *libyaml* ]]' _ "$depends"
+if [ -n "$(git -C "$src" status --porcelain --ignored=no -- . 2>/dev/null |
+	grep -E '(^|/)(_CPack_Packages|CMakeCache\.txt|[^/]*\.deb)$')" ]; then
+	fail "no build output in the source tree"
+else
+	pass "no build output in the source tree"
+fi
+
+# ---- install ----
+if ! dpkg -i "$deb" >"$tmp/dpkg.log" 2>&1; then
+	installed_by_us=1
+	log "    dpkg -i left dependencies missing; apt-get install -f"
+	if ! DEBIAN_FRONTEND=noninteractive apt-get install -f -y \
+		>>"$tmp/dpkg.log" 2>&1; then
+		fail "dpkg -i $(basename "$deb")" "$(tail -n 30 "$tmp/dpkg.log")"
+		finish
+	fi
+fi
+installed_by_us=1
+check "dpkg -i $(basename "$deb")" \
+	bash -c "dpkg-query -W -f='\${Status}' $pkg | grep -q 'ok installed'"
+
+bin=/usr/bin/adfs-credd
+ctl=/usr/bin/adfs-credctl
+check "binaries in /usr/bin" test -x "$bin" -a -x "$ctl"
+out=$("$bin" --version 2>&1)
+check "adfs-credd --version says $version" test "$out" = "adfs-credd $version"
+out=$("$ctl" --version 2>&1)
+check "adfs-credctl --version says $version" test "$out" = "adfs-credctl $version"
+
+for page in 1:adfs-credctl 5:adfs-credd.yaml 8:adfs-credd; do
+	sec=${page%%:*} name=${page#*:}
+	file=/usr/share/man/man$sec/$name.$sec
+	check "man page $file installed" test -f "$file"
+	if command -v man >/dev/null; then
+		out=$(man -w "$sec" "$name" 2>&1)
+		check "man -w $sec $name finds it" test "$out" = "$file"
+	fi
+	if command -v mandoc >/dev/null; then
+		check "mandoc -Tlint -W warning $name.$sec is clean" \
+			bash -c 'out=$(mandoc -Tlint -W warning "$1" 2>&1); [ -z "$out" ] || { echo "$out"; exit 1; }' _ "$file"
+	fi
+done
+example=/usr/share/doc/$pkg/adfs-credd.yaml.example
+check "example config in /usr/share/doc/$pkg" test -f "$example"
+for unit in adfs-credd.service adfs-credd.socket; do
+	if [ -f "$src/systemd/$unit" ]; then
+		check "user unit /usr/lib/systemd/user/$unit installed" \
+			test -f "/usr/lib/systemd/user/$unit"
+	fi
+done
+
+# ---- configuration ----
+cp "$example" "$tmp/example.yaml"
+if ! "$bin" --check-config -c "$tmp/example.yaml" >/dev/null 2>&1; then
+	# Fill in placeholders that validation may refuse.
+	sed -i -e 's|^\(  url:\).*|\1 https://adfs.example.com|' \
+		-e "s|^\\(  username:\\).*|\\1 'EXAMPLE\\\\alice'|" "$tmp/example.yaml"
+fi
+out=$("$bin" --check-config -c "$tmp/example.yaml" 2>&1)
+check "adfs-credd --check-config accepts the installed example" \
+	test "$out" = "configuration OK"
+
+printf 'adfs:\n  url: http://adfs.example.com\n' >"$tmp/bad.yaml"
+out=$("$bin" --check-config -c "$tmp/bad.yaml" 2>&1)
+rc=$?
+check "adfs-credd --check-config rejects a bad config (exit 1, PATH:LINE:COL)" \
+	bash -c '[ "$1" = 1 ] && grep -q "^$2:2:8: adfs.url must be an https:// URL" <<<"$3"' _ "$rc" "$tmp/bad.yaml" "$out"
+
+# ---- run the installed daemon ----
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null ||
+	echo $((20000 + RANDOM % 20000)))
+state=$tmp/state
+conf=$tmp/config.yaml
+cat >"$conf" <<EOF
+adfs:
+  url: https://adfs.example.com
+  username: 'EXAMPLE\\alice'
+roles:
+  - name: prod
+    arn: arn:aws:iam::123456789012:role/ADFS-Production
+serve:
+  ecs: 127.0.0.1:$port
+state_dir: $state
+EOF
+"$bin" -c "$conf" >"$tmp/daemon.log" 2>&1 &
+daemon_pid=$!
+for _ in $(seq 100); do
+	[ -S "$state/control.sock" ] && break
+	kill -0 "$daemon_pid" 2>/dev/null || break
+	sleep 0.1
+done
+check "the daemon creates its control socket" test -S "$state/control.sock"
+check "state_dir is 0700, token and control.sock 0600" \
+	test "$(stat -c %a "$state" "$state/token" "$state/control.sock" 2>&1 | tr '\n' ' ')" = "700 600 600 "
+check "the token is 43 characters of base64url" \
+	bash -c '[[ $(cat "$1") =~ ^[A-Za-z0-9_-]{43}$ ]]' _ "$state/token"
+
+out=$(timeout 20 "$ctl" -c "$conf" status 2>&1)
+rc=$?
+check "adfs-credctl -c CONFIG status answers (exit 0, not signed in)" \
+	bash -c '[ "$1" = 0 ] && grep -q "^not signed in" <<<"$2"' _ "$rc" "$out"
+[ "$rc" = 0 ] || log "$out"
+
+if command -v curl >/dev/null; then
+	out=$(curl -s -m 10 -w ' %{http_code}' \
+		-H "Authorization: $(cat "$state/token")" \
+		"http://127.0.0.1:$port/role/prod" 2>&1)
+	check "ECS endpoint answers 503 NotSignedIn" \
+		bash -c '[[ $1 == *\"NotSignedIn\"*" 503" ]]' _ "$out"
+fi
+
+kill -TERM "$daemon_pid"
+rc=0
+for _ in $(seq 100); do
+	kill -0 "$daemon_pid" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$daemon_pid" 2>/dev/null; then
+	fail "SIGTERM stops the daemon within 10 s"
+	kill -KILL "$daemon_pid" 2>/dev/null
+	wait "$daemon_pid" 2>/dev/null
+else
+	wait "$daemon_pid"
+	rc=$?
+	check "SIGTERM stops the daemon with exit 0" test "$rc" = 0
+fi
+daemon_pid=
+check "the control socket is removed at exit" test ! -e "$state/control.sock"
+[ "$failed" -eq 0 ] || { log "daemon log:"; sed 's/^/    /' "$tmp/daemon.log"; }
+
+# ---- remove ----
+if dpkg -r "$pkg" >"$tmp/dpkg-r.log" 2>&1; then
+	installed_by_us=0
+	check "dpkg -r $pkg removes the files" \
+		test ! -e "$bin" -a ! -e "$ctl" -a ! -e /usr/share/man/man8/adfs-credd.8
+else
+	fail "dpkg -r $pkg" "$(cat "$tmp/dpkg-r.log")"
+fi
+
+finish
