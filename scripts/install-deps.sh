@@ -9,7 +9,15 @@ pkgs=(
 	libsystemd-dev libxml2-dev libjansson-dev libcmocka-dev
 	python3 python3-boto3 openssl ca-certificates
 	krb5-kdc krb5-admin-server krb5-user python3-gssapi libfaketime
+	# The SDK matrix (tests/integration/test_sdk_matrix.py): AWS CLI v2 and
+	# the AWS SDK for Go v2, built offline in GOPATH mode.
+	awscli golang-go golang-github-aws-aws-sdk-go-v2-dev
 )
+# ...and the AWS SDK for JavaScript v3 from npm (tests/sdk/js). A node or
+# npm that is already there (e.g. from nodesource, whose nodejs carries its
+# own npm) is used as it is: Debian's npm would conflict with it.
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 
 missing=()
 for p in "${pkgs[@]}"; do
