@@ -21,6 +21,7 @@
 static char *socket_path;
 static char *config_path;
 static enum conf_auth auth = CONF_AUTH_FORMS; /* from the config, if any */
+static enum conf_password pw_source = CONF_PASSWORD_PROMPT;
 
 static int fail(const char *fmt, ...) _printf_(1, 2);
 static int fail(const char *fmt, ...)
@@ -58,6 +59,7 @@ static int find_socket(void)
 			return -EINVAL;
 		}
 		auth = c->adfs.auth;
+		pw_source = c->adfs.password;
 		if (c->state_dir &&
 		    asprintf(&socket_path, "%s/control.sock", c->state_dir) < 0)
 			socket_path = NULL;
@@ -282,8 +284,9 @@ static int cmd_login(int argc, char **argv)
 		else
 			return fail("login: unknown option '%s'", argv[i]);
 	}
-	/* Kerberos needs no password: the daemon uses the ticket cache. */
-	if (auth != CONF_AUTH_KERBEROS) {
+	/* Kerberos needs no password (the ticket cache), and a password
+	 * file or systemd credential is read by the daemon itself. */
+	if (auth != CONF_AUTH_KERBEROS && pw_source == CONF_PASSWORD_PROMPT) {
 		r = read_secret_line(from_stdin ? stdin : NULL,
 				     "ADFS password: ", "password", &pw);
 		if (r < 0)

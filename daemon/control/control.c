@@ -75,6 +75,11 @@ static json_t *status_json(struct manager *m)
 
 		if (st == ROLE_VALID && !role_has_valid_creds(r, now))
 			st = ROLE_EXPIRED;
+		/* INTERFACE.md knows no "empty": a role without credentials
+		 * yet is being fetched, or waits for a login. */
+		if (st == ROLE_EMPTY)
+			st = m->store.signed_in ? ROLE_REFRESHING
+						: ROLE_NOT_SIGNED_IN;
 		(void)json_array_append_new(
 			roles,
 			json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:s, s:o, s:o}",

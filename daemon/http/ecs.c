@@ -144,6 +144,16 @@ enum MHD_Result ecs_handle(void *cls, struct MHD_Connection *c,
 		return refuse(e, c, MHD_HTTP_NOT_FOUND, "NoSuchRole",
 			      "no such path; use /role/<name>", NULL);
 	}
+	if (!r && !e->store->signed_in && e->store->n_roles == 0) {
+		/* Without roles: in the config, the roles are the ones the
+		 * first assertion offers: until then nothing is known. */
+		guard_audit(c, "ecs", name, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "not signed in");
+		return http_reply_error(
+			c, MHD_HTTP_SERVICE_UNAVAILABLE, "NotSignedIn",
+			"adfs-credd is not signed in to ADFS; run "
+			"'adfs-credctl login'");
+	}
 	if (!r) {
 		(void)snprintf(msg, sizeof(msg),
 			       "no role named '%.128s'; see 'adfs-credctl "

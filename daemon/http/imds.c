@@ -176,9 +176,13 @@ enum MHD_Result imds_handle(void *cls, struct MHD_Connection *c,
 		return MHD_YES;
 	}
 	if (guard_check(m->guard, c, &why) == GUARD_REFUSE) {
+		bool throttled = guard_refused(m->guard, c);
+		unsigned st = throttled ? MHD_HTTP_TOO_MANY_REQUESTS
+					: MHD_HTTP_FORBIDDEN;
+
 		log_warning("IMDS request for %s refused: %s", url, why);
-		guard_audit(c, "imds", NULL, MHD_HTTP_FORBIDDEN, why);
-		return refuse(m, c, MHD_HTTP_FORBIDDEN, why);
+		guard_audit(c, "imds", NULL, st, why);
+		return reply_empty(c, st);
 	}
 	if (streq(method, "PUT"))
 		return put_token(m, c, url);
