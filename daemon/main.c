@@ -128,9 +128,12 @@ int main(int argc, char **argv)
 	r = manager_start(m);
 	if (r < 0)
 		return EXIT_FAILURE;
+	/* WatchdogSec= in the unit: the loop itself pings systemd. */
+	r = sd_event_set_watchdog(m->event, true);
+	if (r < 0)
+		log_warning_errno(r, "Cannot serve the systemd watchdog: %m");
 
-	(void)sd_notify(0, "READY=1\nSTATUS=Serving; run 'adfs-credctl login' "
-			   "if not signed in");
+	(void)sd_notify(0, "READY=1");
 	r = manager_run(m);
 	(void)sd_notify(0, "STOPPING=1");
 	m = manager_free(m);

@@ -2,14 +2,20 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "control/control.h"
 #include "session/persist.h"
+#include "session/refresh.h"
 #include "session/token.h"
 #include "sts/iam.h"
 #include "util/buf.h"
@@ -19,13 +25,19 @@
 
 /* Where iam:GetRole is denied, how often to look for a raised maximum. */
 #define PROBE_UP_INTERVAL (6 * USEC_PER_HOUR)
-#define BATCH_WINDOW (5 * USEC_PER_MINUTE)
-#define BACKOFF_MIN (30 * USEC_PER_SEC)
-#define BACKOFF_MAX (10 * USEC_PER_MINUTE)
+/* STS redeems an assertion within 5 min of its issue ("Token must be
+ * redeemed within 5 minutes of issuance", PROTOCOLS.md C3): a cycle still
+ * running after this long fetches a new one (a cookie round) first. */
+#define ASSERTION_REUSE_MAX (4 * USEC_PER_MINUTE)
 
 static void arm_refresh_timer(struct manager *m);
+static void update_status(struct manager *m);
 static void save_state(struct manager *m);
+static void reload(struct manager *m);
 static void assume_next(struct manager *m);
+static void role_keep(struct manager *m, struct role_session *rs);
+static void dispatch(struct manager *m, struct role_session *rs,
+		     enum sizing_action a, uint32_t d);
 
 const char *signin_state_to_string(enum signin_state s)
 {
@@ -49,10 +61,14 @@ static uint64_t random_u64(void)
 	return v;
 }
 
-static usec_t random_upto(usec_t max)
+static uint64_t random_upto(uint64_t max, void *userdata)
 {
 	return max ? random_u64() % (max + 1) : 0;
 }
+
+/* Jitter for plans and backoffs (session/refresh.c takes it as a
+ * parameter so its tests are deterministic). */
+static const struct refresh_random jitter = { random_upto, NULL };
 
 static void set_signin_error(struct manager *m, const char *msg)
 {
@@ -60,32 +76,35 @@ static void set_signin_error(struct manager *m, const char *msg)
 	m->signin_error = msg ? strdup(msg) : NULL;
 }
 
-/* DESIGN.md "Refresh timing": refresh at expiry - lead - jitter, lead =
- * min(min_remaining, duration / 2), jitter in [0, min(5 min, duration/10)]. */
+/* DESIGN.md "Refresh timing" (session/refresh.c): expiry - lead - jitter. */
 static usec_t plan_refresh(const struct manager *m, usec_t expiry,
 			   usec_t duration)
 {
-	usec_t lead = m->conf->refresh.min_remaining;
-	usec_t jmax = duration / 10;
-
-	if (lead > duration / 2)
-		lead = duration / 2;
-	if (jmax > 5 * USEC_PER_MINUTE)
-		jmax = 5 * USEC_PER_MINUTE;
-	lead += random_upto(jmax);
-	return expiry > lead ? expiry - lead : 0;
+	return refresh_plan(expiry, duration, m->conf->refresh.min_remaining,
+			    &jitter);
 }
 
-static usec_t backoff_delay(unsigned failures)
+/* What session/refresh.c needs to know about a role. */
+static struct refresh_role role_view(const struct role_session *r)
 {
-	usec_t d = BACKOFF_MIN;
+	return (struct refresh_role){
+		.next_refresh = r->next_refresh,
+		.expiry = r->creds ? r->creds->expiration : 0,
+		.empty = r->state == ROLE_EMPTY,
+	};
+}
 
-	for (unsigned i = 1; i < failures && d < BACKOFF_MAX; i++)
-		d *= 2;
-	if (d > BACKOFF_MAX)
-		d = BACKOFF_MAX;
-	/* Jitter down to 3/4 so failing daemons spread out. */
-	return d - random_upto(d / 4);
+/* Every role's view (free it); NULL only when out of memory. */
+static struct refresh_role *role_views(const struct manager *m)
+{
+	struct refresh_role *v;
+
+	v = calloc(m->store.n_roles ? m->store.n_roles : 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < m->store.n_roles; i++)
+		v[i] = role_view(&m->store.roles[i]);
+	return v;
 }
 
 static void role_failed(struct manager *m, struct role_session *r,
@@ -95,8 +114,12 @@ static void role_failed(struct manager *m, struct role_session *r,
 
 	role_set_error(r, msg);
 	r->failures++;
+	/* While valid credentials last, the backoff never outlives them. */
 	if (retry)
-		r->next_refresh = now + backoff_delay(r->failures);
+		r->next_refresh =
+			now + refresh_backoff(r->failures, now,
+					      r->creds ? r->creds->expiration : 0,
+					      &jitter);
 	else
 		r->next_refresh = 0;
 	if (role_has_valid_creds(r, now))
@@ -237,6 +260,8 @@ static void cycle_end(struct manager *m, int r, const char *msg)
 	free(m->cycle.due);
 	m->cycle.due = NULL;
 	m->cycle.n_due = m->cycle.next = 0;
+	m->cycle.refetching = false;
+	m->cycle.resume_duration = 0;
 	m->cycle.sts = sts_call_free(m->cycle.sts);
 	m->cycle.iam = iam_call_free(m->cycle.iam);
 	free(m->cycle.first_error);
@@ -244,6 +269,10 @@ static void cycle_end(struct manager *m, int r, const char *msg)
 	m->cycle.failed = 0;
 	m->cycle.running = false;
 	m->cycle.waiters = NULL;
+	if (m->reload_pending) {
+		m->reload_pending = false;
+		reload(m);
+	}
 	free(m->mfa_hint);
 	m->mfa_hint = NULL;
 	/* Without remember_password the password lives only for one round. */
@@ -253,6 +282,7 @@ static void cycle_end(struct manager *m, int r, const char *msg)
 	if (r != -ECANCELED)
 		save_state(m);
 	arm_refresh_timer(m);
+	update_status(m);
 	while (w) {
 		struct cycle_waiter *next = w->next;
 
@@ -345,8 +375,9 @@ static void restore_state(struct manager *m)
 
 static bool role_is_due(const struct role_session *r, usec_t now)
 {
-	return r->state == ROLE_EMPTY || r->next_refresh == 0 ||
-	       r->next_refresh <= now + BATCH_WINDOW;
+	struct refresh_role v = role_view(r);
+
+	return refresh_is_due(&v, now);
 }
 
 /* Nothing can get an assertion without the user: keep serving what is
@@ -369,6 +400,29 @@ static void sso_ended(struct manager *m, const char *msg)
 	}
 }
 
+/* The cycle has no usable assertion: each role it was still to serve
+ * waits for the next try, with backoff. A cycle the timer started chooses
+ * its roles once the assertion is there, so when there is none, those are
+ * the roles due now. (They got no backoff before: during an ADFS outage
+ * the timer started a new cycle about every second.) When a cycle's second
+ * assertion fails, what the current role already got is kept. */
+static void fail_cycle_roles(struct manager *m, const char *msg)
+{
+	usec_t now = now_wall();
+	size_t i = m->cycle.next;
+
+	if (!m->cycle.due) {
+		for (i = 0; i < m->store.n_roles; i++)
+			if (role_is_due(&m->store.roles[i], now))
+				role_failed(m, &m->store.roles[i], msg, true);
+		return;
+	}
+	if (m->cycle.refetching && m->cycle.got && i < m->cycle.n_due)
+		role_keep(m, &m->store.roles[m->cycle.due[i++]]);
+	for (; i < m->cycle.n_due; i++)
+		role_failed(m, &m->store.roles[m->cycle.due[i]], msg, true);
+}
+
 static void on_assertion(int r, struct secret *saml, const char *msg,
 			 void *userdata)
 {
@@ -382,9 +436,10 @@ static void on_assertion(int r, struct secret *saml, const char *msg,
 		m->password = secret_free(m->password);
 		m->signin = SIGNIN_FAILED;
 		set_signin_error(m, msg);
-		log_error("%s; not retrying: run 'adfs-credctl login' with the "
-			  "right password",
-			  msg);
+		log_id(LOG_ERR, LOG_ID_SIGNIN_FAILED,
+		       "%s; not retrying: run 'adfs-credctl login' with the "
+		       "right password",
+		       msg);
 		for (size_t i = 0; i < m->store.n_roles; i++)
 			role_failed(m, &m->store.roles[i], msg, false);
 		cycle_end(m, r, msg);
@@ -408,9 +463,7 @@ static void on_assertion(int r, struct secret *saml, const char *msg,
 			m->signin = m->store.signed_in ? SIGNIN_SIGNED_IN
 						       : SIGNIN_SIGNED_OUT;
 		set_signin_error(m, msg);
-		for (size_t i = 0; i < m->cycle.n_due; i++)
-			role_failed(m, &m->store.roles[m->cycle.due[i]], msg,
-				    true);
+		fail_cycle_roles(m, msg);
 		cycle_end(m, r, msg);
 		return;
 	}
@@ -430,15 +483,17 @@ static void on_assertion(int r, struct secret *saml, const char *msg,
 				  "or offers no AWS role";
 
 		log_error("%s", why);
-		for (size_t i = 0; i < m->cycle.n_due; i++)
-			role_failed(m, &m->store.roles[m->cycle.due[i]], why,
-				    true);
+		fail_cycle_roles(m, why);
 		cycle_end(m, r, why);
 		return;
 	}
 
-	if (m->cycle.with_password)
+	if (m->cycle.with_password) {
 		m->sso_since = now;
+		log_id(LOG_INFO, LOG_ID_SIGNED_IN, "Signed in to ADFS as %s",
+		       info->name_id ? info->name_id
+				     : strempty(m->conf->adfs.username));
+	}
 	m->signin = SIGNIN_SIGNED_IN;
 	m->store.signed_in = true;
 	set_signin_error(m, NULL);
@@ -474,7 +529,17 @@ static void on_assertion(int r, struct secret *saml, const char *msg,
 			if (role_is_due(&m->store.roles[i], now))
 				m->cycle.due[m->cycle.n_due++] = i;
 	}
+	/* A cycle's later assertion replaces its first. */
+	saml_info_free(m->cycle.info);
 	m->cycle.info = TAKE_PTR(info);
+	m->cycle.saml_at = now_clock(CLOCK_BOOTTIME);
+	if (m->cycle.refetching) {
+		/* Go on where the old assertion got too old. */
+		m->cycle.refetching = false;
+		dispatch(m, &m->store.roles[m->cycle.due[m->cycle.next]],
+			 SIZING_ASSUME, m->cycle.resume_duration);
+		return;
+	}
 	m->cycle.next = 0;
 	assume_next(m);
 }
@@ -491,15 +556,12 @@ static void role_next(struct manager *m)
 }
 
 /* The role's part of the cycle is over: it keeps what it got. */
-static void role_done(struct manager *m, struct role_session *rs)
+/* The role keeps the session it got in this cycle. */
+static void role_keep(struct manager *m, struct role_session *rs)
 {
 	char exp[ISO8601_MAX], dur[32];
 	usec_t lifetime = m->cycle.got_lifetime;
 
-	if (!m->cycle.got) {
-		role_next(m);
-		return;
-	}
 	rs->state = ROLE_VALID;
 	rs->failures = 0;
 	role_set_error(rs, NULL);
@@ -521,12 +583,23 @@ static void role_done(struct manager *m, struct role_session *rs)
 		rs->max_duration = rs->duration_used;
 		rs->max_source = MAX_SOURCE_ASSERTION;
 	}
-	if (rs->sizing.probe_up)
+	/* The cycle that first finds GetRole denied has probed from the top
+	 * already: the next upward probe is PROBE_UP_INTERVAL away (it was
+	 * the very next refresh: four refused STS calls for nothing). */
+	if (rs->sizing.probe_up ||
+	    (rs->sizing.get_role_denied && !rs->probed_up))
 		rs->probed_up = now_wall();
-	log_info("Role %s: credentials valid until %s (%s, maximum from %s)",
-		 rs->name, format_iso8601(exp, rs->creds->expiration),
-		 format_duration(dur, lifetime),
-		 max_source_to_string(rs->max_source));
+	log_id(LOG_INFO, LOG_ID_REFRESHED,
+	       "Role %s: credentials valid until %s (%s, maximum from %s)",
+	       rs->name, format_iso8601(exp, rs->creds->expiration),
+	       format_duration(dur, lifetime),
+	       max_source_to_string(rs->max_source));
+}
+
+static void role_done(struct manager *m, struct role_session *rs)
+{
+	if (m->cycle.got)
+		role_keep(m, rs);
 	role_next(m);
 }
 
@@ -541,7 +614,7 @@ static void role_error(struct manager *m, struct role_session *rs,
 		role_done(m, rs);
 		return;
 	}
-	log_error("Role %s: %s", rs->name, msg);
+	log_id(LOG_ERR, LOG_ID_REFRESH_FAILED, "Role %s: %s", rs->name, msg);
 	m->cycle.failed++;
 	if (!m->cycle.first_error)
 		m->cycle.first_error = strdup(msg);
@@ -628,6 +701,31 @@ static void on_iam(int r, uint32_t max, struct sts_error *err,
 	dispatch(m, rs, a, d);
 }
 
+static int fetch_assertion(struct manager *m, const struct secret *pw,
+			   bool interactive);
+
+/* The cycle outlived its assertion (a slow STS, many roles): get a new one
+ * the way a timer cycle would (SSO cookies; the password only when this
+ * cycle had one), then AssumeRole with duration d as planned. */
+static void refetch_assertion(struct manager *m, uint32_t d)
+{
+	const struct secret *pw = m->cycle.with_password ? m->password : NULL;
+	int r;
+
+	log_info("The assertion is more than %llu min old: fetching a new one "
+		 "for the %zu role(s) left",
+		 (unsigned long long)(ASSERTION_REUSE_MAX / USEC_PER_MINUTE),
+		 m->cycle.n_due - m->cycle.next);
+	m->cycle.saml = secret_free(m->cycle.saml);
+	m->cycle.resume_duration = d;
+	m->cycle.refetching = true;
+	r = fetch_assertion(m, pw, false);
+	if (r < 0) {
+		fail_cycle_roles(m, "cannot fetch a new SAML assertion");
+		cycle_end(m, r, "cannot fetch a new SAML assertion");
+	}
+}
+
 static void dispatch(struct manager *m, struct role_session *rs,
 		     enum sizing_action a, uint32_t d)
 {
@@ -636,6 +734,11 @@ static void dispatch(struct manager *m, struct role_session *rs,
 
 	switch (a) {
 	case SIZING_ASSUME:
+		if (now_clock(CLOCK_BOOTTIME) - m->cycle.saml_at >
+		    ASSERTION_REUSE_MAX) {
+			refetch_assertion(m, d);
+			return;
+		}
 		m->cycle.try_duration = d;
 		r = sts_assume_role_with_saml(
 			m->glue, m->conf, rs->arn,
@@ -741,6 +844,7 @@ static void on_mfa(enum adfs_mfa_kind kind, const char *hint, void *userdata)
 	m->mfa_kind = kind;
 	free(m->mfa_hint);
 	m->mfa_hint = hint ? strdup(hint) : NULL;
+	update_status(m);
 	log_info("ADFS asks for a second factor (%s)",
 		 kind == ADFS_MFA_PUSH ? "approve the request on your device"
 				       : "a verification code");
@@ -933,36 +1037,77 @@ int manager_logout(struct manager *m)
 	m->token = t;
 	m->ecs.token = t;
 	arm_refresh_timer(m);
+	update_status(m);
 	log_info("Signed out: password, ADFS cookies and sessions forgotten");
 	return 0;
 }
 
+static bool password_at_hand(const struct manager *m)
+{
+	return (m->conf->adfs.remember_password && m->password) ||
+	       m->conf->adfs.password == CONF_PASSWORD_FILE ||
+	       m->conf->adfs.password == CONF_PASSWORD_CREDENTIAL;
+}
+
+/* Whether the timer may start a cycle now: none is running, and an
+ * assertion can be had without the user (SSO cookies, Kerberos, or a
+ * password at hand). Otherwise the timer waits only for expiries: a
+ * planned refresh that cannot start must not wake the loop again and
+ * again (it did, once a second, until the next login). */
+static bool timer_can_refresh(const struct manager *m)
+{
+	bool kerberos = m->conf->adfs.auth == CONF_AUTH_KERBEROS;
+
+	if (m->cycle.running)
+		return false;
+	switch (m->signin) {
+	case SIGNIN_SIGNED_IN:
+	case SIGNIN_SIGNING_IN:
+		return true;
+	case SIGNIN_NOT_SIGNED_IN:
+		return kerberos;
+	case SIGNIN_SIGNED_OUT:
+		/* A sign-in that failed for another reason than the password
+		 * (ADFS unreachable at boot): try again, with backoff. */
+		return kerberos || password_at_hand(m);
+	default: /* failed (password rejected), waiting for MFA */
+		return false;
+	}
+}
+
+static void on_login_at_start(struct manager *m, int r, const char *message,
+			      void *userdata);
+
 static int on_refresh_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct manager *m = userdata;
+	_cleanup_free_ struct refresh_role *views = NULL;
 	usec_t now = now_wall();
-	bool any = false;
+	bool any;
 	int r;
 
-	/* Wall-clock re-check: after a suspend the boottime timer fires
-	 * late or early relative to expiries; trust only the wall clock. */
+	/* Trust only the wall clock: after a suspend, or when the clock was
+	 * set, the boottime timer fires late or early relative to expiries
+	 * and plans; whatever is past is due now. */
 	for (size_t i = 0; i < m->store.n_roles; i++) {
 		struct role_session *rs = &m->store.roles[i];
 
 		if (rs->creds && !role_has_valid_creds(rs, now) &&
 		    rs->state == ROLE_VALID)
 			rs->state = ROLE_EXPIRED;
-		if (rs->next_refresh && rs->next_refresh <= now + BATCH_WINDOW)
-			any = true;
 	}
-	if (!any || m->cycle.running ||
-	    (m->signin != SIGNIN_SIGNED_IN && m->signin != SIGNIN_SIGNING_IN &&
-	     !(m->signin == SIGNIN_NOT_SIGNED_IN &&
-	       m->conf->adfs.auth == CONF_AUTH_KERBEROS))) {
+	views = role_views(m);
+	any = !views || refresh_any_due(views, m->store.n_roles, now);
+	if (!any || !timer_can_refresh(m)) {
 		arm_refresh_timer(m);
 		return 0;
 	}
-	r = cycle_start(m, NULL, false, false);
+	if (m->signin == SIGNIN_SIGNED_OUT &&
+	    !(m->conf->adfs.remember_password && m->password))
+		/* The sign-in at start failed: again, as at start. */
+		r = manager_login(m, NULL, on_login_at_start, NULL);
+	else
+		r = cycle_start(m, NULL, false, false);
 	if (r == -ENOKEY) {
 		arm_refresh_timer(m);
 		return 0;
@@ -970,7 +1115,7 @@ static int on_refresh_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	if (r < 0) {
 		log_error_errno(r, "Cannot start a refresh: %m, retrying later");
 		for (size_t i = 0; i < m->store.n_roles; i++)
-			if (m->store.roles[i].next_refresh <= now + BATCH_WINDOW)
+			if (views && refresh_planned_due(&views[i], now))
 				role_failed(m, &m->store.roles[i],
 					    "cannot start a refresh", true);
 		arm_refresh_timer(m);
@@ -978,20 +1123,27 @@ static int on_refresh_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* One CLOCK_BOOTTIME timer at the earliest time any role needs the
+ * manager (docs/internals/daemon.md "Refresh cycles" says why one is
+ * enough). Plans are wall-clock times: converted at arming, re-checked
+ * when it fires. */
 static void arm_refresh_timer(struct manager *m)
 {
-	usec_t now = now_wall(), when = USEC_INFINITY;
+	_cleanup_free_ struct refresh_role *views = NULL;
+	usec_t now = now_wall(), when;
 
-	for (size_t i = 0; i < m->store.n_roles; i++) {
-		const struct role_session *rs = &m->store.roles[i];
-
-		if (rs->next_refresh && rs->next_refresh < when)
-			when = rs->next_refresh;
-		/* Wake at expiry too, to show `expired` promptly. */
-		if (rs->creds && rs->creds->expiration > now &&
-		    rs->creds->expiration < when)
-			when = rs->creds->expiration;
+	if (m->cycle.running) {
+		/* cycle_end() arms it again. */
+		(void)sd_event_source_set_enabled(m->refresh_timer,
+						  SD_EVENT_OFF);
+		return;
 	}
+	views = role_views(m);
+	if (views)
+		when = refresh_next_wakeup(views, m->store.n_roles, now,
+					   timer_can_refresh(m));
+	else
+		when = now + USEC_PER_SEC; /* out of memory: look again */
 	if (when == USEC_INFINITY) {
 		(void)sd_event_source_set_enabled(m->refresh_timer,
 						  SD_EVENT_OFF);
@@ -1003,6 +1155,55 @@ static void arm_refresh_timer(struct manager *m)
 	(void)sd_event_source_set_enabled(m->refresh_timer, SD_EVENT_ONESHOT);
 }
 
+/* A CLOCK_REALTIME timerfd that never expires but is cancelled whenever
+ * the wall clock is set or jumps, which the kernel also does on resume
+ * from suspend: then every plan is looked at again at once. */
+static int arm_clock_watch(int fd)
+{
+	struct itimerspec its = { .it_value = { .tv_sec = LONG_MAX } };
+
+	if (timerfd_settime(fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET,
+			    &its, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+static int on_clock_change(sd_event_source *s, int fd, uint32_t revents,
+			   void *userdata)
+{
+	struct manager *m = userdata;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0 && errno == ECANCELED) {
+		log_debug("The wall clock changed (set, or resumed from "
+			  "suspend): re-planning refreshes");
+		if (arm_clock_watch(fd) < 0)
+			(void)sd_event_source_set_enabled(s, SD_EVENT_OFF);
+		arm_refresh_timer(m);
+	}
+	return 0;
+}
+
+static int watch_clock(struct manager *m)
+{
+	int fd, r;
+
+	fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = arm_clock_watch(fd);
+	if (r >= 0)
+		r = sd_event_add_io(m->event, &m->clock_watch, fd, EPOLLIN,
+				    on_clock_change, m);
+	if (r < 0) {
+		(void)close(fd);
+		return r;
+	}
+	(void)sd_event_source_set_io_fd_own(m->clock_watch, true);
+	(void)sd_event_source_set_description(m->clock_watch, "clock-change");
+	return 0;
+}
+
 static int on_stop(sd_event_source *s, const struct signalfd_siginfo *si,
 		   void *userdata)
 {
@@ -1012,35 +1213,67 @@ static int on_stop(sd_event_source *s, const struct signalfd_siginfo *si,
 	return sd_event_exit(m->event, 0);
 }
 
-static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si,
-		     void *userdata)
+/* Applies the configuration file again (SIGHUP). A bad file is rejected
+ * with its errors; the old configuration stays. Listeners and roles are
+ * fixed for the process lifetime; the rest applies now. */
+static void reload(struct manager *m)
 {
-	struct manager *m = userdata;
 	struct conf_errors errs = { 0 };
-	struct conf *n = NULL;
+	_cleanup_free_ char *id = NULL;
+	struct conf *n = NULL, *old = m->conf;
 	int r;
 
-	r = conf_load(m->conf->path, &n, &errs);
+	r = conf_load(old->path, &n, &errs);
 	if (r < 0) {
 		for (size_t i = 0; i < errs.n; i++)
 			log_error("%s", errs.msgs[i]);
 		log_error("New configuration rejected, keeping the old one");
 		conf_errors_clear(&errs);
-		return 0;
+		return;
 	}
-	if (m->cycle.running || !streq(n->adfs.url, m->conf->adfs.url)) {
-		log_warning("Configuration reload deferred: a refresh is "
-			    "running or adfs.url changed (restart to apply)");
+	id = persist_identity(n);
+	if (!id || !streq(id, m->identity)) {
+		log_warning("adfs.url, adfs.username, adfs.relying_party or the "
+			    "STS endpoint changed: restart adfs-credd to apply "
+			    "(the sign-in it holds belongs to the old ones); "
+			    "keeping the old configuration");
 		conf_free(n);
-		return 0;
+		return;
 	}
-	/* Listeners and roles are fixed for the process lifetime; the
-	 * rest (timeouts, CA files, endpoints, levels) applies now. */
+	if (m->cycle.running) {
+		/* Modules hold the configuration while a cycle runs. */
+		m->reload_pending = true;
+		log_info("Configuration reload waits for the refresh in progress");
+		conf_free(n);
+		return;
+	}
+	if (n->serve.ecs.enabled != old->serve.ecs.enabled ||
+	    n->serve.ecs.port != old->serve.ecs.port ||
+	    n->serve.imds.enabled != old->serve.imds.enabled ||
+	    n->serve.imds.port != old->serve.imds.port ||
+	    n->n_roles != old->n_roles)
+		log_warning("Changes to serve.ecs, serve.imds and roles apply at "
+			    "the next restart");
+
+	/* Everything that borrows from the configuration moves over
+	 * before the old one is freed. */
 	adfs_set_conf(m->adfs, n);
-	conf_free(m->conf);
+	m->guard.allowed = n->serve.allowed_uids;
+	m->guard.n_allowed = n->serve.n_allowed_uids;
+	m->imds.role = n->serve.imds_role ? n->serve.imds_role : n->default_role;
 	m->conf = n;
+	conf_free(old);
 	log_set_level(n->log_level);
 	log_info("Configuration reloaded from %s", strempty(n->path));
+}
+
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si,
+		     void *userdata)
+{
+	(void)sd_notify(0, "RELOADING=1");
+	reload(userdata);
+	(void)sd_notify(0, "READY=1");
+	update_status(userdata);
 	return 0;
 }
 
@@ -1101,21 +1334,17 @@ int manager_new(struct conf *conf_take, struct manager **ret)
 		return r;
 	(void)sd_event_source_set_enabled(m->refresh_timer, SD_EVENT_OFF);
 	(void)sd_event_source_set_description(m->refresh_timer, "refresh");
+	r = watch_clock(m);
+	if (r < 0)
+		log_debug_errno(r, "Cannot watch for wall-clock changes: %m; "
+				   "relying on the refresh timer alone");
 	*ret = TAKE_PTR(m);
 	return 0;
 }
 
 char *manager_ecs_url(struct manager *m)
 {
-	const struct conf_listen *l = &m->conf->serve.ecs;
-	char *u;
-
-	if (!l->enabled)
-		return NULL;
-	if (asprintf(&u, strchr(l->host, ':') ? "http://[%s]:%u" : "http://%s:%u",
-		     l->host, l->port) < 0)
-		return NULL;
-	return u;
+	return m->ecs_url ? strdup(m->ecs_url) : NULL;
 }
 
 static void on_login_at_start(struct manager *m, int r, const char *message,
@@ -1128,28 +1357,107 @@ static void on_login_at_start(struct manager *m, int r, const char *message,
 			 message);
 }
 
+/* Socket activation (adfs-credd.socket): systemd passes the listeners by
+ * name; only the expected names are taken, each checked to be a listening
+ * TCP socket. Returns the fd for name, or -1. */
+static int activated_fd(struct manager *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_activated; i++)
+		if (m->activated[i].fd >= 0 && streq(m->activated[i].name, name)) {
+			int fd = m->activated[i].fd;
+
+			m->activated[i].fd = -1;
+			return fd;
+		}
+	return -1;
+}
+
+static bool activated_fd_named(struct manager *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_activated; i++)
+		if (m->activated[i].fd >= 0 && streq(m->activated[i].name, name))
+			return true;
+	return false;
+}
+
+static int take_activated_fds(struct manager *m)
+{
+	char **names = NULL;
+	int n, r = 0;
+
+	n = sd_listen_fds_with_names(1, &names);
+	if (n < 0)
+		return log_error_errno(n, "Cannot take the sockets systemd "
+					  "passed: %m");
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		const char *name = names && names[i] ? names[i] : "";
+
+		if ((!streq(name, "ecs") && !streq(name, "imds")) ||
+		    m->n_activated >= ELEMENTSOF(m->activated)) {
+			log_warning("Ignoring socket %d named '%s' from systemd "
+				    "(expected FileDescriptorName=ecs or imds)",
+				    fd, name);
+			(void)close(fd);
+			continue;
+		}
+		if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) <= 0) {
+			r = log_error_errno(EINVAL,
+					    "The socket named '%s' from systemd "
+					    "is not a listening TCP socket",
+					    name);
+			(void)close(fd);
+			continue;
+		}
+		m->activated[m->n_activated].fd = fd;
+		(void)snprintf(m->activated[m->n_activated].name,
+			       sizeof(m->activated[0].name), "%s", name);
+		m->n_activated++;
+	}
+	for (int i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+	return r;
+}
+
 static int start_listener(struct manager *m, const struct conf_listen *l,
-			  const char *what, MHD_AccessHandlerCallback handler,
-			  void *cls, struct http_server **ret)
+			  const char *name, const char *what,
+			  MHD_AccessHandlerCallback handler, void *cls,
+			  struct http_server **ret)
 {
 	int fd, r;
+	bool activated;
 
-	if (!l->enabled)
+	fd = activated_fd(m, name);
+	activated = fd >= 0;
+	if (!activated && !l->enabled)
 		return 0;
-	r = listen_tcp(l->host, l->port, &fd);
-	if (r < 0)
-		return log_error_errno(r, "Cannot listen on %s:%u for the %s "
-					  "endpoint: %m",
-				       l->host, l->port, what);
+	if (!activated) {
+		r = listen_tcp(l->host, l->port, &fd);
+		if (r < 0)
+			return log_error_errno(r, "Cannot listen on %s:%u for "
+						  "the %s endpoint: %m",
+					       l->host, l->port, what);
+	} else if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1,
+				     l->enabled ? l->port : 0) <= 0) {
+		log_warning("The socket systemd passed for %s is not on port %u "
+			    "(serve.%s); serving on it anyway",
+			    what, l->port, name);
+	}
 	r = http_server_new(m->event, fd, false, handler, cls, NULL, what, ret);
 	if (r < 0) {
 		(void)close(fd);
 		return log_error_errno(r, "Cannot start the %s endpoint: %m",
 				       what);
 	}
-	log_info("Serving %s on http://%s%s%s:%u/", what,
-		 strchr(l->host, ':') ? "[" : "", l->host,
-		 strchr(l->host, ':') ? "]" : "", l->port);
+	if (activated)
+		log_info("Serving %s on the socket from systemd (socket "
+			 "activation)",
+			 what);
+	else
+		log_info("Serving %s on http://%s%s%s:%u/", what,
+			 strchr(l->host, ':') ? "[" : "", l->host,
+			 strchr(l->host, ':') ? "]" : "", l->port);
 	return 0;
 }
 
@@ -1175,11 +1483,21 @@ int manager_start(struct manager *m)
 	m->ecs = (struct ecs){ .store = &m->store, .token = m->token,
 			       .guard = &m->guard };
 	restore_state(m);
-	r = start_listener(m, &m->conf->serve.ecs, "ECS credentials", ecs_handle,
-			   &m->ecs, &m->ecs_server);
+	r = take_activated_fds(m);
 	if (r < 0)
 		return r;
-	if (m->conf->serve.imds.enabled) {
+	r = start_listener(m, &m->conf->serve.ecs, "ecs", "ECS credentials",
+			   ecs_handle, &m->ecs, &m->ecs_server);
+	if (r < 0)
+		return r;
+	/* What `env` prints is where we listen, whatever a reload says. */
+	if (m->conf->serve.ecs.enabled &&
+	    asprintf(&m->ecs_url,
+		     strchr(m->conf->serve.ecs.host, ':') ? "http://[%s]:%u"
+							  : "http://%s:%u",
+		     m->conf->serve.ecs.host, m->conf->serve.ecs.port) < 0)
+		return log_oom();
+	if (m->conf->serve.imds.enabled || activated_fd_named(m, "imds")) {
 		r = imds_init(&m->imds);
 		if (r < 0)
 			return log_error_errno(r, "Cannot start IMDS: %m");
@@ -1187,7 +1505,7 @@ int manager_start(struct manager *m)
 		m->imds.guard = &m->guard;
 		m->imds.role = m->conf->serve.imds_role ? m->conf->serve.imds_role
 							: m->conf->default_role;
-		r = start_listener(m, &m->conf->serve.imds, "EC2 IMDSv2",
+		r = start_listener(m, &m->conf->serve.imds, "imds", "EC2 IMDSv2",
 				   imds_handle, &m->imds, &m->imds_server);
 		if (r < 0)
 			return r;
@@ -1218,8 +1536,58 @@ int manager_start(struct manager *m)
 	return 0;
 }
 
+/* STATUS= for `systemctl --user status`: a line a person reads. */
+static void update_status(struct manager *m)
+{
+	usec_t now = now_wall(), next = USEC_INFINITY;
+	size_t valid = 0;
+	char hm[8] = "-";
+
+	for (size_t i = 0; i < m->store.n_roles; i++) {
+		const struct role_session *rs = &m->store.roles[i];
+
+		if (role_has_valid_creds(rs, now))
+			valid++;
+		if (rs->next_refresh && rs->next_refresh < next)
+			next = rs->next_refresh;
+	}
+	if (next != USEC_INFINITY) {
+		time_t t = (time_t)(next / USEC_PER_SEC);
+		struct tm tm;
+
+		if (localtime_r(&t, &tm))
+			(void)strftime(hm, sizeof(hm), "%H:%M", &tm);
+	}
+	switch (m->signin) {
+	case SIGNIN_SIGNED_IN:
+		(void)sd_notifyf(0, "STATUS=signed in as %s; %zu role%s valid; "
+				    "next refresh %s",
+				 strempty(m->store.user), valid,
+				 valid == 1 ? "" : "s", hm);
+		break;
+	case SIGNIN_SIGNING_IN:
+		(void)sd_notify(0, "STATUS=signing in to ADFS");
+		break;
+	case SIGNIN_MFA_PENDING:
+		(void)sd_notify(0, "STATUS=waiting for the second factor "
+				   "(adfs-credctl login)");
+		break;
+	case SIGNIN_FAILED:
+		(void)sd_notifyf(0, "STATUS=sign-in failed (%zu role%s still "
+				    "valid): run adfs-credctl login",
+				 valid, valid == 1 ? "" : "s");
+		break;
+	default:
+		(void)sd_notifyf(0, "STATUS=not signed in: run adfs-credctl "
+				    "login%s",
+				 valid ? " (still serving valid credentials)" : "");
+		break;
+	}
+}
+
 int manager_run(struct manager *m)
 {
+	update_status(m);
 	return sd_event_loop(m->event);
 }
 
@@ -1244,12 +1612,17 @@ struct manager *manager_free(struct manager *m)
 	free(m->signin_error);
 	free(m->mfa_hint);
 	(void)sd_event_source_disable_unref(m->refresh_timer);
+	(void)sd_event_source_disable_unref(m->clock_watch);
 	(void)sd_event_source_disable_unref(m->sigterm);
 	(void)sd_event_source_disable_unref(m->sigint);
 	(void)sd_event_source_disable_unref(m->sighup);
 	sd_event_unref(m->event);
+	for (size_t i = 0; i < m->n_activated; i++)
+		if (m->activated[i].fd >= 0)
+			(void)close(m->activated[i].fd);
 	free(m->state_dir);
 	free(m->identity);
+	free(m->ecs_url);
 	conf_free(m->conf);
 	free(m);
 	return NULL;

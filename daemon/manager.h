@@ -51,6 +51,13 @@ struct manager {
 	struct conf *conf;
 	char *state_dir;
 	char *identity;          /* ties state.json to this config */
+	char *ecs_url;           /* where the ECS endpoint listens */
+	struct {                 /* sockets from systemd (socket activation) */
+		int fd;
+		char name[16];
+	} activated[4];
+	size_t n_activated;
+	bool reload_pending;     /* SIGHUP during a cycle */
 	uid_t uid;
 
 	struct curl_glue *glue;
@@ -77,6 +84,9 @@ struct manager {
 		bool running;
 		bool with_password;
 		struct secret *saml;     /* the assertion being redeemed */
+		usec_t saml_at;          /* CLOCK_BOOTTIME when it came */
+		bool refetching;         /* getting a newer one mid-cycle */
+		uint32_t resume_duration; /* ... then AssumeRole with this */
 		struct saml_info *info;
 		size_t *due;             /* indexes into store.roles */
 		size_t n_due, next;
@@ -93,6 +103,7 @@ struct manager {
 	} cycle;
 
 	sd_event_source *refresh_timer;
+	sd_event_source *clock_watch; /* wall-clock jumps and resumes */
 	sd_event_source *sigterm, *sigint, *sighup;
 };
 

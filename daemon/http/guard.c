@@ -107,7 +107,8 @@ void guard_audit(struct MHD_Connection *c, const char *endpoint,
 {
 	const struct peer_info *p = http_peer(c);
 
-	log_info("audit: %s role=%s peer_uid=%d status=%u%s%s", endpoint,
-		 role ? role : "-", p && p->uid_known ? (int)p->uid : -1,
-		 status, why ? " reason=" : "", why ? why : "");
+	log_id(LOG_INFO, LOG_ID_AUDIT,
+	       "audit: %s role=%s peer_uid=%d status=%u%s%s", endpoint,
+	       role ? role : "-", p && p->uid_known ? (int)p->uid : -1,
+	       status, why ? " reason=" : "", why ? why : "");
 }

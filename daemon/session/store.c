@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "session/refresh.h"
 #include "util/timeutil.h"
 
 static bool json_safe(const char *s)
@@ -164,7 +165,7 @@ void store_set_creds(struct role_session *r, struct creds *c)
 
 bool role_has_valid_creds(const struct role_session *r, usec_t now)
 {
-	return r->creds && r->creds->expiration > now;
+	return r->creds && refresh_creds_valid(r->creds->expiration, now);
 }
 
 void role_set_error(struct role_session *r, const char *msg)

@@ -5,11 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <systemd/sd-journal.h>
 
 #include "util/macro.h"
 
 static int max_level = LOG_INFO;
-static int journal; /* stderr is a journal stream: use "<N>" prefixes */
+static int journal;     /* stderr is a journal stream */
+static int journal_api; /* and journald's socket is there: structured entries */
 static const char *ident = "adfs-credd";
 
 void log_set_level(int level)
@@ -51,8 +53,12 @@ void log_open(const char *name)
 	/* JOURNAL_STREAM is "DEV:INODE" of the stream systemd connected. */
 	if (e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 &&
 	    fstat(STDERR_FILENO, &st) == 0 && st.st_dev == dev &&
-	    st.st_ino == ino)
+	    st.st_ino == ino) {
 		journal = 1;
+		/* sd_journal_send() drops messages silently when journald is
+		 * gone; then the stream, with priority prefixes, is better. */
+		journal_api = access("/run/systemd/journal/socket", W_OK) == 0;
+	}
 }
 
 static const char *level_name(int level)
@@ -69,8 +75,8 @@ static const char *level_name(int level)
 	}
 }
 
-int log_internal(int level, int error, const char *file, int line,
-		 const char *fmt, ...)
+int log_internal(int level, int error, const char *message_id,
+		 const char *file, int line, const char *fmt, ...)
 {
 	int saved = errno;
 	char msg[2048];
@@ -86,10 +92,23 @@ int log_internal(int level, int error, const char *file, int line,
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 
-	/* One write per line, so lines from a crash-free process never
-	 * interleave; the file:line only at debug level. */
-	if (journal)
+	/* Under systemd, structured journal entries (priority, source
+	 * location, MESSAGE_ID for lifecycle events); the stream prefix
+	 * "<N>" when the journal socket is not there. */
+	if (journal && journal_api) {
+		char line_s[16];
+
+		(void)snprintf(line_s, sizeof(line_s), "%d", line);
+		if (sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", level,
+				    "SYSLOG_IDENTIFIER=%s", ident,
+				    "CODE_FILE=%s", file, "CODE_LINE=%s",
+				    line_s, message_id ? "MESSAGE_ID=%s" : NULL,
+				    message_id, NULL) < 0)
+			(void)fprintf(stderr, "<%d>%s\n", level, msg);
+	} else if (journal)
 		(void)fprintf(stderr, "<%d>%s\n", level, msg);
+	/* One write per line, so lines never interleave; the file:line only
+	 * at debug level. */
 	else if (max_level >= LOG_DEBUG)
 		(void)fprintf(stderr, "%s: %s: %s (%s:%d)\n", ident,
 			      level_name(level), msg, file, line);

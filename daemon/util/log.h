@@ -17,12 +17,25 @@ int log_level_from_string(const char *s);
 void log_open(const char *ident);
 
 /* Logs at level; when error != 0 sets errno = |error| for %m. Returns
- * -|error| so callers can `return log_error_errno(r, ...)`. */
-int log_internal(int level, int error, const char *file, int line,
-		 const char *fmt, ...) _printf_(5, 6);
+ * -|error| so callers can `return log_error_errno(r, ...)`. message_id:
+ * a journal MESSAGE_ID (32 hex digits) for lifecycle events, or NULL. */
+int log_internal(int level, int error, const char *message_id,
+		 const char *file, int line, const char *fmt, ...)
+	_printf_(6, 7);
+
+/* MESSAGE_IDs of the events one may want to find in the journal
+ * (journalctl MESSAGE_ID=...). */
+#define LOG_ID_SIGNED_IN "2ccbdcf049114b18aa434f1e1044158a"
+#define LOG_ID_SIGNIN_FAILED "2d24b9e8986c48faa10fbcfa8626b833"
+#define LOG_ID_REFRESHED "f6fd5799bfb2473f91d7720044ec7967"
+#define LOG_ID_REFRESH_FAILED "bf8d564e4e0d42afb39b855b4967c6df"
+#define LOG_ID_AUDIT "929adadb980b49efa925d85d6fdea9bd"
+
+#define log_id(level, id, ...)                                               \
+	(void)log_internal((level), 0, (id), __FILE__, __LINE__, __VA_ARGS__)
 
 #define log_full_errno(level, error, ...)                                    \
-	log_internal((level), (error), __FILE__, __LINE__, __VA_ARGS__)
+	log_internal((level), (error), NULL, __FILE__, __LINE__, __VA_ARGS__)
 
 #define log_error(...) (void)log_full_errno(LOG_ERR, 0, __VA_ARGS__)
 #define log_warning(...) (void)log_full_errno(LOG_WARNING, 0, __VA_ARGS__)
@@ -33,3 +46,4 @@ int log_internal(int level, int error, const char *file, int line,
 #define log_warning_errno(e, ...) log_full_errno(LOG_WARNING, (e), __VA_ARGS__)
 #define log_info_errno(e, ...) log_full_errno(LOG_INFO, (e), __VA_ARGS__)
 #define log_debug_errno(e, ...) log_full_errno(LOG_DEBUG, (e), __VA_ARGS__)
+#define log_oom() log_error_errno(ENOMEM, "Out of memory")

@@ -297,6 +297,17 @@ class TestPasswordSources(unittest.TestCase):
         creds = self.wait_valid()
         self.assertEqual(creds["RoleArn"], DEV_ARN)
         self.assertEqual(self.s.adfs.stats()["password_posts"], 1)
+        # `login` reads the file again; no prompt, nothing on stdin. The
+        # first cycle may still be sizing durations (GetRole) after the
+        # first credentials are served: the daemon then says to try again.
+        import time
+        for _ in range(100):
+            p = self.s.ctl("login", input="")
+            if "already running" not in p.stderr:
+                break
+            time.sleep(0.1)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.s.adfs.stats()["password_posts"], 1, "SSO cookies still valid")
 
     def test_password_file_must_be_private(self):
         self.s = Stack()
@@ -358,6 +369,55 @@ class TestStsRefusals(StackTest):
         self.assertEqual(st, 200)
         # A fixed duration is never probed: exactly one STS call for prod.
         self.assertEqual(self.s.sts.stats()["assume_calls"], 2)
+
+
+class TestReload(StackTest):
+    """SIGHUP applies a good configuration now, keeps the old one when the
+    new one is bad, and refuses what would orphan the held sign-in."""
+    config = {"roles": [{"name": "dev", "arn": DEV_ARN}]}
+
+    def hup(self, conf_extra):
+        import signal
+        import time
+        self.s.write_config(conf_extra)
+        mark = len(self.s.log_text())
+        self.s.daemon.send_signal(signal.SIGHUP)
+        for _ in range(100):
+            new = self.s.log_text()[mark:]
+            if "Configuration reloaded" in new or "rejected" in new or "restart adfs-credd" in new:
+                return new
+            time.sleep(0.05)
+        self.fail("no reload message:\n" + self.s.log_text()[mark:])
+
+    def test_reload(self):
+        self.assertEqual(self.s.login().returncode, 0)
+        base = {"roles": [{"name": "dev", "arn": DEV_ARN}]}
+        out = self.hup(dict(base, serve={"allowed_uids": [65534, 65533]}, log_level="info"))
+        self.assertIn("Configuration reloaded", out)
+        # The guard reads the new allowed_uids (ASan would catch a stale
+        # pointer into the old configuration).
+        for _ in range(3):
+            self.assertEqual(self.s.get("/role/dev", token=self.s.token())[0], 200)
+        with open(self.s.config_path, "a") as f:
+            f.write("\n")
+        bad = dict(base, log_level="loud")
+        out = self.hup(bad)
+        self.assertIn("New configuration rejected, keeping the old one", out)
+        self.assertRegex(out, re.escape(self.s.config_path) + r":\d+:\d+: .*log_level")
+        out = self.hup(dict(base, adfs={"username": "EXAMPLE\\bob"}))
+        self.assertIn("restart adfs-credd to apply", out)
+        # Still the same daemon, still serving, and `env` still names the
+        # port it listens on.
+        self.assertEqual(self.s.get("/role/dev", token=self.s.token())[0], 200)
+        self.assertIn(self.s.ecs_url, self.s.ctl("env").stdout)
+        self.stop_clean()
+
+
+class TestNoRolesBeforeLogin(StackTest):
+    def test_not_signed_in_rather_than_no_such_role(self):
+        for path in ("/", "/role/ADFS-Dev"):
+            st, _, body = self.s.get(path, token=self.s.token())
+            self.assertEqual((st, json.loads(body)["Code"]), (503, "NotSignedIn"), path)
 
 
 class TestCommandLine(unittest.TestCase):

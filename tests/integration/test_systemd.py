@@ -1,0 +1,195 @@
+"""systemd integration (issue 6): the unit files verify and reach the OK
+security band; sd_notify messages (READY, STATUS, WATCHDOG, RELOADING,
+STOPPING) seen on a fake NOTIFY_SOCKET; socket activation through
+systemd-socket-activate."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+from harness import DEV_ARN, ROOT, Stack, free_port
+
+UNITS = os.path.join(ROOT, "systemd")
+MAN = os.path.join(ROOT, "docs", "man")
+
+
+def unit_dir(build):
+    """The units as `cmake --install` lays them out, ExecStart pointing at
+    this build, and a MANPATH with the man pages they name."""
+    d = tempfile.mkdtemp(prefix="adfs-credd-units-")
+    with open(os.path.join(UNITS, "adfs-credd.service.in")) as f:
+        text = f.read().replace("@CMAKE_INSTALL_FULL_BINDIR@", build)
+    with open(os.path.join(d, "adfs-credd.service"), "w") as f:
+        f.write(text)
+    for s in ("adfs-credd.socket", "adfs-credd-imds.socket"):
+        shutil.copy(os.path.join(UNITS, s), d)
+    for sec, page in (("1", "adfs-credctl.1"), ("5", "adfs-credd.yaml.5"), ("8", "adfs-credd.8")):
+        os.makedirs(os.path.join(d, "man", "man" + sec), exist_ok=True)
+        shutil.copy(os.path.join(MAN, page), os.path.join(d, "man", "man" + sec))
+    return d
+
+
+def analyze_env(d):
+    rt = os.path.join(d, "rt")
+    os.makedirs(rt, mode=0o700, exist_ok=True)
+    return dict(os.environ, XDG_RUNTIME_DIR=rt, MANPATH=os.path.join(d, "man"))
+
+
+class TestUnits(unittest.TestCase):
+    def setUp(self):
+        from harness import build_dir
+        self.d = unit_dir(build_dir())
+        self.addCleanup(shutil.rmtree, self.d, True)
+
+    def test_verify_is_clean(self):
+        units = [os.path.join(self.d, u) for u in
+                 ("adfs-credd.service", "adfs-credd.socket", "adfs-credd-imds.socket")]
+        p = subprocess.run(["systemd-analyze", "verify", "--user"] + units,
+                           capture_output=True, text=True, env=analyze_env(self.d))
+        # verify exits 0 on some problems: its stderr is the verdict.
+        self.assertEqual((p.returncode, p.stderr.strip()), (0, ""), p.stderr)
+
+    def test_security_band(self):
+        p = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--user",
+                            os.path.join(self.d, "adfs-credd.service")],
+                           capture_output=True, text=True, env=analyze_env(self.d))
+        m = re.search(r"Overall exposure level for adfs-credd.service: ([0-9.]+) (\w+)", p.stdout)
+        self.assertIsNotNone(m, p.stdout + p.stderr)
+        print(f"\n[systemd-analyze security] {m.group(1)} {m.group(2)}")
+        self.assertIn(m.group(2), ("PERFECT", "SAFE", "OK"))
+        self.assertLessEqual(float(m.group(1)), 4.9)
+        text = open(os.path.join(self.d, "adfs-credd.service")).read()
+        for key in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "NoNewPrivileges=yes",
+                    "ProtectSystem=strict", "ProtectHome=read-only", "PrivateTmp=yes",
+                    "MemoryDenyWriteExecute=yes",
+                    "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
+                    "SystemCallFilter=@system-service", "LockPersonality=yes", "LimitCORE=0",
+                    "LoadCredential="):
+            self.assertIn(key, text)
+
+
+class NotifySocket:
+    def __init__(self, d):
+        self.path = os.path.join(d, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.messages = []
+
+    def wait_for(self, pred, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for m in self.messages:
+                if pred(m):
+                    return m
+            try:
+                data = self.sock.recv(4096).decode()
+            except socket.timeout:
+                continue
+            self.messages.append(data)
+        raise AssertionError(f"no matching sd_notify message; got {self.messages!r}")
+
+
+class TestNotify(unittest.TestCase):
+    def test_lifecycle_messages(self):
+        s = Stack(config={"roles": [{"name": "dev", "arn": DEV_ARN}]})
+        self.addCleanup(s.close)
+        n = NotifySocket(s.tmp)
+        self.addCleanup(n.sock.close)
+        s.start_daemon(env={"NOTIFY_SOCKET": n.path, "WATCHDOG_USEC": "1000000"})
+        n.wait_for(lambda m: "READY=1" in m.split("\n"))
+        n.wait_for(lambda m: "STATUS=not signed in: run adfs-credctl login" in m)
+        n.wait_for(lambda m: "WATCHDOG=1" in m.split("\n"), timeout=5)
+        self.assertEqual(s.login().returncode, 0)
+        st = n.wait_for(lambda m: m.startswith("STATUS=signed in as"))
+        self.assertRegex(st, r"STATUS=signed in as EXAMPLE\\alice; 1 role valid; next refresh \d\d:\d\d")
+        n.messages.clear()
+        s.daemon.send_signal(signal.SIGHUP)
+        n.wait_for(lambda m: "RELOADING=1" in m.split("\n"))
+        n.wait_for(lambda m: "READY=1" in m.split("\n"))
+        self.assertLess(n.messages.index("RELOADING=1"), n.messages.index("READY=1"))
+        rc = s.stop_daemon()
+        n.wait_for(lambda m: "STOPPING=1" in m.split("\n"))
+        self.assertEqual(rc, 0)
+
+
+class TestJournal(unittest.TestCase):
+    def test_journal_stream_detected(self):
+        """With stderr being "the journal" (JOURNAL_STREAM = its device and
+        inode) the daemon writes journal entries; with no journald here,
+        they fall back to priority-prefixed lines ("<6>..."), never plain
+        ones, and never a secret."""
+        s = Stack(config={"roles": [{"name": "dev", "arn": DEV_ARN}], "log_level": "info"})
+        self.addCleanup(s.close)
+        open(s.daemon_log, "a").close()
+        st = os.stat(s.daemon_log)
+        s.start_daemon(env={"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"})
+        self.assertEqual(s.login().returncode, 0)
+        s.stop_daemon()
+        lines = [l for l in s.log_text().splitlines() if l]
+        self.assertTrue(lines)
+        for l in lines:
+            self.assertRegex(l, r"^<[0-7]>", l)
+        self.assertTrue(any(l.startswith("<6>Signed in to ADFS as") for l in lines), lines)
+        self.assertNotIn("Correct-Horse-1", s.log_text())
+
+
+class TestSocketActivation(unittest.TestCase):
+    def test_ecs_socket_passed_by_name(self):
+        port = free_port()
+        s = Stack(config={"roles": [{"name": "dev", "arn": DEV_ARN}],
+                          "serve": {"ecs": f"127.0.0.1:{port}"}})
+        s.ecs_port = port
+        self.addCleanup(s.close)
+        log = open(s.daemon_log, "a")
+        # systemd-socket-activate listens, and starts the daemon with the
+        # socket (LISTEN_FDS, LISTEN_FDNAMES=ecs) at the first connection.
+        # The daemon must not bind the port itself: it is already taken.
+        proc = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}",
+                                 "--fdname=ecs", s.daemon_bin, "-c", s.config_path],
+                                stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: (proc.poll() is None and proc.send_signal(signal.SIGTERM),
+                                 proc.wait(10), log.close()))
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/role/dev",
+                                     headers={"Authorization": "x"})
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                urllib.request.urlopen(req, timeout=5)
+                self.fail("a wrong token was accepted")
+            except urllib.error.HTTPError as e:
+                self.assertEqual(e.code, 403)
+                self.assertEqual(json.loads(e.read())["Code"], "AccessDenied")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline:
+                    raise AssertionError("no answer on the activated socket:\n" + s.log_text())
+                time.sleep(0.1)
+        self.assertIn("socket activation", s.log_text())
+        self.assertEqual(s.login().returncode, 0, s.log_text())
+        st, _, body = s.get("/role/dev", token=s.token())
+        self.assertEqual(st, 200, body)
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(15), 0, s.log_text())
+
+
+if __name__ == "__main__":
+    unittest.main()
