@@ -57,14 +57,15 @@ def clean_sdk_env(extra=None):
 
 
 class Emulator:
-    def __init__(self, name, script, world, certs, workdir):
+    def __init__(self, name, script, world, certs, workdir, env=None):
         self.name = name
         self.log = open(os.path.join(workdir, name + ".log"), "w")
         self.proc = subprocess.Popen(
             [PYTHON, os.path.join(EMU, script), "--world", world,
              "--cert", os.path.join(certs, "server.pem"),
              "--key", os.path.join(certs, "server.key"), "--port", "0"],
-            stdout=subprocess.PIPE, stderr=self.log, text=True)
+            stdout=subprocess.PIPE, stderr=self.log, text=True,
+            env=dict(os.environ, **(env or {})))
         line = self.proc.stdout.readline()
         m = re.match(r"LISTENING (\d+)", line)
         if not m:
@@ -103,9 +104,11 @@ class Emulator:
 
 class Stack:
     """Emulators + one daemon. `config` entries are merged into the
-    generated YAML (top-level keys replaced, `adfs`/`aws`/`serve` merged)."""
+    generated YAML (top-level keys replaced, `adfs`/`aws`/`serve` merged).
+    `emulator_env` is added to both emulators' environment (the long-job
+    test runs them under tests/timewarp)."""
 
-    def __init__(self, config=None, world=None, keep=False):
+    def __init__(self, config=None, world=None, keep=False, emulator_env=None):
         self.build = build_dir()
         self.daemon_bin = os.path.join(self.build, "adfs-credd")
         self.ctl_bin = os.path.join(self.build, "adfs-credctl")
@@ -124,8 +127,10 @@ class Stack:
         self.world = os.path.join(self.tmp, "world.json")
         with open(self.world, "w") as f:
             json.dump(w, f)
-        self.adfs = Emulator("adfs", "adfs_emulator.py", self.world, self.certs, self.tmp)
-        self.sts = Emulator("sts", "sts_emulator.py", self.world, self.certs, self.tmp)
+        self.adfs = Emulator("adfs", "adfs_emulator.py", self.world, self.certs, self.tmp,
+                             env=emulator_env)
+        self.sts = Emulator("sts", "sts_emulator.py", self.world, self.certs, self.tmp,
+                            env=emulator_env)
         self.state_dir = os.path.join(self.tmp, "state")
         self.ecs_port = free_port()
         self.config_path = os.path.join(self.tmp, "config.yaml")
