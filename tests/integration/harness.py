@@ -254,6 +254,36 @@ class Stack:
                 shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+class StackChecks:
+    """Checks the integration tests share; the test case sets self.s to a
+    Stack."""
+
+    def status(self):
+        p = self.s.ctl("status", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout)
+
+    def ecs_env(self, role=None, token_file=False):
+        """The environment `adfs-credctl env` prints, as a dict."""
+        args = ["env"] + ([role] if role else []) + (["--token-file"] if token_file else [])
+        p = self.s.ctl(*args)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        env = {}
+        for line in p.stdout.splitlines():
+            m = re.match(r"^export (AWS_[A-Z_]+)=(.*)$", line)
+            self.assertIsNotNone(m, f"unexpected line in env output: {line!r}")
+            env[m.group(1)] = m.group(2)
+        return env
+
+    def stop_clean(self):
+        """SIGTERM; fails on a non-zero exit or any sanitizer report."""
+        rc = self.s.stop_daemon()
+        log = self.s.log_text()
+        self.assertIsNone(sanitizer_report(log), log)
+        self.assertEqual(rc, 0, "adfs-credd did not exit cleanly on SIGTERM:\n" + log)
+        return log
+
+
 def sanitizer_report(text):
     for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
         if marker in text:

@@ -8,14 +8,13 @@ import stat
 import subprocess
 import unittest
 
-from harness import (DEV_ARN, PASSWORD, PROD_ARN, USER, Stack, clean_sdk_env,
-                     sanitizer_report)
+from harness import (StackChecks, DEV_ARN, PASSWORD, PROD_ARN, USER, Stack, clean_sdk_env)
 
 ECS_FIELDS = {"AccessKeyId", "SecretAccessKey", "Token", "Expiration", "RoleArn", "AccountId"}
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
-class StackTest(unittest.TestCase):
+class StackTest(StackChecks, unittest.TestCase):
     """One fresh stack per test: daemons share nothing between tests."""
     config = None
 
@@ -23,25 +22,6 @@ class StackTest(unittest.TestCase):
         self.s = Stack(config=self.config)
         self.addCleanup(self.s.close)
         self.s.start_daemon()
-
-    def stop_clean(self):
-        rc = self.s.stop_daemon()
-        log = self.s.log_text()
-        self.assertIsNone(sanitizer_report(log), log)
-        self.assertEqual(rc, 0, "adfs-credd did not exit cleanly on SIGTERM:\n" + log)
-        return log
-
-    def ecs_env(self, role=None, token_file=False):
-        args = ["env"] + ([role] if role else []) + (["--token-file"] if token_file else [])
-        p = self.s.ctl(*args)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        env = {}
-        for line in p.stdout.splitlines():
-            m = re.match(r"^export (AWS_[A-Z_]+)=(.*)$", line)
-            self.assertIsNotNone(m, f"unexpected line in env output: {line!r}")
-            env[m.group(1)] = m.group(2)
-        return env
-
 
 class TestSignInAndServe(StackTest):
     config = {"roles": [

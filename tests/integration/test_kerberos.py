@@ -9,12 +9,11 @@ for HTTP/localhost (the test certificate carries DNS:localhost)."""
 
 import json
 import os
-import re
 import time
 import unittest
 
 import krb5
-from harness import DEV_ARN, EMU, Stack, sanitizer_report
+from harness import DEV_ARN, EMU, Stack, StackChecks
 
 KERBEROS_USER = "EXAMPLE\\alice"
 
@@ -82,7 +81,7 @@ class KerberosStack(Stack):
         return self.adfs._req("POST", "/_emulator/reset", {"state": True, "counters": False})
 
 
-class KerberosTest(unittest.TestCase):
+class KerberosTest(StackChecks, unittest.TestCase):
     config = {"roles": [{"name": "dev", "arn": DEV_ARN}], "default_role": "dev"}
 
     @classmethod
@@ -121,23 +120,6 @@ class KerberosTest(unittest.TestCase):
     def creds(self):
         st, _, body = self.s.get("/role/dev", token=self.s.token())
         return json.loads(body) if st == 200 else None
-
-    def ecs_env(self, role):
-        p = self.s.ctl("env", role)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        env = {}
-        for line in p.stdout.splitlines():
-            m = re.match(r"^export (AWS_[A-Z_]+)=(.*)$", line)
-            self.assertIsNotNone(m, f"unexpected line in env output: {line!r}")
-            env[m.group(1)] = m.group(2)
-        return env
-
-    def stop_clean(self):
-        rc = self.s.stop_daemon()
-        log = self.s.log_text()
-        self.assertIsNone(sanitizer_report(log), log)
-        self.assertEqual(rc, 0, "adfs-credd did not exit cleanly on SIGTERM:\n" + log)
-        return log
 
     # --- tests ---------------------------------------------------------------
     def test_signs_in_at_start_and_renews_via_kerberos(self):

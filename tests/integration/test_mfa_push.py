@@ -7,7 +7,7 @@ import json
 import os
 import unittest
 
-from harness import DEV_ARN, EMU, Stack, sanitizer_report
+from harness import DEV_ARN, EMU, Stack, StackChecks
 
 CAROL, CAROL_PASSWORD = "EXAMPLE\\carol", "Push-Me-3"
 DAVE, DAVE_PASSWORD = "EXAMPLE\\dave", "Deny-Me-4"
@@ -27,7 +27,7 @@ def push_users():
     ]
 
 
-class PushTest(unittest.TestCase):
+class PushTest(StackChecks, unittest.TestCase):
     user = CAROL
 
     def setUp(self):
@@ -36,19 +36,6 @@ class PushTest(unittest.TestCase):
                        world={"users": push_users()})
         self.addCleanup(self.s.close)
         self.s.start_daemon()
-
-    def status(self):
-        p = self.s.ctl("status", "--json")
-        self.assertEqual(p.returncode, 0, p.stderr)
-        return json.loads(p.stdout)
-
-    def stop_clean(self):
-        rc = self.s.stop_daemon()
-        log = self.s.log_text()
-        self.assertIsNone(sanitizer_report(log), log)
-        self.assertEqual(rc, 0, "adfs-credd did not exit cleanly on SIGTERM:\n" + log)
-        return log
-
 
 class TestPushApproved(PushTest):
     def test_number_shown_and_approval_waited_for(self):

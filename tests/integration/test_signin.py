@@ -9,25 +9,20 @@ import stat
 import time
 import unittest
 
-from harness import DEV_ARN, PASSWORD, USER, Stack
+from harness import DEV_ARN, PASSWORD, USER, Stack, StackChecks
 
 BOB = "EXAMPLE\\bob"
 BOB_PASSWORD = "Battery-Staple-2"
 BOB_CODE = "123456"
 
 
-class Base(unittest.TestCase):
+class Base(StackChecks, unittest.TestCase):
     config = None
 
     def setUp(self):
         self.s = Stack(config=self.config)
         self.addCleanup(self.s.close)
         self.s.start_daemon()
-
-    def status(self):
-        p = self.s.ctl("status", "--json")
-        self.assertEqual(p.returncode, 0, p.stderr)
-        return json.loads(p.stdout)
 
     adfs_offset = 0
 

@@ -5,17 +5,16 @@ checks the Assertion's signature. A wrong password comes back as AD FS's
 SOAP fault (ID3242) and is never sent again."""
 
 import json
-import re
 import unittest
 
-from harness import DEV_ARN, PASSWORD, USER, Stack, sanitizer_report
+from harness import DEV_ARN, PASSWORD, USER, Stack, StackChecks
 
 ID3242 = "ID3242: The security token could not be authenticated or authorized."
 ENDPOINT = b"/adfs/services/trust/13/usernamemixed"
 
 
 
-class WsTrustTest(unittest.TestCase):
+class WsTrustTest(StackChecks, unittest.TestCase):
     config = {"adfs": {"auth": "wstrust", "username": USER},
               "roles": [{"name": "dev", "arn": DEV_ARN}], "default_role": "dev"}
 
@@ -23,28 +22,6 @@ class WsTrustTest(unittest.TestCase):
         self.s = Stack(config=self.config)
         self.addCleanup(self.s.close)
         self.s.start_daemon()
-
-    def status(self):
-        p = self.s.ctl("status", "--json")
-        self.assertEqual(p.returncode, 0, p.stderr)
-        return json.loads(p.stdout)
-
-    def ecs_env(self, role):
-        p = self.s.ctl("env", role)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        env = {}
-        for line in p.stdout.splitlines():
-            m = re.match(r"^export (AWS_[A-Z_]+)=(.*)$", line)
-            self.assertIsNotNone(m, f"unexpected line in env output: {line!r}")
-            env[m.group(1)] = m.group(2)
-        return env
-
-    def stop_clean(self):
-        rc = self.s.stop_daemon()
-        log = self.s.log_text()
-        self.assertIsNone(sanitizer_report(log), log)
-        self.assertEqual(rc, 0, "adfs-credd did not exit cleanly on SIGTERM:\n" + log)
-        return log
 
     def test_login_serves_credentials(self):
         p = self.s.login()
