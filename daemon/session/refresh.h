@@ -57,8 +57,8 @@ bool refresh_creds_valid(usec_t expiry, usec_t now);
 /* What the scheduler knows about one role. */
 struct refresh_role {
 	usec_t next_refresh; /* wall clock; 0 = none planned */
-	usec_t expiry;       /* of the credentials held; 0 = none */
-	bool empty;          /* never had credentials */
+	usec_t expiry;	     /* of the credentials held; 0 = none */
+	bool empty;	     /* never had credentials */
 };
 
 /* Whether a role's planned refresh calls for a cycle at now (it is

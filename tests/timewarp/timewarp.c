@@ -9,22 +9,35 @@
  *   TIMEWARP_FACTOR=400                 speed-up (a positive number)
  *   TIMEWARP_ANCHOR="MONO_NS REAL_NS"   CLOCK_MONOTONIC and CLOCK_REALTIME
  *                                       read once by the test at its start
+ *   TIMEWARP_MONOTONIC_FACTOR=40        optional, <= TIMEWARP_FACTOR: a
+ *                                       slower CLOCK_MONOTONIC (below)
  *
  * Fake time, for every process:
- *   realtime        = REAL_NS + (monotonic_real - MONO_NS) * F
- *   monotonic-like  = base_c  + (monotonic_real - MONO_NS) * F
- * (base_c: that clock's value at the anchor). Everything is derived from
- * the real CLOCK_MONOTONIC, so processes agree to the nanosecond whatever
- * clock they read. Waits are converted back: relative timeouts are divided
- * by F, absolute deadlines become "real now + (deadline - fake now) / F" on
- * the same kernel clock. That covers what sd-event (timerfd on
- * CLOCK_BOOTTIME/CLOCK_MONOTONIC with TFD_TIMER_ABSTIME, epoll_wait),
- * libcurl, libmicrohttpd, OpenSSL and CPython (clock_nanosleep with
- * TIMER_ABSTIME, sem_clockwait, poll, pthread_cond_timedwait) use.
- * Unlike libfaketime 0.9.10, whose timerfd_settime converts absolute
- * CLOCK_BOOTTIME/CLOCK_MONOTONIC deadlines with the realtime start (so
- * sd-event's timers never fire), and whose "x" mode restarts the fast
- * clock in every process. */
+ *   realtime, boottime = base_c + (monotonic_real - MONO_NS) * F
+ *   monotonic          = base_c + (monotonic_real - MONO_NS) * F_mono
+ * (base_c: that clock's value at the anchor; REAL_NS for realtime).
+ * Everything is derived from the real CLOCK_MONOTONIC, so processes agree
+ * on the wall clock to the nanosecond whatever clock they read.
+ *
+ * With F_mono < F the process lives on a machine that naps: the wall clock
+ * and CLOCK_BOOTTIME advance F/F_mono times faster than CLOCK_MONOTONIC,
+ * as they do across suspends. Timeouts measured in awake time (libcurl's,
+ * on CLOCK_MONOTONIC) then keep a real-time margin F/F_mono times larger,
+ * while anything planned on the wall clock or CLOCK_BOOTTIME runs at F.
+ *
+ * Waits are converted back: relative timeouts are divided by the rate of
+ * their clock (CLOCK_MONOTONIC's when they name none: poll, epoll_wait,
+ * select, nanosleep), absolute deadlines become "real now + (deadline -
+ * fake now) / rate" on the same kernel clock. That covers what sd-event
+ * (timerfd on CLOCK_BOOTTIME/CLOCK_MONOTONIC with TFD_TIMER_ABSTIME,
+ * epoll_wait), libcurl, libmicrohttpd, OpenSSL and CPython (clock_nanosleep
+ * with TIMER_ABSTIME, sem_clockwait, poll, pthread_cond_timedwait) use.
+ *
+ * Why not libfaketime (0.9.10, Debian 12): with a speed-up its
+ * timerfd_settime converts absolute CLOCK_BOOTTIME/CLOCK_MONOTONIC
+ * deadlines with the realtime start, so sd-event's timers are armed at
+ * nonsense and never fire; and it reports CLOCK_MONOTONIC/BOOTTIME as
+ * realtime values. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -52,11 +65,11 @@ typedef __int128 i128;
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int ready;
-static double factor = 1.0;
 static i128 anchor_mono, anchor_real;
-/* Fake-clock offsets: value of clock c at the anchor, for the clocks the
- * kernel knows (0..11). */
+/* For the clocks the kernel knows (0..11): the fake value at the anchor,
+ * and the speed-up. */
 static i128 base[12];
+static double rate[12];
 static bool is_real_family[12];
 
 /* Clock of each timerfd, +1 (0: unknown, taken as CLOCK_MONOTONIC). */
@@ -133,7 +146,10 @@ static i128 parse_i128(const char **s)
 
 static void init(void)
 {
-	const char *f = getenv("TIMEWARP_FACTOR"), *a = getenv("TIMEWARP_ANCHOR");
+	const char *f = getenv("TIMEWARP_FACTOR");
+	const char *a = getenv("TIMEWARP_ANCHOR");
+	const char *fm = getenv("TIMEWARP_MONOTONIC_FACTOR");
+	double factor = 1.0, mono_factor;
 	i128 mono;
 
 	real_clock_gettime = next_sym("clock_gettime", "GLIBC_2.17");
@@ -155,6 +171,9 @@ static void init(void)
 
 	if (f && strtod(f, NULL) > 0)
 		factor = strtod(f, NULL);
+	mono_factor = factor;
+	if (fm && strtod(fm, NULL) > 0 && strtod(fm, NULL) < factor)
+		mono_factor = strtod(fm, NULL);
 	mono = raw_now(CLOCK_MONOTONIC);
 	if (a) {
 		anchor_mono = parse_i128(&a);
@@ -170,12 +189,18 @@ static void init(void)
 		is_real_family[c] = c == CLOCK_REALTIME ||
 				    c == CLOCK_REALTIME_COARSE ||
 				    c == CLOCK_REALTIME_ALARM || c == CLOCK_TAI;
-		if (c == CLOCK_PROCESS_CPUTIME_ID || c == CLOCK_THREAD_CPUTIME_ID ||
+		rate[c] = c == CLOCK_MONOTONIC || c == CLOCK_MONOTONIC_RAW ||
+					  c == CLOCK_MONOTONIC_COARSE
+				  ? mono_factor
+				  : factor;
+		if (c == CLOCK_PROCESS_CPUTIME_ID ||
+		    c == CLOCK_THREAD_CPUTIME_ID ||
 		    real_clock_gettime(c, &t) < 0)
 			continue;
 		if (is_real_family[c])
 			/* TAI is realtime + the leap seconds */
-			base[c] = anchor_real + (ts_ns(&t) - raw_now(CLOCK_REALTIME));
+			base[c] = anchor_real +
+				  (ts_ns(&t) - raw_now(CLOCK_REALTIME));
 		else
 			base[c] = anchor_mono + (ts_ns(&t) - mono);
 	}
@@ -204,24 +229,27 @@ static i128 fake_now(clockid_t c)
 {
 	i128 elapsed = raw_now(CLOCK_MONOTONIC) - anchor_mono;
 
-	return base[c] + (i128)((long double)elapsed * factor);
+	return base[c] + (i128)((long double)elapsed * rate[c]);
 }
 
-/* Fake duration -> real duration; a positive one stays positive. */
-static i128 to_real_dur(i128 d)
+/* A fake duration on clock c -> the real one; positive stays positive. */
+static i128 to_real_dur(i128 d, clockid_t c)
 {
 	i128 r;
 
 	if (d <= 0)
 		return 0;
-	r = (i128)((long double)d / factor);
+	r = (i128)((long double)d / rate[c]);
 	return r > 0 ? r : 1;
 }
 
-static i128 to_fake_dur(i128 d)
+static i128 to_fake_dur(i128 d, clockid_t c)
 {
-	return d <= 0 ? 0 : (i128)((long double)d * factor);
+	return d <= 0 ? 0 : (i128)((long double)d * rate[c]);
 }
+
+/* Timeouts that name no clock count on CLOCK_MONOTONIC. */
+#define REL CLOCK_MONOTONIC
 
 /* A fake absolute deadline on clock c -> the real one on the same clock. */
 static struct timespec to_real_abs(clockid_t c, const struct timespec *t)
@@ -230,7 +258,8 @@ static struct timespec to_real_abs(clockid_t c, const struct timespec *t)
 
 	/* Already passed: a moment ago, so it fires at once (never 0, which
 	 * would disarm a timer). */
-	return ns_ts(left > 0 ? now + to_real_dur(left) : (now > 1 ? now - 1 : 1));
+	return ns_ts(left > 0 ? now + to_real_dur(left, c)
+			      : (now > 1 ? now - 1 : 1));
 }
 
 EXPORT int clock_gettime(clockid_t c, struct timespec *t)
@@ -289,10 +318,10 @@ EXPORT int clock_nanosleep(clockid_t c, int flags, const struct timespec *req,
 	if (flags & TIMER_ABSTIME)
 		r = to_real_abs(c, req);
 	else
-		r = ns_ts(to_real_dur(ts_ns(req)));
+		r = ns_ts(to_real_dur(ts_ns(req), c));
 	ret = real_clock_nanosleep(c, flags, &r, rem);
 	if (ret == EINTR && rem && !(flags & TIMER_ABSTIME))
-		*rem = ns_ts(to_fake_dur(ts_ns(rem)));
+		*rem = ns_ts(to_fake_dur(ts_ns(rem), c));
 	return ret;
 }
 
@@ -342,10 +371,10 @@ static clockid_t clock_of(int fd)
 						       : CLOCK_MONOTONIC;
 }
 
-static void fake_itimer(struct itimerspec *v)
+static void fake_itimer(struct itimerspec *v, clockid_t c)
 {
-	v->it_value = ns_ts(to_fake_dur(ts_ns(&v->it_value)));
-	v->it_interval = ns_ts(to_fake_dur(ts_ns(&v->it_interval)));
+	v->it_value = ns_ts(to_fake_dur(ts_ns(&v->it_value), c));
+	v->it_interval = ns_ts(to_fake_dur(ts_ns(&v->it_interval), c));
 }
 
 EXPORT int timerfd_settime(int fd, int flags, const struct itimerspec *nv,
@@ -359,11 +388,11 @@ EXPORT int timerfd_settime(int fd, int flags, const struct itimerspec *nv,
 	if (!nv || !warped(c))
 		return real_timerfd_settime(fd, flags, nv, ov);
 	r = *nv;
-	r.it_interval = ns_ts(to_real_dur(ts_ns(&nv->it_interval)));
+	r.it_interval = ns_ts(to_real_dur(ts_ns(&nv->it_interval), c));
 	if (ts_ns(&nv->it_value) == 0) {
 		/* disarm */
 	} else if (!(flags & TFD_TIMER_ABSTIME)) {
-		r.it_value = ns_ts(to_real_dur(ts_ns(&nv->it_value)));
+		r.it_value = ns_ts(to_real_dur(ts_ns(&nv->it_value), c));
 	} else if (nv->it_value.tv_sec > (time_t)1 << 40) {
 		/* "never" (sd-event's clock-change watch): keep as is */
 	} else {
@@ -371,18 +400,19 @@ EXPORT int timerfd_settime(int fd, int flags, const struct itimerspec *nv,
 	}
 	ret = real_timerfd_settime(fd, flags, &r, ov);
 	if (ret == 0 && ov)
-		fake_itimer(ov);
+		fake_itimer(ov, c);
 	return ret;
 }
 
 EXPORT int timerfd_gettime(int fd, struct itimerspec *v)
 {
+	clockid_t c = clock_of(fd);
 	int ret;
 
 	ensure_init();
 	ret = real_timerfd_gettime(fd, v);
-	if (ret == 0 && v && warped(clock_of(fd)))
-		fake_itimer(v);
+	if (ret == 0 && v && warped(c))
+		fake_itimer(v, c);
 	return ret;
 }
 
@@ -390,7 +420,7 @@ EXPORT int timerfd_gettime(int fd, struct itimerspec *v)
 
 static struct timespec ms_real(int ms)
 {
-	return ns_ts(to_real_dur((i128)ms * 1000000));
+	return ns_ts(to_real_dur((i128)ms * 1000000, REL));
 }
 
 EXPORT int poll(struct pollfd *fds, nfds_t n, int ms)
@@ -412,7 +442,7 @@ EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *to,
 	ensure_init();
 	if (!to)
 		return real_ppoll(fds, n, to, mask);
-	t = ns_ts(to_real_dur(ts_ns(to)));
+	t = ns_ts(to_real_dur(ts_ns(to), REL));
 	return real_ppoll(fds, n, &t, mask);
 }
 
@@ -425,14 +455,15 @@ EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 	ensure_init();
 	if (!tv)
 		return real_select(n, r, w, e, tv);
-	s = ns_ts(to_real_dur((i128)tv->tv_sec * NSEC + tv->tv_usec * 1000));
+	s = ns_ts(to_real_dur((i128)tv->tv_sec * NSEC + tv->tv_usec * 1000,
+			      REL));
 	t.tv_sec = s.tv_sec;
 	t.tv_usec = s.tv_nsec / 1000;
 	if (t.tv_sec == 0 && t.tv_usec == 0 && (tv->tv_sec || tv->tv_usec))
 		t.tv_usec = 1;
 	ret = real_select(n, r, w, e, &t);
 	/* Linux writes back what was left. */
-	s = ns_ts(to_fake_dur((i128)t.tv_sec * NSEC + t.tv_usec * 1000));
+	s = ns_ts(to_fake_dur((i128)t.tv_sec * NSEC + t.tv_usec * 1000, REL));
 	tv->tv_sec = s.tv_sec;
 	tv->tv_usec = s.tv_nsec / 1000;
 	return ret;
@@ -446,7 +477,7 @@ EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e,
 	ensure_init();
 	if (!to)
 		return real_pselect(n, r, w, e, to, mask);
-	t = ns_ts(to_real_dur(ts_ns(to)));
+	t = ns_ts(to_real_dur(ts_ns(to), REL));
 	return real_pselect(n, r, w, e, &t, mask);
 }
 
@@ -457,9 +488,10 @@ EXPORT int epoll_pwait2(int ep, struct epoll_event *ev, int max,
 
 	ensure_init();
 	if (!to || !real_epoll_pwait2)
-		return real_epoll_pwait2 ? real_epoll_pwait2(ep, ev, max, to, mask)
-					 : (errno = ENOSYS, -1);
-	t = ns_ts(to_real_dur(ts_ns(to)));
+		return real_epoll_pwait2
+			       ? real_epoll_pwait2(ep, ev, max, to, mask)
+			       : (errno = ENOSYS, -1);
+	t = ns_ts(to_real_dur(ts_ns(to), REL));
 	return real_epoll_pwait2(ep, ev, max, &t, mask);
 }
 
@@ -477,9 +509,9 @@ static int epoll_common(int ep, struct epoll_event *ev, int max, int ms,
 	}
 	if (ms > 0) {
 		/* No epoll_pwait2: milliseconds, rounded up. */
-		i128 r = (to_real_dur((i128)ms * 1000000) + 999999) / 1000000;
+		i128 r = to_real_dur((i128)ms * 1000000, REL);
 
-		ms = (int)r;
+		ms = (int)((r + 999999) / 1000000);
 	}
 	return with_mask ? real_epoll_pwait(ep, ev, max, ms, mask)
 			 : real_epoll_wait(ep, ev, max, ms);

@@ -123,7 +123,8 @@ static void test_plan_1h(void **state)
 	usec_t exp = T0 + HOUR;
 
 	/* At 30 min, minus up to 5 min of jitter. */
-	assert_int_equal(refresh_plan(exp, HOUR, 30 * MIN, &LOW), T0 + 30 * MIN);
+	assert_int_equal(refresh_plan(exp, HOUR, 30 * MIN, &LOW),
+			 T0 + 30 * MIN);
 	assert_int_equal(refresh_plan(exp, HOUR, 30 * MIN, &HIGH),
 			 T0 + 25 * MIN);
 }
@@ -143,8 +144,9 @@ static void test_plan_15min(void **state)
 
 static void test_backoff_sequence(void **state)
 {
-	static const usec_t want[] = { 30 * SEC, 60 * SEC,  120 * SEC, 240 * SEC,
-				       480 * SEC, 600 * SEC, 600 * SEC, 600 * SEC };
+	static const usec_t want[] = { 30 * SEC,  60 * SEC,  120 * SEC,
+				       240 * SEC, 480 * SEC, 600 * SEC,
+				       600 * SEC, 600 * SEC };
 	struct lcg g = { .state = 7 };
 	struct refresh_random r = { rnd_lcg, &g };
 
@@ -186,7 +188,8 @@ static void test_backoff_never_outlives_credentials(void **state)
 
 	/* Whenever more than 30 s are left, the next try comes before the
 	 * credentials end. */
-	for (usec_t left = 31 * SEC; left < 13 * HOUR; left += 7 * SEC + left / 9)
+	for (usec_t left = 31 * SEC; left < 13 * HOUR;
+	     left += 7 * SEC + left / 9)
 		for (unsigned n = 1; n < 12; n++) {
 			usec_t d = refresh_backoff(n, T0, T0 + left, &r);
 
@@ -199,7 +202,7 @@ static void test_batching(void **state)
 {
 	usec_t now = T0;
 	struct refresh_role roles[] = {
-		{ .next_refresh = now + 4 * MIN + 59 * SEC, .expiry = now + HOUR },
+		{ .next_refresh = now + 299 * SEC, .expiry = now + HOUR },
 		{ .next_refresh = now + 5 * MIN, .expiry = now + HOUR },
 		{ .next_refresh = now + 5 * MIN + 1, .expiry = now + HOUR },
 		{ .next_refresh = 0, .expiry = now + HOUR }, /* none planned */
@@ -241,20 +244,23 @@ static void test_next_wakeup(void **state)
 	struct refresh_role roles[] = {
 		{ .next_refresh = now + 3 * HOUR, .expiry = now + 4 * HOUR },
 		{ .next_refresh = now + 40 * MIN, .expiry = now + HOUR },
-		{ .next_refresh = 0, .expiry = now + 20 * MIN }, /* not planned */
+		{ .next_refresh = 0, .expiry = now + 20 * MIN }, /* unplanned */
 		{ .next_refresh = 0, .expiry = now - MIN },      /* expired */
 	};
 
-	assert_int_equal(refresh_next_wakeup(roles, 2, now, true), now + 40 * MIN);
+	assert_int_equal(refresh_next_wakeup(roles, 2, now, true),
+			 now + 40 * MIN);
 	/* Valid credentials that nobody will refresh: wake at their end,
 	 * to mark them expired on time. */
-	assert_int_equal(refresh_next_wakeup(roles, 3, now, true), now + 20 * MIN);
+	assert_int_equal(refresh_next_wakeup(roles, 3, now, true),
+			 now + 20 * MIN);
 	/* When no cycle can start, only expiries count. */
 	assert_int_equal(refresh_next_wakeup(roles, 2, now, false), now + HOUR);
 	/* Expired credentials are no reason to wake up. */
 	assert_int_equal(refresh_next_wakeup(&roles[3], 1, now, true),
 			 USEC_INFINITY);
-	assert_int_equal(refresh_next_wakeup(roles, 0, now, true), USEC_INFINITY);
+	assert_int_equal(refresh_next_wakeup(roles, 0, now, true),
+			 USEC_INFINITY);
 }
 
 static void test_wall_clock_jump(void **state)
@@ -311,10 +317,12 @@ static void simulate(struct sim *s, usec_t span, struct refresh_random *rnd)
 			if (now >= s->outage_from && now < s->outage_to) {
 				failures++;
 				s->failures++;
-				r.next_refresh = now + refresh_backoff(failures, now,
-								       r.expiry, rnd);
+				r.next_refresh =
+					now + refresh_backoff(failures, now,
+							      r.expiry, rnd);
 			} else {
-				usec_t left = r.expiry > now ? r.expiry - now : 0;
+				usec_t left = r.expiry > now ? r.expiry - now
+							     : 0;
 
 				if (!r.empty) {
 					if (left < s->min_left_at_refresh)
@@ -329,8 +337,8 @@ static void simulate(struct sim *s, usec_t span, struct refresh_random *rnd)
 				s->refreshes++;
 				r.empty = false;
 				r.expiry = now + s->duration;
-				r.next_refresh = refresh_plan(r.expiry, s->duration,
-							      30 * MIN, rnd);
+				r.next_refresh = refresh_plan(
+					r.expiry, s->duration, 30 * MIN, rnd);
 			}
 		}
 		wake = refresh_next_wakeup(&r, 1, now, true);
