@@ -488,7 +488,11 @@ static void on_assertion(int r, struct secret *saml, const char *msg,
 		return;
 	}
 
-	if (m->cycle.with_password) {
+	/* A remembered password rides along on every round; only a round
+	 * that posted it started a new SSO session. */
+	if (m->cycle.with_password &&
+	    (m->conf->adfs.auth == CONF_AUTH_WSTRUST ||
+	     adfs_posted_password(m->adfs))) {
 		m->sso_since = now;
 		log_id(LOG_INFO, LOG_ID_SIGNED_IN, "Signed in to ADFS as %s",
 		       info->name_id ? info->name_id

@@ -189,6 +189,11 @@ struct curl_slist *adfs_export_cookies(struct adfs *a)
 	return list;
 }
 
+bool adfs_posted_password(const struct adfs *a)
+{
+	return a->posted_password;
+}
+
 bool adfs_has_cookies(struct adfs *a)
 {
 	struct curl_slist *list = adfs_export_cookies(a);

@@ -69,6 +69,9 @@ int adfs_import_cookies(struct adfs *a, const char *const *lines, size_t n);
 void adfs_cancel(struct adfs *a);
 /* Forgets every cookie (logout). */
 void adfs_forget(struct adfs *a);
+/* Whether the last round posted the password (a new SSO session), rather
+ * than getting the assertion with cookies alone. */
+bool adfs_posted_password(const struct adfs *a);
 /* Whether we hold any ADFS cookie. */
 bool adfs_has_cookies(struct adfs *a);
 /* The IdpInitiatedSignOn URL for conf; caller frees. */

@@ -91,11 +91,16 @@ class TestSsoEndWithRememberedPassword(Base):
 
     def test_one_silent_relogin(self):
         self.assertEqual(self.s.login().returncode, 0)
+        # A refresh within the SSO uses the cookie alone, even with the
+        # password at hand: no new sign-in.
+        self.assertEqual(self.s.ctl("refresh").returncode, 0)
+        self.assertEqual(self.s.log_text().count("Signed in to ADFS as"), 1)
         self.end_sso()
         p = self.s.ctl("refresh")
         self.assertEqual(p.returncode, 0, p.stderr + self.s.log_text())
         st = self.s.adfs.stats()
         self.assertEqual(st["password_posts"], 2, "exactly one silent re-login")
+        self.assertEqual(self.s.log_text().count("Signed in to ADFS as"), 2)
         self.assertEqual(self.status()["state"], "signed_in")
         self.assertNotIn(PASSWORD, self.s.log_text())
 
