@@ -2,8 +2,6 @@
 
 #include <errno.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -91,8 +89,7 @@ static enum MHD_Result put_token(struct imds *m, struct MHD_Connection *c,
 {
 	const char *ttl_s = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							  TTL_HEADER);
-	unsigned char raw[32];
-	char b64[48], *end, *copy, ttl[16];
+	char tok[RANDOM_TOKEN_LEN + 1], *end, *copy, ttl[16];
 	unsigned long ttl_v;
 	usec_t now = now_clock(CLOCK_MONOTONIC);
 	struct imds_token *slot = NULL;
@@ -118,17 +115,12 @@ static enum MHD_Result put_token(struct imds *m, struct MHD_Connection *c,
 		slot = &m->tokens[m->next];
 		m->next = (m->next + 1) % IMDS_MAX_TOKENS;
 	}
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
+	if (random_token(tok) < 0)
 		return reply_empty(c, MHD_HTTP_INTERNAL_SERVER_ERROR);
-	(void)EVP_EncodeBlock((unsigned char *)b64, raw, sizeof(raw));
-	explicit_bzero(raw, sizeof(raw));
-	for (size_t i = 0; i < IMDS_TOKEN_LEN; i++)
-		b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
-	memcpy(slot->value, b64, IMDS_TOKEN_LEN);
-	slot->value[IMDS_TOKEN_LEN] = '\0';
+	memcpy(slot->value, tok, IMDS_TOKEN_LEN + 1);
 	slot->expires = now + (usec_t)ttl_v * USEC_PER_SEC;
-	copy = strndup(b64, IMDS_TOKEN_LEN);
-	explicit_bzero(b64, sizeof(b64));
+	copy = strndup(tok, IMDS_TOKEN_LEN);
+	explicit_bzero(tok, sizeof(tok));
 	if (!copy)
 		return reply_empty(c, MHD_HTTP_INTERNAL_SERVER_ERROR);
 	(void)snprintf(ttl, sizeof(ttl), "%lu", ttl_v);

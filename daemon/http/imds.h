@@ -10,7 +10,7 @@
 #include "util/secret.h"
 
 #define IMDS_MAX_TOKENS 256u
-#define IMDS_TOKEN_LEN 43u
+#define IMDS_TOKEN_LEN RANDOM_TOKEN_LEN
 #define IMDS_TTL_MAX 21600u
 
 struct guard;

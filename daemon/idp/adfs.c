@@ -259,29 +259,6 @@ static bool is_code_field(const char *name)
 	return false;
 }
 
-static int append_field(struct secret *b, CURL *e, const char *name,
-			const char *value)
-{
-	char *ename = curl_easy_escape(e, name, 0);
-	char *evalue = curl_easy_escape(e, value, 0);
-	int r = -ENOMEM;
-
-	if (ename && evalue) {
-		r = b->len ? secret_append(b, "&", 1) : 0;
-		if (r == 0)
-			r = secret_append(b, ename, strlen(ename));
-		if (r == 0)
-			r = secret_append(b, "=", 1);
-		if (r == 0)
-			r = secret_append(b, evalue, strlen(evalue));
-	}
-	if (evalue)
-		explicit_bzero(evalue, strlen(evalue));
-	curl_free(ename);
-	curl_free(evalue);
-	return r;
-}
-
 /* Builds the urlencoded POST of form p in locked memory: the user name
  * into user/email inputs, the password into password inputs, code into
  * OTP inputs, every other input as ADFS sent it. */
@@ -315,7 +292,7 @@ static int form_body(struct adfs *a, const struct adfs_page *p,
 		else if (strcasestr(f->name, "user") ||
 			 strcasestr(f->name, "email"))
 			v = strempty(a->conf->adfs.username);
-		r = append_field(b, e, f->name, v);
+		r = http_form_append(b, e, f->name, v, strlen(v));
 	}
 	curl_easy_cleanup(e);
 	if (r < 0)

@@ -118,6 +118,29 @@ int http_call_set_post_take(struct http_call *c, struct secret *body,
 	return http_call_add_header(c, h);
 }
 
+int http_form_append(struct secret *b, CURL *e, const char *name,
+		     const char *value, size_t value_len)
+{
+	char *ename = curl_easy_escape(e, name, 0);
+	char *evalue = curl_easy_escape(e, value, (int)value_len);
+	int r = -ENOMEM;
+
+	if (ename && evalue) {
+		r = b->len ? secret_append(b, "&", 1) : 0;
+		if (r == 0)
+			r = secret_append(b, ename, strlen(ename));
+		if (r == 0)
+			r = secret_append(b, "=", 1);
+		if (r == 0)
+			r = secret_append(b, evalue, strlen(evalue));
+	}
+	if (evalue)
+		explicit_bzero(evalue, strlen(evalue));
+	curl_free(ename);
+	curl_free(evalue);
+	return r;
+}
+
 int http_call_add_header(struct http_call *c, const char *header)
 {
 	struct curl_slist *l = curl_slist_append(c->headers, header);

@@ -2,8 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -85,21 +83,14 @@ static bool is_b64url(const char *s, size_t n)
 int token_rotate(const char *state_dir, struct secret **ret)
 {
 	_cleanup_(secret_freep) struct secret *t = NULL;
-	unsigned char raw[32];
-	char b64[64];
-	int n, r;
+	char tok[RANDOM_TOKEN_LEN + 1];
+	int r;
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		return -EIO;
-	n = EVP_EncodeBlock((unsigned char *)b64, raw, sizeof(raw));
-	explicit_bzero(raw, sizeof(raw));
-	/* base64 -> base64url without padding: 44 chars less one '='. */
-	if (n != 44)
-		return -EIO;
-	for (int i = 0; i < n; i++)
-		b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
-	t = secret_new_from(b64, TOKEN_LEN);
-	explicit_bzero(b64, sizeof(b64));
+	r = random_token(tok);
+	if (r < 0)
+		return r;
+	t = secret_new_from(tok, TOKEN_LEN);
+	explicit_bzero(tok, sizeof(tok));
 	if (!t)
 		return -ENOMEM;
 	r = write_file_atomic(state_dir, "token", t->data, t->len);

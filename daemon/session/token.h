@@ -6,7 +6,7 @@
 
 #include "util/secret.h"
 
-#define TOKEN_LEN 43
+#define TOKEN_LEN RANDOM_TOKEN_LEN
 
 /* Loads STATE_DIR/token if it is a valid token owned by us with mode
  * 0600, else makes a new one. */

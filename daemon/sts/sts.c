@@ -29,26 +29,6 @@ bool sts_error_is_duration_too_long(const struct sts_error *err)
 	       strstr(err->message, "exceeds the MaxSessionDuration");
 }
 
-static int append_param(struct secret *b, CURL *e, const char *k,
-			const char *v, size_t vlen)
-{
-	char *ev = curl_easy_escape(e, v, (int)vlen);
-	int r;
-
-	if (!ev)
-		return -ENOMEM;
-	r = secret_append(b, b->len ? "&" : "", b->len ? 1 : 0);
-	if (r == 0)
-		r = secret_append(b, k, strlen(k));
-	if (r == 0)
-		r = secret_append(b, "=", 1);
-	if (r == 0)
-		r = secret_append(b, ev, strlen(ev));
-	explicit_bzero(ev, strlen(ev));
-	curl_free(ev);
-	return r;
-}
-
 static void on_done(struct http_call *h, int error, void *userdata)
 {
 	struct sts_call *c = userdata;
@@ -118,19 +98,19 @@ int sts_assume_role_with_saml(struct curl_glue *g, const struct conf *conf,
 		return -ENOMEM;
 	}
 	(void)snprintf(dur, sizeof(dur), "%u", duration);
-	r = append_param(body, e, "Action", "AssumeRoleWithSAML", 18);
+	r = http_form_append(body, e, "Action", "AssumeRoleWithSAML", 18);
 	if (r == 0)
-		r = append_param(body, e, "Version", "2011-06-15", 10);
+		r = http_form_append(body, e, "Version", "2011-06-15", 10);
 	if (r == 0)
-		r = append_param(body, e, "RoleArn", role_arn, strlen(role_arn));
+		r = http_form_append(body, e, "RoleArn", role_arn, strlen(role_arn));
 	if (r == 0)
-		r = append_param(body, e, "PrincipalArn", principal_arn,
+		r = http_form_append(body, e, "PrincipalArn", principal_arn,
 				 strlen(principal_arn));
 	if (r == 0)
-		r = append_param(body, e, "SAMLAssertion", saml_b64->data,
+		r = http_form_append(body, e, "SAMLAssertion", saml_b64->data,
 				 saml_b64->len);
 	if (r == 0 && duration)
-		r = append_param(body, e, "DurationSeconds", dur, strlen(dur));
+		r = http_form_append(body, e, "DurationSeconds", dur, strlen(dur));
 	curl_easy_cleanup(e);
 	if (r < 0)
 		return r;

@@ -30,6 +30,12 @@ bool secret_lock_failed(void);
 /* Constant-time comparison of a secret with len bytes at p. */
 bool secret_equal(const struct secret *s, const void *p, size_t len);
 
+#define RANDOM_TOKEN_LEN 43 /* 32 random bytes as base64url, no padding */
+
+/* Writes a fresh random token (RANDOM_TOKEN_LEN characters of base64url)
+ * and a NUL to out. -EIO when the random generator fails. */
+int random_token(char out[static RANDOM_TOKEN_LEN + 1]);
+
 /* Wipes and frees a heap string; accepts NULL. */
 void erase_and_free(char *p);
 static inline void erase_and_freep(char **p)
