@@ -25,6 +25,7 @@ import re
 import signal
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -436,7 +437,12 @@ COMMON_KNOBS = {
     "hang_seconds": ((int, float), 600),   # ... for this long, then close
     "drop_count": ((int,), 0),             # close the connection, no answer
     "truncate_count": ((int,), 0),         # send the first half of the body
+    "reset_count": ((int,), 0),            # read request, abort with a TCP RST
     "fault_ops": ((list,), []),            # ops the faults apply to ([] = all)
+    # TLS faults hit a connection before any request (fault_ops do not apply):
+    "tls_reset_count": ((int,), 0),        # RST instead of the TLS handshake
+    "tls_cert": ((str, type(None)), None),  # PEM file (certificate and key) to
+                                           # present instead, e.g. another CA's
 }
 
 
@@ -563,6 +569,16 @@ class Emulator:
         """Use the options added by add_arguments(); may raise WorldError."""
 
 
+def abort_connection(sock):
+    """Close a connection with a TCP RST (SO_LINGER 0): the client sees
+    'connection reset by peer'."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    sock.close()
+
+
 class EmulatorHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 120               # idle keep-alive / slow-client timeout (s)
@@ -575,6 +591,17 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     # completes it cannot block the accept loop.
     def setup(self):
         super().setup()
+        k = self.emu.knobs
+        if k.take("tls_reset_count"):
+            self.emu.stats.inc("faults_injected", "tls_reset")
+            abort_connection(self.connection)
+            raise ConnectionAbortedError("injected TLS reset")
+        pem = k.get("tls_cert")
+        if pem:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(pem)
+            self.connection.context = ctx
+            self.emu.stats.inc("faults_injected", "tls_cert")
         self.connection.do_handshake()
 
     def log_message(self, fmt, *args):
@@ -702,6 +729,12 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             emu.stats.inc("faults_injected", "drop")
             self.entry["fault"] = "drop"
             self.close_connection = True
+            return True
+        if k.take("reset_count"):
+            emu.stats.inc("faults_injected", "reset")
+            self.entry["fault"] = "reset"
+            self.close_connection = True
+            abort_connection(self.connection)
             return True
         if k.take("hang_count"):
             emu.stats.inc("faults_injected", "hang")

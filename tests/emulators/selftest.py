@@ -22,7 +22,9 @@ import json
 import os
 import re
 import select
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -488,6 +490,54 @@ def control_part(sts, adfs, jar, url):
 
 # --- part 3: WIA, WS-Trust, MFA push ---------------------------------------------
 
+def reset_part(sts, tmp):
+    """reset_count, tls_reset_count and tls_cert: the faults a client sees
+    as a reset connection or a certificate from another CA."""
+    global CTX
+    strict = opener()   # trusts the test CA only
+
+    def call():
+        try:
+            fetch(sts.base + "/", {"Action": "GetCallerIdentity", "Version": "2011-06-15"},
+                  op=strict)
+        except (urllib.error.URLError, OSError) as e:
+            return getattr(e, "reason", e)
+        return None
+
+    sts.config(reset_count=1, fault_ops=["GetCallerIdentity"])
+    err = call()
+    R.check("reset_count -> connection reset", isinstance(err, ConnectionResetError), repr(err))
+    R.check("reset_count: then back to normal", call() is None)
+    sts.config(tls_reset_count=1, fault_ops=[])
+    err = call()
+    R.check("tls_reset_count -> reset during the handshake",
+            isinstance(err, (ConnectionResetError, ssl.SSLError)), repr(err))
+    R.check("tls_reset_count: then back to normal", call() is None)
+    other = os.path.join(tmp, "other")
+    subprocess.run(["sh", os.path.join(HERE, "mkcerts.sh"), other], check=True)
+    pem = os.path.join(other, "server-full.pem")
+    with open(pem, "w") as f:
+        for name in ("server.pem", "server.key"):
+            with open(os.path.join(other, name)) as g:
+                f.write(g.read())
+    # The control requests get the other certificate too: trust both.
+    ca_only = CTX
+    CTX = ssl.create_default_context(cafile=os.path.join(tmp, "ca.pem"))
+    CTX.load_verify_locations(os.path.join(other, "ca.pem"))
+    sts.config(tls_cert=pem)
+    err = call()
+    R.check("tls_cert from another CA -> verification fails",
+            isinstance(err, ssl.SSLCertVerificationError), repr(err))
+    sts.config(tls_cert=None)
+    CTX = ca_only
+    R.check("tls_cert null: the normal certificate again", call() is None)
+    s = sts.stats()["faults_injected"]
+    # tls_cert: the handshake of the call and of the control request after it.
+    R.check("faults_injected counts reset, tls_reset, tls_cert",
+            (s.get("reset"), s.get("tls_reset"), s.get("tls_cert")) == (1, 1, 2), s)
+    shutil.rmtree(other)
+
+
 def negotiate_token(ccache=None):
     """A fresh SPNEGO/Kerberos token for HTTP@localhost (python3-gssapi)."""
     import gssapi
@@ -886,6 +936,7 @@ def main():
         jar, url, saml_b64 = adfs_part(adfs)
         dev, prod, _ = sts_part(sts, adfs, jar, url, saml_b64)
         control_part(sts, adfs, jar, url)
+        reset_part(sts, tmp)
         boto_part(sts, ca, dev, prod)
         if kdc is not None:
             wia_part(adfs, sts, kdc)
