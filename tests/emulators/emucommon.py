@@ -443,6 +443,7 @@ COMMON_KNOBS = {
     "tls_reset_count": ((int,), 0),        # RST instead of the TLS handshake
     "tls_cert": ((str, type(None)), None),  # PEM file (certificate and key) to
                                            # present instead, e.g. another CA's
+    "tls_exempt": ((list,), []),           # client addresses TLS faults spare
 }
 
 
@@ -591,7 +592,20 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     # completes it cannot block the accept loop.
     def setup(self):
         super().setup()
+        with self.server.conns_lock:
+            self.server.conns.add(self.connection)
+        try:
+            self._handshake()
+        except BaseException:
+            with self.server.conns_lock:
+                self.server.conns.discard(self.connection)
+            raise
+
+    def _handshake(self):
         k = self.emu.knobs
+        if self.client_address[0] in k.get("tls_exempt"):
+            self.connection.do_handshake()
+            return
         if k.take("tls_reset_count"):
             self.emu.stats.inc("faults_injected", "tls_reset")
             abort_connection(self.connection)
@@ -603,6 +617,11 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             self.connection.context = ctx
             self.emu.stats.inc("faults_injected", "tls_cert")
         self.connection.do_handshake()
+
+    def finish(self):
+        with self.server.conns_lock:
+            self.server.conns.discard(self.connection)
+        super().finish()
 
     def log_message(self, fmt, *args):
         if self.emu.verbose:
@@ -778,6 +797,17 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 self.reply_json(400, {"error": str(e)})
                 return
             self.reply_json(200, emu.knobs.snapshot())
+        elif name == "disconnect" and self.command == "POST":
+            # Close every other open connection (idle keep-alive ones
+            # included), so that clients must connect and handshake again.
+            with self.server.conns_lock:
+                others = [c for c in self.server.conns if c is not self.connection]
+            for c in others:
+                try:
+                    socket.socket.shutdown(c, socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.reply_json(200, {"closed": len(others)})
         elif name == "reset" and self.command == "POST":
             if not isinstance(req, dict):
                 self.reply_json(400, {"error": "body must be a JSON object"})
@@ -802,6 +832,8 @@ class EmulatorServer(ThreadingHTTPServer):
     def __init__(self, addr, emu, ctx):
         self.address_family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
         self.emu = emu
+        self.conns = set()          # open connections (POST /_emulator/disconnect)
+        self.conns_lock = threading.Lock()
         super().__init__(addr, EmulatorHandler)
         # Handshake deferred to the worker thread (EmulatorHandler.setup).
         self.socket = ctx.wrap_socket(self.socket, server_side=True,

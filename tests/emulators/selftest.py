@@ -17,6 +17,7 @@ Everything stays on 127.0.0.1.  Prints "N passed, M failed"; exit 1 on failure.
 
 import base64
 import html.parser
+import http.client
 from http.cookiejar import CookieJar
 import json
 import os
@@ -490,16 +491,27 @@ def control_part(sts, adfs, jar, url):
 
 # --- part 3: WIA, WS-Trust, MFA push ---------------------------------------------
 
-def reset_part(sts, tmp):
-    """reset_count, tls_reset_count and tls_cert: the faults a client sees
-    as a reset connection or a certificate from another CA."""
-    global CTX
-    strict = opener()   # trusts the test CA only
+def control_from(emu, src, name, obj):
+    """A control request from source address src (e.g. one in tls_exempt)."""
+    host, port = urllib.parse.urlsplit(emu.base).netloc.rsplit(":", 1)
+    conn = http.client.HTTPSConnection(host, int(port), context=CTX, timeout=10,
+                                       source_address=(src, 0))
+    try:
+        conn.request("POST", "/_emulator/" + name, json.dumps(obj),
+                     {"Content-Type": "application/json"})
+        r = conn.getresponse()
+        return r.status, json.loads(r.read())
+    finally:
+        conn.close()
 
+
+def reset_part(sts, tmp):
+    """reset_count, tls_reset_count, tls_cert, tls_exempt and disconnect:
+    the faults a client sees as a reset connection or a certificate from
+    another CA, and the control requests that must still get through."""
     def call():
         try:
-            fetch(sts.base + "/", {"Action": "GetCallerIdentity", "Version": "2011-06-15"},
-                  op=strict)
+            fetch(sts.base + "/", {"Action": "GetCallerIdentity", "Version": "2011-06-15"})
         except (urllib.error.URLError, OSError) as e:
             return getattr(e, "reason", e)
         return None
@@ -508,11 +520,13 @@ def reset_part(sts, tmp):
     err = call()
     R.check("reset_count -> connection reset", isinstance(err, ConnectionResetError), repr(err))
     R.check("reset_count: then back to normal", call() is None)
-    sts.config(tls_reset_count=1, fault_ops=[])
+    sts.config(tls_reset_count=-1, fault_ops=[], tls_exempt=["127.0.0.2"])
     err = call()
     R.check("tls_reset_count -> reset during the handshake",
             isinstance(err, (ConnectionResetError, ssl.SSLError)), repr(err))
-    R.check("tls_reset_count: then back to normal", call() is None)
+    st, _ = control_from(sts, "127.0.0.2", "config", {"tls_reset_count": 0})
+    R.check("tls_exempt: a control request from 127.0.0.2 gets through", st == 200, st)
+    R.check("tls_reset_count 0: back to normal", call() is None)
     other = os.path.join(tmp, "other")
     subprocess.run(["sh", os.path.join(HERE, "mkcerts.sh"), other], check=True)
     pem = os.path.join(other, "server-full.pem")
@@ -520,22 +534,32 @@ def reset_part(sts, tmp):
         for name in ("server.pem", "server.key"):
             with open(os.path.join(other, name)) as g:
                 f.write(g.read())
-    # The control requests get the other certificate too: trust both.
-    ca_only = CTX
-    CTX = ssl.create_default_context(cafile=os.path.join(tmp, "ca.pem"))
-    CTX.load_verify_locations(os.path.join(other, "ca.pem"))
     sts.config(tls_cert=pem)
     err = call()
     R.check("tls_cert from another CA -> verification fails",
             isinstance(err, ssl.SSLCertVerificationError), repr(err))
-    sts.config(tls_cert=None)
-    CTX = ca_only
-    R.check("tls_cert null: the normal certificate again", call() is None)
+    st, _ = control_from(sts, "127.0.0.2", "config", {"tls_cert": None, "tls_exempt": []})
+    R.check("tls_cert null: the normal certificate again", st == 200 and call() is None, st)
     s = sts.stats()["faults_injected"]
-    # tls_cert: the handshake of the call and of the control request after it.
     R.check("faults_injected counts reset, tls_reset, tls_cert",
-            (s.get("reset"), s.get("tls_reset"), s.get("tls_cert")) == (1, 1, 2), s)
+            (s.get("reset"), s.get("tls_reset"), s.get("tls_cert")) == (1, 1, 1), s)
     shutil.rmtree(other)
+
+    # disconnect: an idle keep-alive connection is closed by the emulator.
+    host, port = urllib.parse.urlsplit(sts.base).netloc.rsplit(":", 1)
+    conn = http.client.HTTPSConnection(host, int(port), context=CTX, timeout=10)
+    conn.request("GET", "/_emulator/stats")
+    conn.getresponse().read()
+    st, res = sts.control("disconnect", {})
+    try:
+        conn.request("GET", "/_emulator/stats")
+        conn.getresponse().read()
+        again = None
+    except (http.client.HTTPException, OSError) as e:
+        again = e
+    conn.close()
+    R.check("disconnect closes idle keep-alive connections",
+            st == 200 and res["closed"] >= 1 and again is not None, (st, res, again))
 
 
 def negotiate_token(ccache=None):
