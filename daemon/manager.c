@@ -600,6 +600,16 @@ static void role_keep(struct manager *m, struct role_session *rs)
 	       max_source_to_string(rs->max_source));
 }
 
+/* Our wall clock moved to STS's, as its last Date header showed it. */
+static usec_t sts_clock(const struct manager *m)
+{
+	usec_t now = now_wall();
+
+	if (m->sts_ahead)
+		return now + m->sts_skew;
+	return now > m->sts_skew ? now - m->sts_skew : now;
+}
+
 static void role_done(struct manager *m, struct role_session *rs)
 {
 	if (m->cycle.got)
@@ -656,18 +666,25 @@ static void on_sts(int r, struct sts_creds *sc, struct sts_error *err,
 		role_error(m, rs, msg);
 		return;
 	}
+	/* What is left on STS's clock is what is left. The expiry is kept,
+	 * served and checked on our clock: SDKs compare it with the same
+	 * clock. Under 2 s is the Date header's resolution, not a skew. */
+	if (server_date) {
+		ahead = server_date > now;
+		skew = ahead ? server_date - now : now - server_date;
+		if (skew < 2 * USEC_PER_SEC)
+			skew = 0;
+		m->sts_skew = skew;
+		m->sts_ahead = ahead;
+	}
+	exp_local = ahead ? sc->expiration - skew : sc->expiration + skew;
+	sc->expiration = exp_local;
 	r = creds_new_take(sc, rs->arn, now, &c);
 	if (r < 0) {
 		role_error(m, rs, "STS returned credentials that cannot be "
 				  "served");
 		return;
 	}
-	/* Plan with STS's clock: what is left there is what is left. */
-	if (server_date) {
-		ahead = server_date > now;
-		skew = ahead ? server_date - now : now - server_date;
-	}
-	exp_local = ahead ? c->expiration - skew : c->expiration + skew;
 	store_set_creds(rs, c);
 	m->cycle.got = true;
 	m->cycle.got_exp = exp_local;
@@ -752,10 +769,11 @@ static void dispatch(struct manager *m, struct role_session *rs,
 			role_error(m, rs, "cannot start the STS call");
 		return;
 	case SIZING_GET_ROLE:
-		/* Signed with the session STS just issued for this role. */
+		/* Signed with the session STS just issued for this role, at
+		 * STS's time: IAM refuses a signature 15 min off its clock. */
 		r = iam_get_role(m->glue, m->conf, rs->creds,
-				 arn_role_name(rs->arn), now_wall(), on_iam, m,
-				 &m->cycle.iam);
+				 arn_role_name(rs->arn), sts_clock(m), on_iam,
+				 m, &m->cycle.iam);
 		if (r < 0) {
 			uint32_t next = 0;
 

@@ -78,6 +78,8 @@ struct manager {
 	enum adfs_mfa_kind mfa_kind; /* valid in SIGNIN_MFA_PENDING */
 	char *mfa_hint;
 	struct saml_info *last_saml; /* roles offered, for `roles` */
+	usec_t sts_skew;         /* |STS's clock - ours| at its last reply */
+	bool sts_ahead;          /* STS's clock is the later one */
 
 	/* The refresh cycle in progress (at most one). */
 	struct {
