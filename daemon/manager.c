@@ -553,6 +553,10 @@ static void on_assertion(int r, struct secret *saml, const char *msg,
 static void dispatch(struct manager *m, struct role_session *rs,
 		     enum sizing_action a, uint32_t d);
 
+/* role_next -> assume_next -> dispatch -> role_done / role_error ->
+ * role_next recurses when a call fails to start: one level per role of the
+ * cycle (at most CONF_MAX_ROLES), as each step advances cycle.next. */
+/* NOLINTNEXTLINE(misc-no-recursion) */
 static void role_next(struct manager *m)
 {
 	m->cycle.next++;
@@ -610,6 +614,7 @@ static usec_t sts_clock(const struct manager *m)
 	return now > m->sts_skew ? now - m->sts_skew : now;
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): see role_next() */
 static void role_done(struct manager *m, struct role_session *rs)
 {
 	if (m->cycle.got)
@@ -617,6 +622,7 @@ static void role_done(struct manager *m, struct role_session *rs)
 	role_next(m);
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): see role_next() */
 static void role_error(struct manager *m, struct role_session *rs,
 		       const char *msg)
 {
@@ -747,6 +753,7 @@ static void refetch_assertion(struct manager *m, uint32_t d)
 	}
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): see role_next() */
 static void dispatch(struct manager *m, struct role_session *rs,
 		     enum sizing_action a, uint32_t d)
 {
@@ -788,6 +795,7 @@ static void dispatch(struct manager *m, struct role_session *rs,
 	}
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): see role_next() */
 static void assume_next(struct manager *m)
 {
 	usec_t now = now_wall();
@@ -961,10 +969,11 @@ static int cycle_start(struct manager *m, const char *role, bool with_password,
 			m->cycle.due = NULL;
 		}
 	}
-	if (with_password && m->password)
-		pw = m->password;
-	else if (m->conf->adfs.remember_password && m->password &&
-		 m->signin != SIGNIN_FAILED)
+	/* A new login's password, or a remembered one that ADFS has not
+	 * rejected (a rejected password is never sent again). */
+	if (m->password &&
+	    (with_password || (m->conf->adfs.remember_password &&
+			       m->signin != SIGNIN_FAILED)))
 		pw = m->password;
 	m->cycle.with_password = pw != NULL;
 	if (pw)

@@ -28,11 +28,11 @@ static int fail(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("adfs-credctl: ", stderr);
+	(void)fputs("adfs-credctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	(void)vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	(void)fputc('\n', stderr);
 	return EXIT_FAILURE;
 }
 
@@ -123,8 +123,8 @@ static int call(const char *method, const char *path, const char *query_role,
 	}
 	cc = curl_easy_perform(e);
 	if (cc == CURLE_COULDNT_CONNECT) {
-		r = fail("adfs-credd is not running (no control socket at %s)",
-			 socket_path);
+		fail("adfs-credd is not running (no control socket at %s)",
+		     socket_path);
 		r = -ECONNREFUSED;
 	} else if (cc != CURLE_OK) {
 		fail("talking to adfs-credd failed: %s", curl_easy_strerror(cc));
@@ -173,15 +173,15 @@ static const char *jstr(json_t *o, const char *k)
 }
 
 /* "in 3h58m" from an ISO time, or "-" */
-static char *fmt_in(char b[static 48], const char *iso)
+static const char *fmt_in(char b[static 48], const char *iso)
 {
 	usec_t t, now = now_wall();
 	char d[32];
 
 	if (!iso || parse_iso8601(iso, &t) < 0)
-		return strcpy(b, "-");
+		return "-";
 	if (t <= now)
-		return strcpy(b, "expired");
+		return "expired";
 	(void)snprintf(b, 48, "%s", format_duration(d, t - now));
 	return b;
 }
@@ -241,8 +241,8 @@ static int read_secret_line(FILE *in, const char *prompt, const char *what,
 				    what),
 			       -ENOTTY;
 		own = true;
-		fputs(prompt, in);
-		fflush(in);
+		(void)fputs(prompt, in);
+		(void)fflush(in);
 		if (tcgetattr(fileno(in), &old) == 0) {
 			noecho = old;
 			noecho.c_lflag &= ~(tcflag_t)ECHO;
@@ -259,10 +259,10 @@ static int read_secret_line(FILE *in, const char *prompt, const char *what,
 		pw->data[--pw->len] = '\0';
 	if (tty) {
 		(void)tcsetattr(fileno(in), TCSAFLUSH, &old);
-		fputc('\n', in);
+		(void)fputc('\n', in);
 	}
 	if (own)
-		fclose(in);
+		(void)fclose(in);
 	if (pw->len == 0)
 		return fail("no %s given", what), -EINVAL;
 	*ret = TAKE_PTR(pw);
@@ -309,7 +309,7 @@ static int cmd_login(int argc, char **argv)
 				printf("Approve the sign-in request on your "
 				       "device%s%s\n",
 				       hint ? ": " : ".", hint ? hint : "");
-			fflush(stdout);
+			(void)fflush(stdout);
 		} else {
 			r = read_secret_line(from_stdin ? stdin : NULL,
 					     "Verification code: ",
@@ -512,10 +512,10 @@ static const struct {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: adfs-credctl [-c CONFIG] COMMAND [ARGS]\n\n");
+	(void)fprintf(f, "Usage: adfs-credctl [-c CONFIG] COMMAND [ARGS]\n\n");
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-		fprintf(f, "  %s\n", commands[i].help);
-	fprintf(f, "\nSee adfs-credctl(1).\n");
+		(void)fprintf(f, "  %s\n", commands[i].help);
+	(void)fprintf(f, "\nSee adfs-credctl(1).\n");
 }
 
 int main(int argc, char **argv)

@@ -767,7 +767,10 @@ static void parse_mapping(struct ctx *ctx, const char *prefix,
 			  yaml_node_t **nodes);
 
 /* A section ("adfs:", "serve:" ...): a mapping, or nothing at all when
- * every key below it is commented out. */
+ * every key below it is commented out. It recurses with parse_mapping()
+ * as deep as the static field tables nest (two levels), whatever the
+ * input. */
+/* NOLINTNEXTLINE(misc-no-recursion) */
 static void parse_section(struct ctx *ctx, const char *name, yaml_node_t *node,
 			  const struct table *t, void *base)
 {
@@ -786,6 +789,7 @@ static void parse_section(struct ctx *ctx, const char *name, yaml_node_t *node,
 
 /* Walks the pairs of a mapping node through table t into base. nodes
  * (t->n entries, zeroed by the caller) receives each key's value node. */
+/* NOLINTNEXTLINE(misc-no-recursion) */
 static void parse_mapping(struct ctx *ctx, const char *prefix,
 			  yaml_node_t *node, const struct table *t, void *base,
 			  yaml_node_t **nodes)
@@ -849,7 +853,7 @@ enum {
 	ROLE_ARN,
 	ROLE_PRINCIPAL_ARN,
 	ROLE_DURATION,
-	_ROLE_MAX,
+	ROLE_FIELDS,
 };
 
 static const struct field role_fields[] = {
@@ -901,7 +905,7 @@ static int parse_roles(struct ctx *ctx, const char *name, yaml_node_t *node,
 	for (yaml_node_item_t *it = node->data.sequence.items.start;
 	     it < node->data.sequence.items.top; it++, i++) {
 		yaml_node_t *item = yaml_document_get_node(ctx->doc, *it);
-		yaml_node_t *nodes[_ROLE_MAX] = { NULL };
+		yaml_node_t *nodes[ROLE_FIELDS] = { NULL };
 		struct conf_role *role = &c->roles[i];
 
 		if (!item)
@@ -921,7 +925,7 @@ static int parse_roles(struct ctx *ctx, const char *name, yaml_node_t *node,
 		if (!nodes[ROLE_ARN])
 			err_at(ctx, item->start_mark, "%s.arn is required",
 			       prefix);
-		if (!role->name)
+		if (!role->name || !nodes[ROLE_NAME])
 			continue;
 		for (size_t j = 0; j < i; j++)
 			if (c->roles[j].name &&

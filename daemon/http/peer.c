@@ -89,7 +89,7 @@ static int diag_uid(const struct sockaddr_storage *local,
 
 void peer_lookup(int fd, struct peer_info *ret)
 {
-	struct sockaddr_storage local, remote;
+	struct sockaddr_storage local = { 0 }, remote = { 0 };
 	socklen_t ll = sizeof(local), rl = sizeof(remote);
 
 	*ret = (struct peer_info){ 0 };

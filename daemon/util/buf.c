@@ -19,7 +19,7 @@ int buf_append(struct buf *b, const void *p, size_t len)
 		return -ENOBUFS;
 	}
 	need = b->len + len + 1;
-	if (need > b->alloc) {
+	if (!b->data || need > b->alloc) {
 		n = b->alloc ? b->alloc : 256;
 		while (n < need)
 			n *= 2;

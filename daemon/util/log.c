@@ -1,5 +1,6 @@
 #include "util/log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,27 @@ int log_level_from_string(const char *s)
 	return -EINVAL;
 }
 
+/* JOURNAL_STREAM is "DEV:INODE" of the stream systemd connected: two
+ * decimal numbers and nothing else. */
+static int parse_journal_stream(const char *e, unsigned long long *ret_dev,
+				unsigned long long *ret_ino)
+{
+	unsigned long long dev, ino;
+	char *end;
+
+	errno = 0;
+	dev = strtoull(e, &end, 10);
+	if (errno || end == e || *end != ':')
+		return -EINVAL;
+	e = end + 1;
+	ino = strtoull(e, &end, 10);
+	if (errno || end == e || *end)
+		return -EINVAL;
+	*ret_dev = dev;
+	*ret_ino = ino;
+	return 0;
+}
+
 void log_open(const char *name)
 {
 	const char *e = getenv("JOURNAL_STREAM");
@@ -50,8 +72,7 @@ void log_open(const char *name)
 
 	if (name)
 		ident = name;
-	/* JOURNAL_STREAM is "DEV:INODE" of the stream systemd connected. */
-	if (e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 &&
+	if (e && parse_journal_stream(e, &dev, &ino) == 0 &&
 	    fstat(STDERR_FILENO, &st) == 0 && st.st_dev == dev &&
 	    st.st_ino == ino) {
 		journal = 1;

@@ -7,7 +7,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+/* cppcheck 2.10 does not know the cleanup attribute: scripts/lint.sh
+ * predefines _cleanup_ for it (scripts/cppcheck/adfs-credd.cfg). */
+#ifndef _cleanup_
 #define _cleanup_(f) __attribute__((cleanup(f)))
+#endif
 #define _unused_ __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _warn_unused_result_ __attribute__((warn_unused_result))
@@ -22,13 +26,24 @@
 		_tp;                                                         \
 	})
 
-/* Defines NAME##p(type **) calling fn(*p) when *p is set. */
+/* The same for a file descriptor (_cleanup_close_): leaves -1 behind. */
+#define TAKE_FD(fd)                                                          \
+	({                                                                   \
+		int _tfd = (fd);                                             \
+		(fd) = -1;                                                   \
+		_tfd;                                                        \
+	})
+
+/* Defines NAME##p(type **) calling fn(*p) when *p is set. `type` is a
+ * type name, which cannot be parenthesised. */
+/* NOLINTBEGIN(bugprone-macro-parentheses) */
 #define DEFINE_FREEP(type, fn)                                               \
 	static inline void fn##p(type **p)                                   \
 	{                                                                    \
 		if (*p)                                                      \
 			fn(*p);                                              \
 	}
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 static inline void freep(void *p)
 {

@@ -116,8 +116,15 @@ int random_token(char out[static RANDOM_TOKEN_LEN + 1])
 		explicit_bzero(b64, sizeof(b64));
 		return -EIO;
 	}
-	for (int i = 0; i < RANDOM_TOKEN_LEN; i++)
-		out[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+	for (int i = 0; i < RANDOM_TOKEN_LEN; i++) {
+		char ch = b64[i];
+
+		if (ch == '+')
+			ch = '-';
+		else if (ch == '/')
+			ch = '_';
+		out[i] = ch;
+	}
 	out[RANDOM_TOKEN_LEN] = '\0';
 	explicit_bzero(b64, sizeof(b64));
 	return 0;

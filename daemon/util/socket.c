@@ -73,8 +73,7 @@ int listen_unix(const char *path, int *ret_fd)
 	umask(old);
 	if (r < 0 || chmod(path, 0600) < 0 || listen(fd, 16) < 0)
 		return -errno;
-	*ret_fd = fd;
-	fd = -1;
+	*ret_fd = TAKE_FD(fd);
 	return 0;
 }
 
@@ -91,7 +90,7 @@ int peer_uid_unix(int fd, uid_t *ret)
 
 bool peer_is_loopback(int fd)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t len = sizeof(ss);
 
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)

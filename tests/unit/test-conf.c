@@ -1973,10 +1973,9 @@ static void test_load_errors(void **state)
 
 static void test_default_path(void **state)
 {
-	char *old_xdg = getenv("XDG_CONFIG_HOME") ?
-				strdup(getenv("XDG_CONFIG_HOME")) :
-				NULL;
-	char *old_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	char *old_xdg = xdg ? strdup(xdg) : NULL;
+	char *old_home = home ? strdup(home) : NULL;
 	struct conf_errors errs = { .n = 0 };
 	struct conf *c = NULL;
 	char *p;

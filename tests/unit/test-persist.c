@@ -164,15 +164,18 @@ static void test_ignored(void **state)
 	(void)snprintf(p, sizeof(p), "%s/%s", dir, PERSIST_FILE);
 	f = fopen(p, "w");
 	assert_non_null(f);
-	fputs("{\"version\": 1, \"identity\": \"" ID "\", \"roles\": ", f);
-	fclose(f);
+	assert_true(fputs("{\"version\": 1, \"identity\": \"" ID
+			  "\", \"roles\": ",
+			  f) >= 0);
+	assert_int_equal(fclose(f), 0);
 	assert_int_equal(persist_load(dir, ID, NOW, &out, true, &st, &why), 0);
 	assert_string_equal(why, "it does not parse");
 
 	f = fopen(p, "w");
 	assert_non_null(f);
-	fputs("{\"version\": 99, \"identity\": \"" ID "\"}", f);
-	fclose(f);
+	assert_true(fputs("{\"version\": 99, \"identity\": \"" ID "\"}", f) >=
+		    0);
+	assert_int_equal(fclose(f), 0);
 	assert_int_equal(persist_load(dir, ID, NOW, &out, true, &st, &why), 0);
 	assert_string_equal(why, "it has another format version");
 
