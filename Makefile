@@ -14,7 +14,7 @@ endif
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps build check demo clean
+.PHONY: all deps build check check-valgrind demo clean
 
 all: build
 
@@ -29,6 +29,15 @@ build: deps $(BUILD)/CMakeCache.txt
 
 check: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# Every integration test whose daemon runs at normal speed, with each
+# daemon under valgrind memcheck (tests/integration/harness.py). The two
+# time-warp tests are left out: their ×400 clock turns valgrind's slowdown
+# into hours of simulated latency. They run plain and under ASan.
+VALGRIND_EXCLUDE := test_long_job|test_refresh_timing|emulators-selftest
+check-valgrind: build
+	ADFS_CREDD_VALGRIND=1 ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) \
+		-L integration -E '$(VALGRIND_EXCLUDE)' $(CTEST_ARGS)
 
 demo: build
 	$(PYTHON) tests/integration/demo.py --build $(BUILD)

@@ -166,7 +166,8 @@ class Stack:
         e = dict(os.environ)
         e.update(env or {})
         self.daemon_out = open(self.daemon_log, "a")
-        self.daemon = subprocess.Popen([self.daemon_bin, "-c", self.config_path],
+        self.daemon = subprocess.Popen(valgrind_prefix(self.tmp) +
+                                       [self.daemon_bin, "-c", self.config_path],
                                        stdout=self.daemon_out, stderr=subprocess.STDOUT,
                                        env=e)
         sock = os.path.join(self.state_dir, "control.sock")
@@ -200,6 +201,7 @@ class Stack:
         self.daemon_out.close()
         rc = self.daemon.returncode
         self.daemon = None
+        check_valgrind_logs(self.tmp)
         return rc
 
     def log_text(self):
@@ -282,6 +284,42 @@ class StackChecks:
         self.assertIsNone(sanitizer_report(log), log)
         self.assertEqual(rc, 0, "adfs-credd did not exit cleanly on SIGTERM:\n" + log)
         return log
+
+
+# ADFS_CREDD_VALGRIND=1 runs every daemon the harness starts under
+# valgrind memcheck (`make check VALGRIND=1`). Each run's report is checked
+# when the daemon stops: any memcheck error or any definitely lost block
+# fails the test, with the report in the message.
+VALGRIND_SUPP = os.path.join(ROOT, "tests", "valgrind.supp")
+
+
+def valgrind_prefix(tmp):
+    if os.environ.get("ADFS_CREDD_VALGRIND") != "1":
+        return []
+    return ["valgrind", "--tool=memcheck", "--error-exitcode=99",
+            "--leak-check=full", "--show-leak-kinds=definite",
+            "--errors-for-leak-kinds=definite", "--track-origins=yes",
+            "--num-callers=30", f"--suppressions={VALGRIND_SUPP}",
+            f"--log-file={os.path.join(tmp, 'valgrind.%p.log')}"]
+
+
+def check_valgrind_logs(tmp):
+    if os.environ.get("ADFS_CREDD_VALGRIND") != "1":
+        return
+    for name in sorted(os.listdir(tmp)):
+        if not (name.startswith("valgrind.") and name.endswith(".log")):
+            continue
+        path = os.path.join(tmp, name)
+        with open(path, errors="replace") as f:
+            text = f.read()
+        m = re.search(r"ERROR SUMMARY: (\d+) errors", text)
+        lost = re.search(r"definitely lost: ([\d,]+) bytes", text)
+        bad = (m is None or int(m.group(1)) != 0 or
+               (lost is not None and lost.group(1) != "0"))
+        # Count each report once, even if the stack is stopped twice.
+        os.rename(path, path + (".bad" if bad else ".ok"))
+        if bad:
+            raise AssertionError(f"valgrind memcheck report ({name}):\n{text}")
 
 
 def sanitizer_report(text):
