@@ -10,6 +10,8 @@ pkgs=(
 	python3 python3-boto3 openssl ca-certificates
 	krb5-kdc krb5-admin-server krb5-user python3-gssapi libfaketime
 	systemd man-db mandoc dpkg-dev
+	# `make check-valgrind` (every daemon under memcheck).
+	valgrind
 	# The SDK matrix (tests/integration/test_sdk_matrix.py): AWS CLI v2 and
 	# the AWS SDK for Go v2, built offline in GOPATH mode.
 	awscli golang-go golang-github-aws-aws-sdk-go-v2-dev
