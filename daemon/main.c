@@ -77,15 +77,16 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "adfs-credd: unexpected argument '%s'\n",
-			argv[optind]);
+		(void)fprintf(stderr, "adfs-credd: unexpected argument '%s'\n",
+			      argv[optind]);
 		return EXIT_FAILURE;
 	}
 	if (!path)
 		path = conf_default_path();
 	if (!path) {
-		fprintf(stderr, "adfs-credd: cannot find a configuration: "
-				"set HOME or pass -c PATH\n");
+		(void)fprintf(stderr,
+			      "adfs-credd: cannot find a configuration: "
+			      "set HOME or pass -c PATH\n");
 		return EXIT_FAILURE;
 	}
 

@@ -91,7 +91,7 @@ const struct peer_info *http_peer(struct MHD_Connection *c)
 
 static bool is_tcp(int fd)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t len = sizeof(ss);
 
 	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
