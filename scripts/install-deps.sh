@@ -12,6 +12,8 @@ pkgs=(
 	systemd man-db mandoc dpkg-dev
 	# `make check-valgrind` (every daemon under memcheck).
 	valgrind
+	# scripts/lint.sh (static analysis).
+	clang-tidy cppcheck jq
 	# The SDK matrix (tests/integration/test_sdk_matrix.py): AWS CLI v2 and
 	# the AWS SDK for Go v2, built offline in GOPATH mode.
 	awscli golang-go golang-github-aws-aws-sdk-go-v2-dev
