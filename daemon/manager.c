@@ -1510,6 +1510,7 @@ int manager_start(struct manager *m)
 		.allowed = m->conf->serve.allowed_uids,
 		.n_allowed = m->conf->serve.n_allowed_uids,
 		.allow_non_loopback = m->conf->serve.allow_non_loopback,
+		.event = m->event,
 	};
 	m->ecs = (struct ecs){ .store = &m->store, .token = m->token,
 			       .guard = &m->guard };
@@ -1634,6 +1635,7 @@ struct manager *manager_free(struct manager *m)
 	http_server_free(m->ecs_server);
 	http_server_free(m->imds_server);
 	imds_clear(&m->imds);
+	guard_clear(&m->guard); /* logs the audit repeats still counted */
 	adfs_free(m->adfs);
 	curl_glue_free(m->glue);
 	store_clear(&m->store);

@@ -162,7 +162,7 @@ enum MHD_Result ecs_handle(void *cls, struct MHD_Connection *c,
 		return refuse(e, c, MHD_HTTP_NOT_FOUND, "NoSuchRole", msg, NULL);
 	}
 	if (role_has_valid_creds(r, now_wall())) {
-		guard_audit(c, "ecs", r->name, MHD_HTTP_OK, NULL);
+		guard_audit_served(e->guard, c, "ecs", r->name);
 		return reply_creds(c, r->creds);
 	}
 	if (!e->store->signed_in || r->state == ROLE_NOT_SIGNED_IN) {

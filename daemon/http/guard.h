@@ -7,6 +7,7 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include <systemd/sd-event.h>
 
 #include "util/macro.h"
 
@@ -15,6 +16,12 @@
 #define GUARD_WINDOW (10 * USEC_PER_SEC)
 #define GUARD_PENALTY (60 * USEC_PER_SEC)
 #define GUARD_PEERS 64u
+/* Served reads are audited once per (endpoint, role, peer uid) and window;
+ * the repeats are counted and logged as one line when the window ends
+ * (docs/PERFORMANCE.md: a line per read costs more than the read). */
+#define GUARD_AUDIT_WINDOW (10 * USEC_PER_SEC)
+#define GUARD_AUDIT_KEYS 32u
+#define GUARD_AUDIT_ROLE 65u /* longer role names are not aggregated */
 
 enum guard_verdict {
 	GUARD_OK,
@@ -29,12 +36,25 @@ struct guard_peer {
 	usec_t throttled_until;
 };
 
+struct guard_audit_key {
+	const char *endpoint; /* a string literal: "ecs" or "imds" */
+	char role[GUARD_AUDIT_ROLE];
+	int uid;
+	unsigned repeats; /* served since the line that was logged */
+};
+
 struct guard {
 	uid_t self;
 	const uid_t *allowed; /* borrowed: serve.allowed_uids */
 	size_t n_allowed;
 	bool allow_non_loopback;
 	struct guard_peer peers[GUARD_PEERS];
+	/* borrowed: the loop, for the audit window's timer; NULL: every
+	 * served read gets its own line */
+	sd_event *event;
+	sd_event_source *audit_timer; /* armed while audit[] is not empty */
+	size_t n_audit;
+	struct guard_audit_key audit[GUARD_AUDIT_KEYS];
 };
 
 /* Checks a request; *ret_why says why it is refused (for the log and the
@@ -49,3 +69,12 @@ bool guard_refused(struct guard *g, struct MHD_Connection *c);
 /* The audit line of a credential request: endpoint, role, peer uid, result. */
 void guard_audit(struct MHD_Connection *c, const char *endpoint,
 		 const char *role, unsigned status, const char *why);
+/* The audit of a served read (200): the first per endpoint, role and peer
+ * uid in GUARD_AUDIT_WINDOW is logged at once, the others are counted and
+ * logged as one line with repeats=N when the window ends. */
+void guard_audit_served(struct guard *g, struct MHD_Connection *c,
+			const char *endpoint, const char *role);
+/* Logs the counted repeats now (window end, exit). */
+void guard_audit_flush(struct guard *g);
+/* Flushes and drops the timer; the guard can be used again. */
+void guard_clear(struct guard *g);

@@ -220,7 +220,7 @@ enum MHD_Result imds_handle(void *cls, struct MHD_Connection *c,
 						: "not signed in");
 		return reply_empty(c, MHD_HTTP_SERVICE_UNAVAILABLE);
 	}
-	guard_audit(c, "imds", r->name, MHD_HTTP_OK, NULL);
+	guard_audit_served(m->guard, c, "imds", r->name);
 	return reply_text(c, MHD_HTTP_OK, r->creds->imds_json->data,
 			  r->creds->imds_json->len, release_creds,
 			  creds_ref(r->creds), NULL);
