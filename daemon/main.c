@@ -108,7 +108,7 @@ int main(int argc, char **argv)
 	}
 	log_set_level(conf->log_level);
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (wipe_alloc_curl_global_init() < 0) {
 		log_error("Cannot initialise libcurl");
 		conf_free(conf);
 		return EXIT_FAILURE;

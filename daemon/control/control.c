@@ -360,7 +360,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 	if (*upload_data_size) {
 		if (!q->body)
 			q->body = secret_new(CONTROL_MAX_BODY);
+		/* The secret's capacity is rounded up to whole pages: the cap
+		 * is checked here, or a 8 KB "password" would reach ADFS. A
+		 * longer body closes the connection. */
 		if (!q->body ||
+		    *upload_data_size > CONTROL_MAX_BODY - q->body->len ||
 		    secret_append(q->body, upload_data, *upload_data_size) < 0) {
 			*upload_data_size = 0;
 			return MHD_NO;

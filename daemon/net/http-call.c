@@ -1,6 +1,7 @@
 #include "net/http-call.h"
 
 #include <errno.h>
+#include <openssl/ssl.h>
 #include <string.h>
 #include <strings.h>
 
@@ -50,6 +51,16 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/* OpenSSL decrypts each record in place and keeps the plaintext (STS's
+ * secret keys, ADFS's assertion) in its read buffer until the next record
+ * overwrites it; SSL_OP_CLEANSE_PLAINTEXT wipes it once it is handed to
+ * libcurl, and when the connection is freed. */
+static CURLcode on_ssl_ctx(CURL *e, void *ssl_ctx, void *userdata)
+{
+	(void)SSL_CTX_set_options(ssl_ctx, SSL_OP_CLEANSE_PLAINTEXT);
+	return CURLE_OK;
+}
+
 int http_call_new(const char *url, const struct http_call_opts *o,
 		  struct http_call **ret)
 {
@@ -73,6 +84,7 @@ int http_call_new(const char *url, const struct http_call_opts *o,
 	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https") ||
 	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) ||
 	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) ||
+	    curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx) ||
 	    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) ||
 	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
 	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, secs < 10 ? secs : 10L) ||

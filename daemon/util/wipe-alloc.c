@@ -1,5 +1,7 @@
 #include "util/wipe-alloc.h"
 
+#include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
 #include <libxml/xmlmemory.h>
 #include <malloc.h>
@@ -46,4 +48,13 @@ void wipe_alloc_install(void)
 {
 	json_set_alloc_funcs(malloc, wipe_free);
 	(void)xmlMemSetup(wipe_free, malloc, wipe_realloc, wipe_strdup);
+}
+
+int wipe_alloc_curl_global_init(void)
+{
+	return curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wipe_free,
+				    wipe_realloc, wipe_strdup,
+				    calloc) == CURLE_OK
+		       ? 0
+		       : -EIO;
 }
