@@ -1,0 +1,467 @@
+"""Fault injection (issue 7): ADFS and STS misbehave after a good sign-in,
+or during the very first one, through the emulators' fault knobs
+(tests/emulators/README.md). For every fault, with the real daemon:
+  - a real client (Debian's boto3 through `adfs-credctl env`, and the ECS
+    endpoint with an expiry check) keeps getting valid credentials;
+  - the failed refresh does not hammer the service: the emulator's counters
+    show no new request over a window, and `next_refresh` is backed off;
+  - `adfs-credctl status` (text and --json) names the cause in last_error;
+  - once the fault clears, `adfs-credctl refresh` recovers and clears it;
+  - the daemon never crashes and exits 0 on SIGTERM (no sanitizer report).
+Real minutes are never slept: `adfs-credctl refresh` starts each cycle.
+The fault matrix and its results are in docs/internals/faults.md."""
+
+import datetime
+import http.client
+import json
+import os
+import re
+import subprocess
+import time
+import unittest
+
+from harness import DEV_ARN, EMU, PROD_ARN, Stack, StackChecks, clean_sdk_env
+from test_long_job import WORLD, Warp
+
+WINDOW = 3.0        # seconds in which a backed-off daemon sends nothing
+MIN_BACKOFF = 20    # the first backoff is 30 s jittered down to 3/4
+MIN_LEFT = 20 * 60  # what every served credential must have left
+
+
+SPARED = "127.0.0.2"  # our control requests come from here (tls_exempt)
+
+
+def control(emu, name, body=None, method="POST"):
+    """An emulator control request sent from SPARED."""
+    conn = http.client.HTTPSConnection("127.0.0.1", emu.port, context=emu.ctx, timeout=10,
+                                       source_address=(SPARED, 0))
+    try:
+        conn.request(method, "/_emulator/" + name,
+                     None if method == "GET" else json.dumps(body or {}),
+                     {"Content-Type": "application/json"})
+        r = conn.getresponse()
+        out = json.loads(r.read())
+        if r.status != 200:
+            raise AssertionError("control %s: %s" % (name, out))
+        return out
+    finally:
+        conn.close()
+
+
+def epoch(iso):
+    return datetime.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def other_ca_pem(tmp):
+    """A server certificate + key from a CA the daemon does not trust."""
+    d = os.path.join(tmp, "other-ca")
+    subprocess.run(["sh", os.path.join(EMU, "mkcerts.sh"), d], check=True)
+    pem = os.path.join(d, "server-full.pem")
+    with open(pem, "w") as f:
+        for name in ("server.pem", "server.key"):
+            with open(os.path.join(d, name)) as g:
+                f.write(g.read())
+    return pem
+
+
+class FaultBase(StackChecks, unittest.TestCase):
+    roles = [{"name": "prod", "arn": PROD_ARN}]
+    extra = {"adfs": {"timeout": "2s"}}
+    world = None
+
+    warp = None      # a test_long_job.Warp for timer-driven tests
+
+    def setUp(self):
+        self.s = Stack(config=dict({"roles": self.roles}, **self.extra), world=self.world,
+                       emulator_env=self.warp.env() if self.warp else None)
+        self.addCleanup(self.s.close)
+
+    def start_and_login(self):
+        # Refreshes follow each other faster than a person could ask for
+        # them: ADFS's loop detection would answer MSIS7042.
+        self.s.adfs.configure(loop_detection=False)
+        self.s.start_daemon()
+        p = self.s.login()
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr + self.s.log_text())
+
+    def role(self, name="prod"):
+        return next(r for r in self.status()["roles"] if r["name"] == name)
+
+    def alive(self):
+        self.assertIsNone(self.s.daemon.poll(), "adfs-credd died:\n" + self.s.log_text())
+
+    def check_served(self, role="prod", arn=PROD_ARN, boto=True):
+        """The ECS endpoint serves credentials with >= 20 min left, the
+        ones status shows; boto3 finds them and STS accepts them."""
+        code, _, body = self.s.get("/role/" + role, token=self.s.token())
+        self.assertEqual(code, 200, body)
+        creds = json.loads(body)
+        self.assertGreater(epoch(creds["Expiration"]), time.time() + MIN_LEFT, creds)
+        self.assertEqual(creds["Expiration"], self.role(role)["expires"])
+        if boto:
+            out = self.s.boto3(self.ecs_env(role))
+            self.assertEqual(out["AccessKeyId"], creds["AccessKeyId"])
+            self.assertIn(arn.split("/")[-1], out["Arn"])
+        return creds
+
+    def faults(self, emu):
+        return sum(emu.stats()["faults_injected"].values())
+
+    def backed_off(self, emu, counter=None):
+        """Nothing reaches emu over WINDOW seconds and the next try is
+        planned at least MIN_BACKOFF seconds ahead."""
+        count = counter or (lambda: emu.stats()["requests"])
+        n0 = count()
+        time.sleep(WINDOW)
+        self.assertEqual(count() - n0, 0, "the daemon kept calling %s" % emu.name)
+        nxt = epoch(self.role()["next_refresh"])
+        self.assertGreaterEqual(nxt - time.time(), MIN_BACKOFF - WINDOW - 1,
+                                "next_refresh is not backed off")
+
+    def fault_after_signin(self, emu, knobs, cause, clear, max_calls=3,
+                           counter=None, boto=True):
+        """One fault after a good sign-in: the refresh fails naming cause
+        (a regex), the old credentials are served, the daemon backs off,
+        and a refresh after clear recovers."""
+        before = self.check_served(boto=False)
+        if callable(knobs):
+            knobs()
+        else:
+            emu.configure(**knobs)
+        n0 = (counter or (lambda: emu.stats()["requests"]))()
+        p = self.s.ctl("refresh")
+        self.assertNotEqual(p.returncode, 0, p.stdout)
+        self.assertRegex(p.stdout + p.stderr, cause)
+        n1 = (counter or (lambda: emu.stats()["requests"]))()
+        self.assertGreaterEqual(n1 - n0, 1, "the fault was not hit")
+        self.assertLessEqual(n1 - n0, max_calls, "too many calls in one refresh")
+        self.alive()
+        prod = self.role()
+        self.assertEqual(prod["state"], "valid", prod)
+        self.assertRegex(prod["last_error"] or "", cause)
+        if os.environ.get("FAULTS_VERBOSE"):
+            print("\n  last_error: %s" % prod["last_error"])
+        text = self.s.ctl("status")
+        self.assertEqual(text.returncode, 0, text.stderr)
+        self.assertRegex(text.stdout, cause)
+        served = self.check_served(boto=boto)
+        self.assertEqual(served["AccessKeyId"], before["AccessKeyId"])
+        self.backed_off(emu, counter)
+        self.alive()
+
+        clear()
+        p = self.s.ctl("refresh")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr + self.s.log_text())
+        prod = self.role()
+        self.assertEqual(prod["state"], "valid", prod)
+        self.assertIsNone(prod["last_error"])
+        after = self.check_served(boto=False)
+        self.assertNotEqual(after["AccessKeyId"], before["AccessKeyId"])
+        return p
+
+
+class TestAdfsFaults(FaultBase):
+    """ADFS down (503), slow, hanging past adfs.timeout (2 s), a TLS reset,
+    a certificate from another CA, garbage HTML; one daemon throughout."""
+
+    def test_adfs_faults(self):
+        self.start_and_login()
+        adfs = self.s.adfs
+
+        with self.subTest("503"):
+            self.fault_after_signin(
+                adfs, {"fail_status": 503, "fail_count": -1},
+                r"ADFS.*(503|Service Unavailable)",
+                lambda: adfs.configure(fail_count=0))
+
+        with self.subTest("slow, under adfs.timeout"):
+            before = self.check_served(boto=False)
+            adfs.configure(delay=1.2, delay_count=-1)
+            t0 = time.monotonic()
+            p = self.s.ctl("refresh")
+            took = time.monotonic() - t0
+            adfs.configure(delay=0)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertGreaterEqual(took, 1.2)
+            self.assertIsNone(self.role()["last_error"])
+            self.assertNotEqual(self.check_served()["AccessKeyId"], before["AccessKeyId"])
+
+        with self.subTest("hangs past adfs.timeout"):
+            t0 = time.monotonic()
+            self.fault_after_signin(
+                adfs, {"hang_count": -1, "hang_seconds": 8},
+                r"ADFS at \S+ did not answer within 2s",
+                lambda: adfs.configure(hang_count=0))
+            self.assertLess(time.monotonic() - t0, 30)
+
+        with self.subTest("garbage HTML"):
+            self.fault_after_signin(
+                adfs, {"fail_status": 200, "fail_count": -1,
+                       "fail_body": "<html><body><p>Welcome to <b>nothing<i></p>\x01\x02",
+                       "fail_content_type": "text/html; charset=utf-8"},
+                r"ADFS",
+                lambda: adfs.configure(fail_count=0, fail_body=None, fail_content_type=""))
+
+        # TLS faults hit our own control requests too: they come from
+        # 127.0.0.2, which the emulator spares (tls_exempt).
+        adfs.configure(tls_exempt=[SPARED])
+
+        def tls_fault(knobs, cause, clear, kind):
+            def on():
+                adfs.configure(**knobs)
+                control(adfs, "disconnect")   # the daemon's kept-alive connection
+            self.fault_after_signin(
+                adfs, on, cause, lambda: control(adfs, "config", clear),
+                counter=lambda: control(adfs, "stats", method="GET")[
+                    "faults_injected"].get(kind, 0))
+
+        with self.subTest("certificate from another CA"):
+            pem = other_ca_pem(self.s.tmp)
+            tls_fault({"tls_cert": pem}, r"TLS to ADFS.*adfs\.ca_file", {"tls_cert": None},
+                      "tls_cert")
+
+        with self.subTest("TLS handshake reset"):
+            tls_fault({"tls_reset_count": -1}, r"TLS to ADFS at 127.0.0.1 failed \(.*Connection reset by peer",
+                      {"tls_reset_count": 0}, "tls_reset")
+
+        self.stop_clean()
+
+
+class TestStsFaults(FaultBase):
+    """STS (AssumeRoleWithSAML only, so the client's GetCallerIdentity still
+    checks what is served): 503, Throttling, a connection reset, truncated
+    XML, XML above the daemon's 64 KiB cap, a 200 that is not XML."""
+
+    def test_sts_faults(self):
+        self.start_and_login()
+        sts = self.s.sts
+        ops = ["AssumeRoleWithSAML"]
+
+        def clear():
+            sts.configure(fail_count=0, throttle_count=0, reset_count=0, truncate_count=0,
+                          fail_body=None, fail_content_type="", fail_body_repeat=1)
+
+        cases = [
+            ("503", {"fail_status": 503, "fail_count": -1},
+             r"ServiceUnavailable|Service is unable"),
+            ("Throttling", {"throttle_count": -1}, r"Throttling: Rate exceeded"),
+            ("connection reset", {"reset_count": -1}, r"STS request failed: .*Connection reset by peer"),
+            ("truncated XML", {"truncate_count": -1}, r"does not parse as AssumeRoleWithSAMLResponse \(Content-Type: text/xml"),
+            ("oversized XML", {"fail_status": 200, "fail_count": -1,
+                               "fail_body": "<AssumeRoleWithSAMLResponse>" + "<!-- pad -->" * 100,
+                               "fail_body_repeat": 100, "fail_content_type": "text/xml"},
+             r"the STS reply is larger than 65536 bytes"),
+            ("wrong content type", {"fail_status": 200, "fail_count": -1,
+                                    "fail_body": "<html><body>Proxy sign-in</body></html>",
+                                    "fail_content_type": "text/html"},
+             r"does not parse as AssumeRoleWithSAMLResponse \(Content-Type: text/html"),
+        ]
+        for name, knobs, cause in cases:
+            with self.subTest(name):
+                self.fault_after_signin(sts, dict(knobs, fault_ops=ops), cause, clear)
+        self.stop_clean()
+
+
+class TestStsHang(FaultBase):
+    """STS reads AssumeRoleWithSAML and never answers: the daemon gives up
+    after its 30 s STS timeout (the one real wait of this module)."""
+
+    def test_sts_hang(self):
+        self.start_and_login()
+        sts = self.s.sts
+        t0 = time.monotonic()
+        self.fault_after_signin(
+            sts, {"hang_count": -1, "hang_seconds": 45, "fault_ops": ["AssumeRoleWithSAML"]},
+            r"STS request failed: .*timed out",
+            lambda: sts.configure(hang_count=0),
+            counter=lambda: sts.stats()["faults_injected"].get("hang", 0))
+        self.assertLess(time.monotonic() - t0, 60)
+        self.stop_clean()
+
+
+class TestStsThrottledOnTimer(FaultBase):
+    """STS throttles every AssumeRoleWithSAML from just before prod's
+    planned refresh, with no `refresh` command: the timer's retries back
+    off (30 s, 1, 2, 4 min: 3 to 6 tries in 10 minutes, not one a second),
+    and the first try after the throttling ends refreshes. Under
+    tests/timewarp (x200, as in test_refresh_timing.py)."""
+
+    factor = 200
+    world = WORLD
+
+    def setUp(self):
+        self.warp = Warp(self.factor)
+        super().setUp()
+
+    def test_throttled_refresh_backs_off(self):
+        warp = self.warp
+        self.s.start_daemon(env=warp.env(self.s.daemon_bin, self.factor / 10))
+        p = self.s.login()
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr + self.s.log_text())
+        prod = self.role()
+        planned, expires = epoch(prod["next_refresh"]), epoch(prod["expires"])
+
+        warp.sleep_until(planned - 60)
+        self.s.sts.configure(throttle_count=-1, fault_ops=["AssumeRoleWithSAML"])
+        warp.sleep_until(planned + 10 * 60)
+        tries = self.s.sts.stats()["faults_injected"].get("throttle", 0)
+        self.assertGreaterEqual(tries, 3)
+        self.assertLessEqual(tries, 6)
+        prod = self.role()
+        self.assertEqual(prod["state"], "valid")
+        self.assertRegex(prod["last_error"] or "", r"Throttling: Rate exceeded")
+        code, _, body = self.s.get("/role/prod", token=self.s.token())
+        self.assertEqual(code, 200, body)
+        self.assertGreater(epoch(json.loads(body)["Expiration"]), warp.now() + 5 * 60)
+
+        self.s.sts.configure(throttle_count=0)
+        warp.sleep_until(planned + 20 * 60)
+        prod = self.role()
+        self.assertIsNone(prod["last_error"], self.s.log_text())
+        self.assertGreater(epoch(prod["expires"]), expires)
+        self.stop_clean()
+
+
+class TestFirstSignInFaults(FaultBase):
+    """A fault during the very first sign-in: `login` says what went wrong,
+    the daemon keeps running with nothing lost, and a second try works."""
+
+    def test_adfs_down_at_first_login(self):
+        self.s.start_daemon()
+        self.s.adfs.configure(fail_status=503, fail_count=-1)
+        p = self.s.login()
+        self.assertNotEqual(p.returncode, 0)
+        self.assertRegex(p.stdout + p.stderr, r"ADFS.*(503|Service Unavailable)")
+        st = self.status()
+        self.assertFalse(st["signed_in"])
+        self.assertRegex(st["error"] or "", r"503|Service Unavailable")
+        code, _, body = self.s.get("/role/prod", token=self.s.token())
+        self.assertEqual((code, json.loads(body)["Code"]), (503, "NotSignedIn"))
+        self.assertEqual(self.s.adfs.stats()["password_posts"], 0)
+        token = self.s.token()
+        self.backed_off_signed_out(self.s.adfs)
+
+        self.s.adfs.configure(fail_count=0)
+        p = self.s.login()
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(self.s.token(), token)
+        self.assertEqual(self.s.adfs.stats()["password_posts"], 1)
+        self.assertIsNone(self.status()["error"])
+        self.check_served()
+        self.stop_clean()
+
+    def test_sts_throttled_at_first_login(self):
+        self.s.start_daemon()
+        self.s.sts.configure(throttle_count=-1, fault_ops=["AssumeRoleWithSAML"])
+        p = self.s.login()
+        self.assertNotEqual(p.returncode, 0)
+        self.assertRegex(p.stdout + p.stderr, r"Throttling: Rate exceeded")
+        prod = self.role()
+        self.assertRegex(prod["last_error"] or "", r"Throttling: Rate exceeded")
+        n = self.s.sts.stats()["assume_calls"]
+        time.sleep(WINDOW)
+        self.assertEqual(self.s.sts.stats()["assume_calls"], n, "the daemon kept calling STS")
+        # The ADFS sign-in is kept: a refresh needs no password.
+        self.s.sts.configure(throttle_count=0)
+        p = self.s.ctl("refresh")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIsNone(self.role()["last_error"])
+        self.assertEqual(self.s.adfs.stats()["password_posts"], 1)
+        self.check_served()
+        self.stop_clean()
+
+    def backed_off_signed_out(self, emu):
+        n = emu.stats()["requests"]
+        time.sleep(WINDOW)
+        self.assertEqual(emu.stats()["requests"], n, "the daemon kept calling %s" % emu.name)
+
+
+class TestUnresolvableHosts(FaultBase):
+    """ADFS or STS under a name that does not resolve (RFC 6761 .invalid):
+    the identity of the saved state includes both URLs, so this is a
+    first sign-in, not a reload of a running one."""
+
+    def test_adfs_unresolvable(self):
+        self.s.write_config({"roles": self.roles,
+                             "adfs": {"url": "https://adfs.fault.invalid:%d" % self.s.adfs.port}})
+        self.s.start_daemon()
+        p = self.s.login()
+        self.assertNotEqual(p.returncode, 0)
+        self.assertRegex(p.stdout + p.stderr, r"(?i)resolve.*adfs\.fault\.invalid")
+        st = self.status()
+        self.assertFalse(st["signed_in"])
+        self.assertRegex(st["error"] or "", r"(?i)resolve")
+        self.alive()
+        self.stop_clean()
+
+    def test_sts_unresolvable(self):
+        self.s.write_config({"roles": self.roles,
+                             "aws": {"sts_endpoint": "https://sts.fault.invalid:%d" % self.s.sts.port}})
+        self.s.start_daemon()
+        p = self.s.login()
+        self.assertNotEqual(p.returncode, 0)
+        self.assertRegex(p.stdout + p.stderr, r"(?i)resolve.*sts\.fault\.invalid")
+        prod = self.role()
+        self.assertNotEqual(prod["state"], "valid")
+        self.assertRegex(prod["last_error"] or "", r"(?i)resolve")
+        self.assertEqual(self.s.adfs.stats()["password_posts"], 1)
+        self.alive()
+        self.stop_clean()
+
+
+class TestClockSkew(FaultBase):
+    """ADFS and STS 3 hours ahead of, then behind, the daemon's clock (the
+    machine's clock is off): expiries, plans and what is served follow the
+    local clock; GetRole's SigV4 date follows STS's."""
+
+    roles = [{"name": "dev", "arn": DEV_ARN}, {"name": "prod", "arn": PROD_ARN}]
+    world = WORLD    # dev: GetRole allowed, 4 h; prod: probed, 1 h
+
+    def check_skew(self, offset):
+        for emu in (self.s.adfs, self.s.sts):
+            emu.configure(time_offset=offset)
+        self.s.start_daemon()
+        t0 = time.time()
+        p = self.s.login()
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr + self.s.log_text())
+        for name, arn, duration, source in (("dev", DEV_ARN, 14400, "get_role"),
+                                            ("prod", PROD_ARN, 3600, "probe")):
+            r = self.role(name)
+            self.assertEqual((r["state"], r["last_error"]), ("valid", None), r)
+            self.assertEqual((r["duration"], r["max_source"]), (duration, source), r)
+            exp, nxt = epoch(r["expires"]), epoch(r["next_refresh"])
+            # Local clock: the session ends `duration` from now, not 3 h off.
+            self.assertAlmostEqual(exp, t0 + duration, delta=60)
+            lead = min(30 * 60, duration / 2)
+            self.assertLessEqual(nxt, exp - lead + 1)
+            self.assertGreaterEqual(nxt, exp - lead - 5 * 60 - 1)
+            code, _, body = self.s.get("/role/" + name, token=self.s.token())
+            self.assertEqual(code, 200, body)
+            self.assertEqual(json.loads(body)["Expiration"], r["expires"])
+        # boto3 signs with the local clock: STS would refuse it 3 h off.
+        # What it checks is the expiry it reads from the endpoint.
+        env = self.ecs_env("prod")
+        p = subprocess.run(
+            ["/usr/bin/python3", "-c",
+             "import boto3,json;c=boto3.session.Session().get_credentials();"
+             "print(json.dumps([c.get_frozen_credentials().access_key,"
+             "c._expiry_time.timestamp()]))"],
+            env=clean_sdk_env(env), capture_output=True, text=True,
+            timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        _, expiry = json.loads(p.stdout)
+        self.assertAlmostEqual(expiry, t0 + 3600, delta=60)
+        p = self.s.ctl("refresh")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIsNone(self.role("prod")["last_error"])
+        self.stop_clean()
+
+    def test_world_ahead(self):
+        self.check_skew(3 * 3600)
+
+    def test_world_behind(self):
+        self.check_skew(-3 * 3600)
+
+
+if __name__ == "__main__":
+    unittest.main()
