@@ -37,6 +37,14 @@ static void on_done(struct http_call *h, int error, void *userdata)
 	char msg[512];
 	int r;
 
+	if (error == -ENOBUFS) {
+		(void)snprintf(msg, sizeof(msg),
+			       "the STS reply is larger than %u bytes; "
+			       "refusing it",
+			       STS_MAX_REPLY);
+		c->done(error, NULL, NULL, msg, h->date, c->userdata);
+		return;
+	}
 	if (error < 0) {
 		(void)snprintf(msg, sizeof(msg), "STS request failed: %s%s",
 			       http_call_strerror(h),
@@ -49,10 +57,16 @@ static void on_done(struct http_call *h, int error, void *userdata)
 	if (h->status == 200) {
 		r = sts_xml_parse_assume(h->body.data, h->body.len, &creds);
 		if (r < 0) {
+			/* Say what it was: a proxy's HTML page is not a
+			 * broken STS. */
 			(void)snprintf(msg, sizeof(msg),
 				       "STS answered 200 with a reply that "
 				       "does not parse as "
-				       "AssumeRoleWithSAMLResponse");
+				       "AssumeRoleWithSAMLResponse "
+				       "(Content-Type: %s, %zu bytes)",
+				       h->content_type ? h->content_type
+						       : "none",
+				       h->body.len);
 			c->done(r, NULL, NULL, msg, h->date, c->userdata);
 			return;
 		}
