@@ -608,6 +608,13 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             return
         if k.take("tls_reset_count"):
             self.emu.stats.inc("faults_injected", "tls_reset")
+            # Wait for the ClientHello: a reset before it reaches a client
+            # still connecting, which then says "couldn't connect".
+            try:
+                self.connection.settimeout(5)
+                socket.socket.recv(self.connection, 1, socket.MSG_PEEK)
+            except OSError:
+                pass
             abort_connection(self.connection)
             raise ConnectionAbortedError("injected TLS reset")
         pem = k.get("tls_cert")
