@@ -12,10 +12,20 @@
 #include "util/macro.h"
 #include "util/socket.h"
 
+static int close_fd(int fd)
+{
+	if (fd >= 0)
+		(void)close(fd);
+	return -1;
+}
+
 /* Asks the kernel for the socket whose source is the peer's address and
  * whose destination is ours: that is the client's socket, and its uid is
- * the client process's owner. */
-static int diag_uid(const struct sockaddr_storage *local,
+ * the client process's owner. The kernel answers within sendto(), so the
+ * reply is already queued; one that does not carry our sequence number is
+ * a leftover and is skipped. */
+static int diag_uid(int nl_fd, uint32_t seq,
+		    const struct sockaddr_storage *local,
 		    const struct sockaddr_storage *remote, uid_t *ret)
 {
 	struct {
@@ -26,6 +36,7 @@ static int diag_uid(const struct sockaddr_storage *local,
 			.nlmsg_len = sizeof(msg),
 			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
 			.nlmsg_flags = NLM_F_REQUEST,
+			.nlmsg_seq = seq,
 		},
 		.req = {
 			.sdiag_family = (uint8_t)local->ss_family,
@@ -36,7 +47,6 @@ static int diag_uid(const struct sockaddr_storage *local,
 		},
 	};
 	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
-	_cleanup_close_ int fd = -1;
 	char buf[8192];
 	ssize_t n;
 
@@ -60,43 +70,61 @@ static int diag_uid(const struct sockaddr_storage *local,
 		return -EAFNOSUPPORT;
 	}
 
-	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (fd < 0)
-		return -errno;
-	if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *)&nl,
+	if (sendto(nl_fd, &msg, sizeof(msg), 0, (struct sockaddr *)&nl,
 		   sizeof(nl)) < 0)
 		return -errno;
-	n = recv(fd, buf, sizeof(buf), 0);
-	if (n < 0)
-		return -errno;
-	for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
-	     h = NLMSG_NEXT(h, n)) {
-		if (h->nlmsg_type == NLMSG_ERROR) {
-			const struct nlmsgerr *e = NLMSG_DATA(h);
+	for (;;) {
+		n = recv(nl_fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0)
+			return -errno;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf;
+		     NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_seq != seq)
+				continue;
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = NLMSG_DATA(h);
 
-			return e->error ? e->error : -ENOENT;
-		}
-		if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
-		    h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
-			const struct inet_diag_msg *d = NLMSG_DATA(h);
+				return e->error ? e->error : -ENOENT;
+			}
+			if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+			    h->nlmsg_len >=
+				    NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
+				const struct inet_diag_msg *d = NLMSG_DATA(h);
 
-			*ret = d->idiag_uid;
-			return 0;
+				*ret = d->idiag_uid;
+				return 0;
+			}
+			return -ENOENT;
 		}
 	}
-	return -ENOENT;
 }
 
-void peer_lookup(int fd, struct peer_info *ret)
+void peer_lookup(struct peer_diag *diag, int fd, struct peer_info *ret)
 {
 	struct sockaddr_storage local = { 0 }, remote = { 0 };
 	socklen_t ll = sizeof(local), rl = sizeof(remote);
+	int r;
 
 	*ret = (struct peer_info){ 0 };
-	ret->loopback = peer_is_loopback(fd);
-	if (getsockname(fd, (struct sockaddr *)&local, &ll) < 0 ||
-	    getpeername(fd, (struct sockaddr *)&remote, &rl) < 0)
+	if (getpeername(fd, (struct sockaddr *)&remote, &rl) < 0)
 		return;
-	if (diag_uid(&local, &remote, &ret->uid) == 0)
+	ret->loopback = sockaddr_is_loopback(&remote);
+	if (getsockname(fd, (struct sockaddr *)&local, &ll) < 0)
+		return;
+	if (diag->fd < 0) {
+		diag->fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+				  NETLINK_SOCK_DIAG);
+		if (diag->fd < 0)
+			return;
+	}
+	r = diag_uid(diag->fd, ++diag->seq, &local, &remote, &ret->uid);
+	if (r == 0)
 		ret->uid_known = true;
+	else if (r != -ENOENT)
+		diag->fd = close_fd(diag->fd); /* a fresh one next time */
+}
+
+void peer_diag_clear(struct peer_diag *diag)
+{
+	diag->fd = close_fd(diag->fd);
 }

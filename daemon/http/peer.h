@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct peer_info {
@@ -12,6 +13,15 @@ struct peer_info {
 	uid_t uid;
 };
 
+/* The NETLINK_SOCK_DIAG socket kept between lookups (opening one per
+ * connection cost two more system calls than the lookup itself). */
+struct peer_diag {
+	int fd; /* -1: opened at the next lookup */
+	uint32_t seq;
+};
+
 /* Fills ret for the connected TCP socket fd; never fails outright: what
  * cannot be learnt stays unknown. */
-void peer_lookup(int fd, struct peer_info *ret);
+void peer_lookup(struct peer_diag *diag, int fd, struct peer_info *ret);
+/* Closes the socket. */
+void peer_diag_clear(struct peer_diag *diag);

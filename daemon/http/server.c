@@ -25,6 +25,7 @@ struct http_server {
 	sd_event_source *timer;
 	int listen_fd;
 	char *name;
+	struct peer_diag diag; /* for the peer uid of TCP connections */
 };
 
 static void arm_timer(struct http_server *s)
@@ -70,6 +71,7 @@ static void on_notify(void *cls, struct MHD_Connection *c,
 		      void **socket_context,
 		      enum MHD_ConnectionNotificationCode code)
 {
+	struct http_server *s = cls;
 	const union MHD_ConnectionInfo *ci;
 	struct peer_info *p;
 
@@ -84,7 +86,7 @@ static void on_notify(void *cls, struct MHD_Connection *c,
 		free(p);
 		return;
 	}
-	peer_lookup(ci->connect_fd, p);
+	peer_lookup(&s->diag, ci->connect_fd, p);
 	*socket_context = p;
 }
 
@@ -131,6 +133,7 @@ int http_server_new(sd_event *event, int listen_fd, bool suspend,
 	if (!s)
 		return -ENOMEM;
 	s->listen_fd = listen_fd;
+	s->diag.fd = -1;
 	s->name = strdup(name);
 	if (!s->name) {
 		http_server_free(s);
@@ -148,7 +151,7 @@ int http_server_new(sd_event *event, int listen_fd, bool suspend,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONNECTION_POOL,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, cls,
 		MHD_OPTION_NOTIFY_CONNECTION,
-		is_tcp(listen_fd) ? on_notify : NULL, NULL,
+		is_tcp(listen_fd) ? on_notify : NULL, s,
 		MHD_OPTION_END);
 	if (!s->mhd) {
 		s->listen_fd = -1; /* the caller still owns it */
@@ -186,6 +189,7 @@ struct http_server *http_server_free(struct http_server *s)
 	(void)sd_event_source_disable_unref(s->timer);
 	if (s->mhd)
 		MHD_stop_daemon(s->mhd);
+	peer_diag_clear(&s->diag);
 	if (s->listen_fd >= 0)
 		(void)close(s->listen_fd);
 	free(s->name);

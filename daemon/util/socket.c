@@ -95,14 +95,19 @@ bool peer_is_loopback(int fd)
 
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
 		return false;
-	if (ss.ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+	return sockaddr_is_loopback(&ss);
+}
+
+bool sockaddr_is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
 
 		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
 	}
-	if (ss.ss_family == AF_INET6) {
+	if (ss->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 =
-			(const struct sockaddr_in6 *)&ss;
+			(const struct sockaddr_in6 *)ss;
 
 		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
 		       (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) &&

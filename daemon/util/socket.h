@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 /* Binds and listens on host:port (numeric address or a name from
@@ -14,3 +15,5 @@ int listen_unix(const char *path, int *ret_fd);
 int peer_uid_unix(int fd, uid_t *ret);
 /* Whether the TCP socket's peer address is loopback. */
 bool peer_is_loopback(int fd);
+/* Whether the address is 127/8, ::1 or ::ffff:127/104. */
+bool sockaddr_is_loopback(const struct sockaddr_storage *ss);
