@@ -539,6 +539,12 @@ static void on_call_done(struct http_call *c, int error, void *userdata)
 		       a->host, http_call_strerror(c));
 		return;
 	}
+	if (error == -ECONNABORTED) {
+		finish(a, error, NULL,
+		       "TLS handshake with ADFS at %s failed (%s)", a->host,
+		       http_call_strerror(c));
+		return;
+	}
 	if (error == -ETIMEDOUT) {
 		finish(a, error, NULL,
 		       "ADFS at %s did not answer within %llus (adfs.timeout)",

@@ -175,10 +175,13 @@ static int translate(CURLcode cc)
 	case CURLE_COULDNT_RESOLVE_HOST:
 		return -EHOSTUNREACH;
 	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CACERT_BADFILE:
 		return -EPROTO;
+	case CURLE_SSL_CONNECT_ERROR:
+		/* A handshake that failed for another reason than our trust
+		 * (reset, alert): no adfs.ca_file / aws.ca_file hint. */
+		return -ECONNABORTED;
 	case CURLE_WRITE_ERROR:
 	case CURLE_FILESIZE_EXCEEDED:
 		return -ENOBUFS;

@@ -15,7 +15,8 @@
 struct http_call;
 
 /* error: 0, or a negative errno (-ETIMEDOUT, -ECONNREFUSED, -EPROTO for a
- * TLS failure, -ENOBUFS for an oversized body, -EIO otherwise); the call's
+ * certificate that does not verify, -ECONNABORTED for another failed TLS
+ * handshake, -ENOBUFS for an oversized body, -EIO otherwise); the call's
  * fields are valid inside the callback only. */
 typedef void (*http_call_done_fn)(struct http_call *c, int error,
 				  void *userdata);

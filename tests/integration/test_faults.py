@@ -221,7 +221,8 @@ class TestAdfsFaults(FaultBase):
                       "tls_cert")
 
         with self.subTest("TLS handshake reset"):
-            tls_fault({"tls_reset_count": -1}, r"TLS to ADFS at 127.0.0.1 failed \(.*Connection reset by peer",
+            tls_fault({"tls_reset_count": -1},
+                      r"TLS handshake with ADFS at 127.0.0.1 failed \(.*Connection reset by peer\)",
                       {"tls_reset_count": 0}, "tls_reset")
 
         self.stop_clean()
