@@ -14,6 +14,8 @@ pkgs=(
 	valgrind
 	# scripts/lint.sh (static analysis).
 	clang-tidy cppcheck jq
+	# tests/fuzz/run.sh (libFuzzer and the sanitizer runtimes).
+	clang libclang-rt-14-dev
 	# The SDK matrix (tests/integration/test_sdk_matrix.py): AWS CLI v2 and
 	# the AWS SDK for Go v2, built offline in GOPATH mode.
 	awscli golang-go golang-github-aws-aws-sdk-go-v2-dev
