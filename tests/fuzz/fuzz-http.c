@@ -64,7 +64,8 @@ static struct {
 
 static void die(const char *what, int r)
 {
-	fprintf(stderr, "fuzz-http: %s: %s\n", what, strerror(r < 0 ? -r : r));
+	(void)fprintf(stderr, "fuzz-http: %s: %s\n", what,
+		      strerror(r < 0 ? -r : r));
 	abort();
 }
 
@@ -113,7 +114,7 @@ static void add_role(const char *name, enum role_state state)
 static uint16_t start(MHD_AccessHandlerCallback handler, void *cls,
 		      const char *name, struct http_server **ret)
 {
-	struct sockaddr_in sa;
+	struct sockaddr_in sa = { 0 };
 	socklen_t len = sizeof(sa);
 	int fd, r;
 
@@ -310,9 +311,10 @@ static size_t exchange(int fd, const char *req, size_t req_len)
 		if (!eof && !progressed && sent < req_len)
 			(void)ready(fd, 10);
 		if (now_clock(CLOCK_MONOTONIC) > deadline) {
-			fprintf(stderr, "fuzz-http: the exchange did not settle "
-					"within 5 s (%zu bytes read)\n",
-				got);
+			(void)fprintf(stderr,
+				      "fuzz-http: the exchange did not settle "
+				      "within 5 s (%zu bytes read)\n",
+				      got);
 			abort();
 		}
 	}
@@ -348,9 +350,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		die("fcntl", errno);
 	got = exchange(fd, req, req_len);
 	if (F.debug)
-		fprintf(stderr, "--- request (%zu bytes)\n%.*s\n--- reply (%zu "
-				"bytes)\n%.*s\n",
-			req_len, (int)req_len, req, got, (int)got, F.reply);
+		(void)fprintf(stderr,
+			      "--- request (%zu bytes)\n%.*s\n--- reply (%zu "
+			      "bytes)\n%.*s\n",
+			      req_len, (int)req_len, req, got, (int)got,
+			      F.reply);
 	(void)close(fd);
 	/* Let the server see the close and free the connection. */
 	while (ready(sd_event_get_fd(F.event), 0) && pump())

@@ -14,11 +14,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 /* An invariant the code under test promises. Not assert(): release builds
  * define NDEBUG, and a broken promise must crash the fuzzer there too. */
-#define FUZZ_CHECK(cond)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",     \
-				__FILE__, __LINE__, #cond);                  \
-			abort();                                             \
-		}                                                            \
+#define FUZZ_CHECK(cond)                                                       \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			(void)fprintf(stderr, "%s:%d: invariant failed: %s\n", \
+				      __FILE__, __LINE__, #cond);              \
+			abort();                                               \
+		}                                                              \
 	} while (0)

@@ -25,7 +25,7 @@ static int replay_file(const char *path)
 
 	f = fopen(path, "rb");
 	if (!f || fstat(fileno(f), &st) < 0) {
-		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		(void)fprintf(stderr, "%s: %s\n", path, strerror(errno));
 		if (f)
 			(void)fclose(f);
 		return -1;
@@ -39,7 +39,7 @@ static int replay_file(const char *path)
 	n = fread(data, 1, (size_t)st.st_size, f);
 	(void)fclose(f);
 	if (n != (size_t)st.st_size) {
-		fprintf(stderr, "%s: short read\n", path);
+		(void)fprintf(stderr, "%s: short read\n", path);
 		free(data);
 		return -1;
 	}
@@ -62,7 +62,7 @@ static int replay_dir(const char *dir, unsigned *count)
 	int r = 0;
 
 	if (!d) {
-		fprintf(stderr, "%s: %s\n", dir, strerror(errno));
+		(void)fprintf(stderr, "%s: %s\n", dir, strerror(errno));
 		return -1;
 	}
 	while ((e = readdir(d))) {
@@ -110,7 +110,7 @@ int main(int argc, char **argv)
 	int r = 0;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s DIR|FILE...\n", argv[0]);
+		(void)fprintf(stderr, "usage: %s DIR|FILE...\n", argv[0]);
 		return 2;
 	}
 	if (LLVMFuzzerInitialize)
@@ -119,7 +119,8 @@ int main(int argc, char **argv)
 		struct stat st;
 
 		if (stat(argv[i], &st) < 0) {
-			fprintf(stderr, "%s: %s\n", argv[i], strerror(errno));
+			(void)fprintf(stderr, "%s: %s\n", argv[i],
+				      strerror(errno));
 			r = -1;
 		} else if (S_ISDIR(st.st_mode)) {
 			if (replay_dir(argv[i], &count) < 0)

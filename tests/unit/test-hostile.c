@@ -45,7 +45,7 @@ static struct {
 
 static int probe_setup(void **state)
 {
-	struct sockaddr_in sa;
+	struct sockaddr_in sa = { 0 };
 	socklen_t len = sizeof(sa);
 	int fd;
 
