@@ -289,6 +289,7 @@ class TestStsThrottledOnTimer(FaultBase):
 
     factor = 200
     world = WORLD
+    extra = {}       # adfs.timeout 30 s: 1.5 s of real time for the daemon
 
     def setUp(self):
         self.warp = Warp(self.factor)
@@ -336,6 +337,7 @@ class TestFirstSignInFaults(FaultBase):
         st = self.status()
         self.assertFalse(st["signed_in"])
         self.assertRegex(st["error"] or "", r"503|Service Unavailable")
+        self.assertRegex(self.s.ctl("status").stdout, r"not signed in .*ADFS answered HTTP 503")
         code, _, body = self.s.get("/role/prod", token=self.s.token())
         self.assertEqual((code, json.loads(body)["Code"]), (503, "NotSignedIn"))
         self.assertEqual(self.s.adfs.stats()["password_posts"], 0)
@@ -359,6 +361,7 @@ class TestFirstSignInFaults(FaultBase):
         self.assertRegex(p.stdout + p.stderr, r"Throttling: Rate exceeded")
         prod = self.role()
         self.assertRegex(prod["last_error"] or "", r"Throttling: Rate exceeded")
+        self.assertRegex(self.s.ctl("status").stdout, r"prod .*Throttling: Rate exceeded")
         n = self.s.sts.stats()["assume_calls"]
         time.sleep(WINDOW)
         self.assertEqual(self.s.sts.stats()["assume_calls"], n, "the daemon kept calling STS")
@@ -392,6 +395,7 @@ class TestUnresolvableHosts(FaultBase):
         st = self.status()
         self.assertFalse(st["signed_in"])
         self.assertRegex(st["error"] or "", r"(?i)resolve")
+        self.assertRegex(self.s.ctl("status").stdout, r"Could not resolve host: adfs\.fault\.invalid")
         self.alive()
         self.stop_clean()
 
@@ -405,6 +409,7 @@ class TestUnresolvableHosts(FaultBase):
         prod = self.role()
         self.assertNotEqual(prod["state"], "valid")
         self.assertRegex(prod["last_error"] or "", r"(?i)resolve")
+        self.assertRegex(self.s.ctl("status").stdout, r"Could not resolve host: sts\.fault\.invalid")
         self.assertEqual(self.s.adfs.stats()["password_posts"], 1)
         self.alive()
         self.stop_clean()
