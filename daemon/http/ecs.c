@@ -45,10 +45,25 @@ bool http_host_is_loopback(const char *host)
 	       (ntohl(a4.s_addr) >> 24) == 127;
 }
 
+static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind,
+				  const char *key, const char *value)
+{
+	if (strcasecmp(key, "Host") == 0)
+		(*(unsigned *)cls)++;
+	return MHD_YES;
+}
+
 const char *http_guard_check(struct MHD_Connection *c)
 {
 	const char *host, *v;
+	unsigned n_host = 0;
 
+	/* MHD's lookup sees only the first Host; a second one could name
+	 * anything (RFC 9112 3.2: such a request is invalid). */
+	(void)MHD_get_connection_values(c, MHD_HEADER_KIND, count_host,
+					&n_host);
+	if (n_host > 1)
+		return "more than one Host header";
 	host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
 	if (host && !http_host_is_loopback(host))
 		return "the Host header does not name a loopback address";

@@ -171,17 +171,17 @@ class TestSecretHygiene(StackChecks, unittest.TestCase):
         sock = os.path.join(s.state_dir, "control.sock")
         while time.monotonic() < deadline:
             self.assertIsNone(self.strace.poll(), s.log_text())
-            if self.pid is None:
-                try:
-                    with open(f"/proc/{self.strace.pid}/task/{self.strace.pid}/children") as f:
-                        kids = f.read().split()
-                    self.pid = int(kids[0]) if kids else None
-                except OSError:
-                    pass
-            if self.pid and os.path.exists(sock):
+            if os.path.exists(sock):
                 try:
                     with socket.socket(socket.AF_UNIX) as c:
                         c.connect(sock)
+                        # The daemon's pid, from the kernel (SO_PEERCRED).
+                        cred = c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+                    self.pid = int.from_bytes(cred[:4], "little")
+                    with open(f"/proc/{self.pid}/exe", "rb"):
+                        pass
+                    self.assertEqual(os.path.realpath(f"/proc/{self.pid}/exe"),
+                                     os.path.realpath(s.daemon_bin))
                     return
                 except OSError:
                     pass
@@ -191,7 +191,10 @@ class TestSecretHygiene(StackChecks, unittest.TestCase):
     def kill_traced(self):
         if self.strace.poll() is None:
             if self.pid:
-                os.kill(self.pid, signal.SIGKILL)
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             self.strace.kill()
             self.strace.wait()
         if not self.s.daemon_out.closed:
@@ -767,6 +770,11 @@ class TestMalformedRequests(unittest.TestCase):
                 self.assertEqual(st, 403, body)
                 self.assertEqual(json.loads(body)["Code"], "AccessDenied")
                 self.assertNotIn("SecretAccessKey", body)
+        # A second Host header naming another site, after a loopback one.
+        req = (f"GET /role/dev HTTP/1.1\r\nHost: {self.ecs_host}\r\nHost: evil.example\r\n"
+               f"Authorization: {tok}\r\n\r\n").encode()
+        codes, _ = exchange(self.tcp(s.ecs_port), req)
+        self.assertEqual(codes, [403])
         for bad in ("", "x", tok[:-1], tok + "x", tok.lower() if tok != tok.lower() else "y",
                     "Bearer " + tok, " " + tok + "\t"):
             with self.subTest(token=bad[:8]):
