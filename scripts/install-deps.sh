@@ -10,6 +10,9 @@ pkgs=(
 	python3 python3-boto3 openssl ca-certificates
 	krb5-kdc krb5-admin-server krb5-user python3-gssapi libfaketime
 	systemd man-db mandoc dpkg-dev
+	# tests/integration/test_hygiene.py: strace (paths the daemon writes),
+	# gdb's gcore (a core of the running daemon), setpriv (util-linux).
+	strace gdb util-linux
 	# `make check-valgrind` (every daemon under memcheck).
 	valgrind
 	# scripts/lint.sh (static analysis).
