@@ -171,7 +171,7 @@ class Stack:
                                        stdout=self.daemon_out, stderr=subprocess.STDOUT,
                                        env=e)
         sock = os.path.join(self.state_dir, "control.sock")
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + (90 if valgrind_prefix(self.tmp) else 20)
         while time.monotonic() < deadline:
             if self.daemon.poll() is not None:
                 raise RuntimeError("adfs-credd exited at start:\n" + self.log_text())
