@@ -140,7 +140,8 @@ class FaultBase(StackChecks, unittest.TestCase):
         self.assertEqual(prod["state"], "valid", prod)
         self.assertRegex(prod["last_error"] or "", cause)
         if os.environ.get("FAULTS_VERBOSE"):
-            print("\n  last_error: %s" % prod["last_error"])
+            print("\n  last_error: %s (%d call(s) in the refresh)"
+                  % (prod["last_error"], n1 - n0))
         text = self.s.ctl("status")
         self.assertEqual(text.returncode, 0, text.stderr)
         self.assertRegex(text.stdout, cause)
