@@ -6,14 +6,16 @@
  * the server closes.
  *
  * Input: byte 0 picks the set-up (bit 0: IMDS, else ECS; bit 1: not signed
- * in; bit 2: no imds_role configured), the rest is sent as it is, with
+ * in; bit 2: no imds_role configured; bit 3: the peer's uid is neither the
+ * daemon's nor in serve.allowed_uids), the rest is sent as it is, with
  * "@ECS_TOKEN@" and "@IMDS_TOKEN@" replaced by the live tokens so the
  * fuzzer gets past authentication. The store holds a role with valid
  * credentials (prod), one whose credentials expired (dev), one that failed
  * (broken) and one that needs a sign-in (later).
  *
  * Oracles beyond the sanitizers: valid credentials are served only to a
- * request that carries that endpoint's token; expired ones never; the
+ * request that carries that endpoint's token, from an allowed uid;
+ * expired ones never; the
  * server always answers and closes within 5 s of the client's EOF. */
 #include <errno.h>
 #include <fcntl.h>
@@ -223,6 +225,8 @@ static void reset(uint8_t mode)
 	F.imds.tokens[0].expires = mono + USEC_PER_HOUR;
 	F.imds.role = (mode & 4) ? NULL : "prod";
 	F.store.signed_in = !(mode & 2);
+	/* Another user's daemon: our uid is not its own. */
+	F.guard.self = (mode & 8) ? getuid() + 1 : getuid();
 }
 
 /* Dispatches whatever the event loop has ready, without waiting; returns
@@ -361,7 +365,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		;
 
 	if (memmem(F.reply, got, PROD_SECRET, strlen(PROD_SECRET)))
-		FUZZ_CHECK(memmem(req, req_len,
+		FUZZ_CHECK(!(mode & 8) &&
+			   memmem(req, req_len,
 				  (mode & 1) ? IMDS_TOKEN : ECS_TOKEN,
 				  RANDOM_TOKEN_LEN));
 	FUZZ_CHECK(!memmem(F.reply, got, DEV_SECRET, strlen(DEV_SECRET)));
