@@ -15,7 +15,6 @@ import datetime
 import http.client
 import json
 import os
-import re
 import subprocess
 import time
 import unittest
