@@ -112,10 +112,10 @@ static enum MHD_Result refuse(struct ecs *e, struct MHD_Connection *c,
 	return http_reply_error(c, status, code, why);
 }
 
-enum MHD_Result ecs_handle(void *cls, struct MHD_Connection *c,
-			   const char *url, const char *method,
-			   const char *version, const char *upload_data,
-			   size_t *upload_data_size, void **con_cls)
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
+			      const char *url, const char *method,
+			      const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **con_cls)
 {
 	struct ecs *e = cls;
 	struct role_session *r;
@@ -195,4 +195,19 @@ enum MHD_Result ecs_handle(void *cls, struct MHD_Connection *c,
 		    "no valid credentials");
 	return http_reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 				"CredentialsUnavailable", msg);
+}
+
+enum MHD_Result ecs_handle(void *cls, struct MHD_Connection *c,
+			   const char *url, const char *method,
+			   const char *version, const char *upload_data,
+			   size_t *upload_data_size, void **con_cls)
+{
+	/* The call that answers: the whole request is in. */
+	bool last = *con_cls && *upload_data_size == 0;
+	enum MHD_Result ret = handle(cls, c, url, method, version, upload_data,
+				     upload_data_size, con_cls);
+
+	if (last)
+		http_wipe_header(c, "Authorization");
+	return ret;
 }

@@ -148,10 +148,10 @@ static void release_creds(void *cls)
 	creds_unref(cls);
 }
 
-enum MHD_Result imds_handle(void *cls, struct MHD_Connection *c,
-			    const char *url, const char *method,
-			    const char *version, const char *upload_data,
-			    size_t *upload_data_size, void **con_cls)
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
+			      const char *url, const char *method,
+			      const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **con_cls)
 {
 	struct imds *m = cls;
 	const char *why = NULL, *name, *role;
@@ -224,4 +224,19 @@ enum MHD_Result imds_handle(void *cls, struct MHD_Connection *c,
 	return reply_text(c, MHD_HTTP_OK, r->creds->imds_json->data,
 			  r->creds->imds_json->len, release_creds,
 			  creds_ref(r->creds), NULL);
+}
+
+enum MHD_Result imds_handle(void *cls, struct MHD_Connection *c,
+			    const char *url, const char *method,
+			    const char *version, const char *upload_data,
+			    size_t *upload_data_size, void **con_cls)
+{
+	/* The call that answers: the whole request is in. */
+	bool last = *con_cls && *upload_data_size == 0;
+	enum MHD_Result ret = handle(cls, c, url, method, version, upload_data,
+				     upload_data_size, con_cls);
+
+	if (last)
+		http_wipe_header(c, TOKEN_HEADER);
+	return ret;
 }

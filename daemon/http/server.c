@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -14,10 +15,15 @@
 
 /* Each connection's request (headers with the endpoint token, the control
  * socket's body with the password) lands in libmicrohttpd's per-connection
- * pool. Up to 32 KiB that pool is malloc'd and freed unwiped, leaving the
- * token and the password in the heap; above it, the pool is mmap'd and
- * unmapped at close (and zeroed between keep-alive requests). */
-#define HTTP_CONNECTION_POOL ((size_t)(36 * 1024))
+ * pool. Up to 32 KiB that pool is malloc'd and freed unwiped; above it, the
+ * pool is mmap'd and unmapped at close (and zeroed between keep-alive
+ * requests). The control socket (the password in a body) takes the mmap'd
+ * pool. The endpoints take a small malloc'd one and wipe their token header
+ * in place once answered (http_wipe_header): an mmap'd pool made every new
+ * connection cost an mmap, 9 page faults and a munmap, twice the CPU time
+ * of the request itself (docs/PERFORMANCE.md). */
+#define HTTP_POOL_CONTROL ((size_t)(36 * 1024))
+#define HTTP_POOL_ENDPOINT ((size_t)(16 * 1024))
 
 struct http_server {
 	struct MHD_Daemon *mhd;
@@ -148,7 +154,8 @@ int http_server_new(sd_event *event, int listen_fd, bool suspend,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)0,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONNECTION_POOL,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		suspend ? HTTP_POOL_CONTROL : HTTP_POOL_ENDPOINT,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, cls,
 		MHD_OPTION_NOTIFY_CONNECTION,
 		is_tcp(listen_fd) ? on_notify : NULL, s,
@@ -219,6 +226,22 @@ enum MHD_Result http_reply_json(struct MHD_Connection *c, unsigned status,
 		MHD_create_response_from_buffer(strlen(json),
 						(void *)(uintptr_t)json,
 						MHD_RESPMEM_MUST_COPY));
+}
+
+static enum MHD_Result wipe_value(void *cls, enum MHD_ValueKind kind,
+				   const char *key, const char *value)
+{
+	/* The value points into the connection's pool, which MHD parsed in
+	 * place: the bytes are ours to clear once the request is answered. */
+	if (value && strcasecmp(key, cls) == 0)
+		explicit_bzero((char *)(uintptr_t)value, strlen(value));
+	return MHD_YES;
+}
+
+void http_wipe_header(struct MHD_Connection *c, const char *name)
+{
+	(void)MHD_get_connection_values(c, MHD_HEADER_KIND, wipe_value,
+					(void *)(uintptr_t)name);
 }
 
 static void wipe_free(void *p)

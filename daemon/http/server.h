@@ -27,6 +27,10 @@ struct peer_info;
 const struct peer_info *http_peer(struct MHD_Connection *c);
 /* Re-arms the timer after work done outside MHD_run (e.g. a resume). */
 void http_server_kick(struct http_server *s);
+/* Clears the values of the request's headers called name (any case) in
+ * MHD's pool: call once the request is answered, so no copy of a token
+ * outlives it in freed memory. */
+void http_wipe_header(struct MHD_Connection *c, const char *name);
 
 /* Adds Content-Type: application/json and Cache-Control: no-store to
  * resp (consumed; NULL gives MHD_NO) and queues it. */
