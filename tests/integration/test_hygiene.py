@@ -469,6 +469,34 @@ class TestNotDumpable(unittest.TestCase):
 # ---------------------------------------------------------------------------
 # 3. Locked memory, MADV_DONTDUMP, and what a core dump would hold.
 
+def memory_hits(pid, secret_map):
+    """{secret name: [VmFlags of each mapping holding it]}, read from
+    /proc/PID/mem (root may, even though the daemon is not dumpable)."""
+    regions, cur = [], None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            m = re.match(r"^([0-9a-f]+)-([0-9a-f]+) (\S+)", line)
+            if m:
+                cur = [int(m.group(1), 16), int(m.group(2), 16), m.group(3), []]
+                regions.append(cur)
+            elif line.startswith("VmFlags:"):
+                cur[3] = line.split()[1:]
+    hits = {}
+    with open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
+        for start, end, perms, flags in regions:
+            if not perms.startswith("r") or end - start > 1 << 30:
+                continue
+            try:
+                mem.seek(start)
+                data = mem.read(end - start)
+            except OSError:   # [vvar] and the like
+                continue
+            for name, value in secret_map.items():
+                if value.encode() in data:
+                    hits.setdefault(name, []).append(flags)
+    return hits
+
+
 class TestCoreDump(unittest.TestCase):
     def test_locked_dontdump_and_core(self):
         pw = unique_password()
@@ -527,6 +555,21 @@ class TestCoreDump(unittest.TestCase):
         with open(f"/proc/{pid}/limits") as f:
             self.assertRegex(f.read(), r"(?m)^Max core file size\s+0\s+0\s")
 
+        if not is_asan(s.daemon_bin):
+            # The whole memory: the password is gone after its round (no
+            # remember_password), the first credentials were wiped when the
+            # refresh replaced them, and the live secrets (both IMDS tokens
+            # are live) are only in locked, DONTDUMP pages.
+            hits = memory_hits(pid, secret)
+            gone = ["password"] + [k for k in secret
+                                   if k.endswith(" 1") and not k.startswith("imds")]
+            self.assertEqual({k: v for k, v in hits.items() if k in gone}, {},
+                             "secrets that should have been wiped")
+            for k in secret:
+                if k not in gone:
+                    self.assertIn(k, hits)
+                    self.assertEqual([f for f in hits[k] if not {"lo", "dd"} <= set(f)], [],
+                                     f"{k} outside locked DONTDUMP memory")
         if is_asan(s.daemon_bin):
             # A gcore of an ASan process is 6 TB sparse, 80 GB written (its
             # allocator's reserved regions): the plain build checks the core.
