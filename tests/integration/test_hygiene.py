@@ -17,7 +17,6 @@
 See docs/internals/security.md."""
 
 import base64
-import ctypes
 import html
 import json
 import os
