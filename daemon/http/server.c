@@ -82,11 +82,6 @@ static void on_notify(void *cls, struct MHD_Connection *c,
 	struct peer_info *p;
 
 	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-		/* A request that libmicrohttpd refused itself (400, 431, a
-		 * peer gone mid-request) never reached a handler: its token
-		 * headers are cleared here, before the pool is freed. */
-		http_wipe_header(c, "Authorization");
-		http_wipe_header(c, "X-aws-ec2-metadata-token");
 		free(*socket_context);
 		*socket_context = NULL;
 		return;
