@@ -18,7 +18,6 @@
  * expired ones never; the
  * server always answers and closes within 5 s of the client's EOF. */
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
@@ -255,7 +254,12 @@ static bool ready(int fd, int timeout_ms)
 		{ .fd = sd_event_get_fd(F.event), .events = POLLIN },
 	};
 
-	if (poll(p, 2, timeout_ms) <= 0)
+	int n;
+
+	/* libFuzzer's SIGALRM (-timeout) may interrupt; poll again. */
+	while ((n = poll(p, 2, timeout_ms)) < 0 && errno == EINTR)
+		;
+	if (n <= 0)
 		return false;
 	/* A client socket is always writable: only POLLIN counts for it. */
 	return (p[0].revents & ~POLLOUT) || p[1].revents;
@@ -279,7 +283,7 @@ static bool drain(int fd, size_t *got, bool *progressed)
 		}
 		if (n == 0 || errno == ECONNRESET)
 			return true;
-		if (errno != EAGAIN)
+		if (errno != EAGAIN && errno != EINTR)
 			die("recv", errno);
 		return false;
 	}
@@ -307,7 +311,7 @@ static size_t exchange(int fd, const char *req, size_t req_len)
 			if (n > 0) {
 				sent += (size_t)n;
 				progressed = true;
-			} else if (n < 0 && errno != EAGAIN) {
+			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
 				sent = req_len; /* the server closed early */
 			}
 		}
@@ -327,6 +331,29 @@ static size_t exchange(int fd, const char *req, size_t req_len)
 		}
 	}
 	return got;
+}
+
+/* A non-blocking connection to sa. A signal (libFuzzer's SIGALRM) may
+ * interrupt connect(); the handshake then goes on by itself. */
+static int connect_loopback(const struct sockaddr_in *sa)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	struct pollfd p = { .events = POLLOUT };
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (fd < 0)
+		die("socket", errno);
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+		return fd;
+	if (errno != EINPROGRESS && errno != EINTR)
+		die("connect", errno);
+	p.fd = fd;
+	while (poll(&p, 1, 5000) < 0 && errno == EINTR)
+		;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err)
+		die("connect", err ? err : errno);
+	return fd;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -349,13 +376,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sa.sin_port = htons((mode & 1) ? F.imds_port : F.ecs_port);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		die("socket", errno);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		die("connect", errno);
-	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
-		die("fcntl", errno);
+	fd = connect_loopback(&sa);
 	got = exchange(fd, req, req_len);
 	if (F.debug)
 		(void)fprintf(stderr,
