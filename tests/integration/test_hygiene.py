@@ -189,6 +189,13 @@ class TestSecretHygiene(StackChecks, unittest.TestCase):
 
     def kill_traced(self):
         if self.strace.poll() is None:
+            if not self.pid:
+                # Killing strace would leave its tracee running.
+                try:
+                    with open(f"/proc/{self.strace.pid}/task/{self.strace.pid}/children") as f:
+                        self.pid = int(f.read().split()[0])
+                except (OSError, IndexError, ValueError):
+                    pass
             if self.pid:
                 try:
                     os.kill(self.pid, signal.SIGKILL)
