@@ -5,6 +5,8 @@
 #   DIR/ca.pem, DIR/ca.key          test CA (EC P-256, CA:TRUE, keyCertSign)
 #   DIR/server.pem, DIR/server.key  server cert signed by it, SAN
 #                                   IP:127.0.0.1, IP:::1, DNS:localhost,
+#                                   DNS:adfs.test, DNS:sts.test (names
+#                                   tests/resolvfault resolves),
 #                                   EKU serverAuth
 #
 # Both are valid for 2 days.  Idempotent: if the four files exist, the server
@@ -37,7 +39,7 @@ cat >"$tmp/server.ext" <<'EOF'
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1, IP:::1, DNS:localhost
+subjectAltName = IP:127.0.0.1, IP:::1, DNS:localhost, DNS:adfs.test, DNS:sts.test
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 EOF

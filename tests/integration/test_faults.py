@@ -417,6 +417,76 @@ class TestUnresolvableHosts(FaultBase):
         self.stop_clean()
 
 
+class TestDnsOutage(FaultBase):
+    """DNS goes away after a good sign-in (a laptop restarted on a network
+    without the company's resolver): the daemon, started again on its saved
+    state, cannot resolve ADFS, then STS. tests/resolvfault is a hosts file
+    for getaddrinfo() that can make a name fail; the daemon reaches the
+    emulators as adfs.test and sts.test (both in the test certificate).
+    The outage starts while the daemon is stopped because libcurl caches a
+    lookup for 60 s and keeps connections open: a running daemon would not
+    ask the resolver again within a test's time."""
+
+    def setUp(self):
+        super().setUp()
+        self.lib = os.path.join(self.s.build, "tests", "libresolvfault.so")
+        self.assertTrue(os.path.exists(self.lib), self.lib + " is not built")
+        self.hosts = os.path.join(self.s.tmp, "hosts")
+        self.resolve(adfs=True, sts=True)
+        self.s.write_config({
+            "roles": self.roles, "adfs": {"url": "https://adfs.test:%d" % self.s.adfs.port},
+            "aws": {"sts_endpoint": "https://sts.test:%d" % self.s.sts.port,
+                    "iam_endpoint": "https://sts.test:%d" % self.s.sts.port}})
+
+    def resolve(self, adfs, sts):
+        with open(self.hosts, "w") as f:
+            f.write("adfs.test %s\n" % ("127.0.0.1" if adfs else "-"))
+            f.write("sts.test %s\n" % ("127.0.0.1" if sts else "-"))
+
+    def refusals(self, name):
+        try:
+            with open(self.hosts + ".log") as f:
+                return sum(1 for line in f if line.strip() == name)
+        except FileNotFoundError:
+            return 0
+
+    def start(self):
+        preload = self.lib
+        out = subprocess.run(["ldd", self.s.daemon_bin], capture_output=True, text=True).stdout
+        asan = [w for w in out.split() if "libasan.so" in w and w.startswith("/")]
+        if asan:  # an ASan build wants its runtime first
+            preload = asan[0] + ":" + preload
+        self.s.start_daemon(env={"LD_PRELOAD": preload, "RESOLVFAULT_HOSTS": self.hosts})
+
+    def restart_without(self, adfs, sts):
+        rc = self.s.stop_daemon()
+        self.assertEqual(rc, 0, self.s.log_text())
+        self.resolve(adfs=not adfs, sts=not sts)
+        self.start()
+
+    def test_dns_outage(self):
+        self.s.adfs.configure(loop_detection=False)
+        self.start()
+        p = self.s.login()
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr + self.s.log_text())
+        self.assertEqual(self.refusals("adfs.test") + self.refusals("sts.test"), 0)
+
+        with self.subTest("ADFS does not resolve"):
+            self.fault_after_signin(
+                self.s.adfs, lambda: self.restart_without(adfs=True, sts=False),
+                r"(?i)resolve host: adfs\.test",
+                lambda: self.resolve(adfs=True, sts=True),
+                counter=lambda: self.refusals("adfs.test"))
+        with self.subTest("STS does not resolve"):
+            self.fault_after_signin(
+                self.s.sts, lambda: self.restart_without(adfs=False, sts=True),
+                r"(?i)resolve host: sts\.test",
+                lambda: self.resolve(adfs=True, sts=True),
+                counter=lambda: self.refusals("sts.test"))
+        self.assertEqual(self.s.adfs.stats()["password_posts"], 1)
+        self.stop_clean()
+
+
 class TestClockSkew(FaultBase):
     """ADFS and STS 3 hours ahead of, then behind, the daemon's clock (the
     machine's clock is off): expiries, plans and what is served follow the
