@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages adfs-credd needs to build and test, only
-# those that are missing. Used by `make demo`, `make check` and .ci/run.
+# those that are missing. Used by `make demo`, `make check` and .ci/run;
+# tests/bench/install-deps.sh passes the benchmarks' extra packages as
+# arguments. Package scripts may not start services (nginx would take port
+# 80, krb5-kdc a system KDC): the tests run their own instances.
 set -euo pipefail
 
 pkgs=(
@@ -28,6 +31,7 @@ pkgs=(
 # own npm) is used as it is: Debian's npm would conflict with it.
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+pkgs+=("$@")
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -43,6 +47,15 @@ if [ "$(id -u)" -ne 0 ]; then
 	command -v sudo >/dev/null || { echo "need root or sudo to install: ${missing[*]}" >&2; exit 1; }
 	sudo=(sudo)
 fi
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+	"${sudo[@]}" chmod 755 "$policy"
+	made_policy=1
+fi
+cleanup() { [ "$made_policy" = 1 ] && "${sudo[@]}" rm -f "$policy"; true; }
+trap cleanup EXIT
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
