@@ -202,12 +202,7 @@ enum MHD_Result ecs_handle(void *cls, struct MHD_Connection *c,
 			   const char *version, const char *upload_data,
 			   size_t *upload_data_size, void **con_cls)
 {
-	/* The call that answers: the whole request is in. */
-	bool last = *con_cls && *upload_data_size == 0;
-	enum MHD_Result ret = handle(cls, c, url, method, version, upload_data,
-				     upload_data_size, con_cls);
-
-	if (last)
-		http_wipe_header(c, "Authorization");
-	return ret;
+	return http_answer_and_wipe(handle, "Authorization", cls, c, url, method,
+				    version, upload_data, upload_data_size,
+				    con_cls);
 }

@@ -244,6 +244,22 @@ void http_wipe_header(struct MHD_Connection *c, const char *name)
 					(void *)(uintptr_t)name);
 }
 
+enum MHD_Result http_answer_and_wipe(MHD_AccessHandlerCallback h,
+				     const char *token_header, void *cls,
+				     struct MHD_Connection *c, const char *url,
+				     const char *method, const char *version,
+				     const char *upload_data,
+				     size_t *upload_data_size, void **con_cls)
+{
+	bool last = *con_cls && *upload_data_size == 0;
+	enum MHD_Result ret = h(cls, c, url, method, version, upload_data,
+				upload_data_size, con_cls);
+
+	if (last)
+		http_wipe_header(c, token_header);
+	return ret;
+}
+
 static void wipe_free(void *p)
 {
 	erase_and_free(p);

@@ -31,6 +31,14 @@ void http_server_kick(struct http_server *s);
  * MHD's pool: call once the request is answered, so no copy of a token
  * outlives it in freed memory. */
 void http_wipe_header(struct MHD_Connection *c, const char *name);
+/* Runs the access handler h, then, on the call that answers (the whole
+ * request is in), clears the request's header called token_header. */
+enum MHD_Result http_answer_and_wipe(MHD_AccessHandlerCallback h,
+				     const char *token_header, void *cls,
+				     struct MHD_Connection *c, const char *url,
+				     const char *method, const char *version,
+				     const char *upload_data,
+				     size_t *upload_data_size, void **con_cls);
 
 /* Adds Content-Type: application/json and Cache-Control: no-store to
  * resp (consumed; NULL gives MHD_NO) and queues it. */
