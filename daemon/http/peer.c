@@ -12,13 +12,6 @@
 #include "util/macro.h"
 #include "util/socket.h"
 
-static int close_fd(int fd)
-{
-	if (fd >= 0)
-		(void)close(fd);
-	return -1;
-}
-
 /* Asks the kernel for the socket whose source is the peer's address and
  * whose destination is ours: that is the client's socket, and its uid is
  * the client process's owner. The kernel answers within sendto(), so the
@@ -121,10 +114,10 @@ void peer_lookup(struct peer_diag *diag, int fd, struct peer_info *ret)
 	if (r == 0)
 		ret->uid_known = true;
 	else if (r != -ENOENT)
-		diag->fd = close_fd(diag->fd); /* a fresh one next time */
+		diag->fd = safe_close(diag->fd); /* a fresh one next time */
 }
 
 void peer_diag_clear(struct peer_diag *diag)
 {
-	diag->fd = close_fd(diag->fd);
+	diag->fd = safe_close(diag->fd);
 }

@@ -51,10 +51,17 @@ static inline void freep(void *p)
 }
 #define _cleanup_free_ _cleanup_(freep)
 
+/* Closes fd if open; returns -1 to store back: fd = safe_close(fd). */
+static inline int safe_close(int fd)
+{
+	if (fd >= 0)
+		(void)close(fd);
+	return -1;
+}
+
 static inline void closep(int *fd)
 {
-	if (*fd >= 0)
-		(void)close(*fd);
+	*fd = safe_close(*fd);
 }
 #define _cleanup_close_ _cleanup_(closep)
 

@@ -88,16 +88,6 @@ int peer_uid_unix(int fd, uid_t *ret)
 	return 0;
 }
 
-bool peer_is_loopback(int fd)
-{
-	struct sockaddr_storage ss = { 0 };
-	socklen_t len = sizeof(ss);
-
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
-		return false;
-	return sockaddr_is_loopback(&ss);
-}
-
 bool sockaddr_is_loopback(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET) {
