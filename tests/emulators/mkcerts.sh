@@ -8,8 +8,10 @@
 #                                   DNS:adfs.test, DNS:sts.test (names
 #                                   tests/resolvfault resolves),
 #                                   EKU serverAuth
+#   DIR/server-full.pem             server.pem then server.key in one file
+#                                   (the emulators' tls_cert knob)
 #
-# Both are valid for 2 days.  Idempotent: if the four files exist, the server
+# Both are valid for 2 days.  Idempotent: if the five files exist, the server
 # certificate verifies against the CA and stays valid for at least another
 # 12 hours, nothing is done.  Quiet unless something fails.
 set -eu
@@ -19,6 +21,7 @@ mkdir -p "$dir"
 cd "$dir"
 
 if [ -s ca.pem ] && [ -s ca.key ] && [ -s server.pem ] && [ -s server.key ] &&
+   [ -s server-full.pem ] &&
    openssl verify -CAfile ca.pem server.pem >/dev/null 2>&1 &&
    openssl x509 -in server.pem -noout -checkend 43200 >/dev/null 2>&1 &&
    openssl x509 -in ca.pem -noout -checkend 43200 >/dev/null 2>&1; then
@@ -63,8 +66,10 @@ run openssl x509 -req -in "$tmp/server.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.ke
 	-out "$tmp/server.pem"
 run openssl verify -CAfile "$tmp/ca.pem" "$tmp/server.pem"
 
-chmod 600 "$tmp/ca.key" "$tmp/server.key"
+cat "$tmp/server.pem" "$tmp/server.key" >"$tmp/server-full.pem"
+
+chmod 600 "$tmp/ca.key" "$tmp/server.key" "$tmp/server-full.pem"
 chmod 644 "$tmp/ca.pem" "$tmp/server.pem"
-for f in ca.key ca.pem server.key server.pem; do
+for f in ca.key ca.pem server.key server.pem server-full.pem; do
 	mv -f "$tmp/$f" "./$f"
 done

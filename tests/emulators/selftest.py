@@ -530,10 +530,6 @@ def reset_part(sts, tmp):
     other = os.path.join(tmp, "other")
     subprocess.run(["sh", os.path.join(HERE, "mkcerts.sh"), other], check=True)
     pem = os.path.join(other, "server-full.pem")
-    with open(pem, "w") as f:
-        for name in ("server.pem", "server.key"):
-            with open(os.path.join(other, name)) as g:
-                f.write(g.read())
     sts.config(tls_cert=pem)
     err = call()
     R.check("tls_cert from another CA -> verification fails",

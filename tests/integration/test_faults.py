@@ -59,12 +59,7 @@ def other_ca_pem(tmp):
     """A server certificate + key from a CA the daemon does not trust."""
     d = os.path.join(tmp, "other-ca")
     subprocess.run(["sh", os.path.join(EMU, "mkcerts.sh"), d], check=True)
-    pem = os.path.join(d, "server-full.pem")
-    with open(pem, "w") as f:
-        for name in ("server.pem", "server.key"):
-            with open(os.path.join(d, name)) as g:
-                f.write(g.read())
-    return pem
+    return os.path.join(d, "server-full.pem")
 
 
 class FaultBase(StackChecks, unittest.TestCase):
