@@ -161,7 +161,7 @@ def start_stack(n_roles=1, log_level="info", env=None, extra=None):
     config.update(extra or {})
     s = Stack(config=config, world=world)
     try:
-        start_daemon(s, env=env)
+        s.start_daemon(env=env)
         p = s.login()
         if p.returncode != 0:
             raise RuntimeError(f"login failed: {p.stdout}{p.stderr}\n{s.log_text()}")
@@ -171,30 +171,6 @@ def start_stack(n_roles=1, log_level="info", env=None, extra=None):
     s.token_file = os.path.join(s.state_dir, "token")
     s.roles = [r["name"] for r in conf_roles]
     return s
-
-
-def start_daemon(s, env=None, out=None):
-    """Like Stack.start_daemon, with the daemon's stderr sent to out (a path;
-    default: the stack's daemon.log)."""
-    e = dict(os.environ)
-    e.update(env or {})
-    s.daemon_out = open(out or s.daemon_log, "a")
-    s.daemon = subprocess.Popen([s.daemon_bin, "-c", s.config_path],
-                                stdout=s.daemon_out, stderr=subprocess.STDOUT, env=e)
-    sock = os.path.join(s.state_dir, "control.sock")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if s.daemon.poll() is not None:
-            raise RuntimeError("adfs-credd exited at start:\n" + s.log_text())
-        if os.path.exists(sock):
-            try:
-                with socket.socket(socket.AF_UNIX) as c:
-                    c.connect(sock)
-                return
-            except OSError:
-                pass
-        time.sleep(0.01)
-    raise RuntimeError("adfs-credd did not open its control socket:\n" + s.log_text())
 
 
 def fetch(s, path):
@@ -496,7 +472,7 @@ def time_to_ready(s, env=None):
     n = NotifySink(tempfile.mkdtemp(prefix="notify-", dir=s.tmp))
     try:
         t0 = time.monotonic()
-        start_daemon(s, env=dict(env or {}, NOTIFY_SOCKET=n.path))
+        s.start_daemon(env=dict(env or {}, NOTIFY_SOCKET=n.path))
         return (n.first("READY=1", after=t0) - t0) * 1000
     finally:
         n.close()
@@ -578,7 +554,7 @@ def section_idle():
             env = {"NOTIFY_SOCKET": sink.path}
             if wd:
                 env["WATCHDOG_USEC"] = wd
-            start_daemon(s, env=env)
+            s.start_daemon(env=env)
             if s.login().returncode != 0:
                 raise RuntimeError("login failed")
             s.token_file = os.path.join(s.state_dir, "token")
@@ -681,7 +657,7 @@ def section_audit():
             if journal:
                 jpid = start_daemon_journald(s)
             else:
-                start_daemon(s, out=out)
+                s.start_daemon(out=out)
             try:
                 fetch(s, "/role/r00")
                 size0 = os.path.getsize(s.daemon_log)

@@ -87,7 +87,7 @@ def main():
     s.daemon_bin = wrapper
     results = {}
     try:
-        bench.start_daemon(s)
+        s.start_daemon()
         if s.login().returncode != 0:
             raise RuntimeError("login failed:\n" + s.log_text())
         token = s.token().strip()

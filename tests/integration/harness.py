@@ -38,6 +38,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+def preload(binary, lib):
+    """LD_PRELOAD value that loads the test shim lib into binary; an ASan
+    build wants its runtime first in the list."""
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    m = re.search(r"libasan\.so\S* => (\S+)", out)
+    return m.group(1) + ":" + lib if m else lib
+
+
 def clean_sdk_env(extra=None):
     """An environment for SDK clients with nothing that could reach a real
     AWS or metadata address, and no credentials but the ones we give."""
@@ -162,10 +170,12 @@ class Stack:
     def ecs_url(self):
         return f"http://127.0.0.1:{self.ecs_port}"
 
-    def start_daemon(self, env=None):
+    def start_daemon(self, env=None, out=None):
+        """Starts the daemon, its output appended to out (a path; default
+        the stack's daemon.log), and waits for its control socket."""
         e = dict(os.environ)
         e.update(env or {})
-        self.daemon_out = open(self.daemon_log, "a")
+        self.daemon_out = open(out or self.daemon_log, "a")
         self.daemon = subprocess.Popen(valgrind_prefix(self.tmp) +
                                        [self.daemon_bin, "-c", self.config_path],
                                        stdout=self.daemon_out, stderr=subprocess.STDOUT,

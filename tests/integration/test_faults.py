@@ -11,7 +11,6 @@ or during the very first one, through the emulators' fault knobs
 Real minutes are never slept: `adfs-credctl refresh` starts each cycle.
 The fault matrix and its results are in docs/internals/faults.md."""
 
-import datetime
 import http.client
 import json
 import os
@@ -19,8 +18,8 @@ import subprocess
 import time
 import unittest
 
-from harness import DEV_ARN, EMU, PROD_ARN, Stack, StackChecks, clean_sdk_env
-from test_long_job import WORLD, Warp
+from harness import DEV_ARN, EMU, PROD_ARN, Stack, StackChecks, clean_sdk_env, preload
+from test_long_job import WORLD, Warp, epoch
 
 WINDOW = 3.0        # seconds in which a backed-off daemon sends nothing
 MIN_BACKOFF = 20    # the first backoff is 30 s jittered down to 3/4
@@ -49,10 +48,6 @@ def control(emu, name, body=None, method="POST"):
         return out
     finally:
         conn.close()
-
-
-def epoch(iso):
-    return datetime.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def other_ca_pem(tmp):
@@ -450,12 +445,8 @@ class TestDnsOutage(FaultBase):
             return 0
 
     def start(self):
-        preload = self.lib
-        out = subprocess.run(["ldd", self.s.daemon_bin], capture_output=True, text=True).stdout
-        asan = [w for w in out.split() if "libasan.so" in w and w.startswith("/")]
-        if asan:  # an ASan build wants its runtime first
-            preload = asan[0] + ":" + preload
-        self.s.start_daemon(env={"LD_PRELOAD": preload, "RESOLVFAULT_HOSTS": self.hosts})
+        self.s.start_daemon(env={"LD_PRELOAD": preload(self.s.daemon_bin, self.lib),
+                                 "RESOLVFAULT_HOSTS": self.hosts})
 
     def restart_without(self, adfs, sts):
         rc = self.s.stop_daemon()

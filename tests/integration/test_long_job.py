@@ -40,7 +40,7 @@ import sys
 import time
 import unittest
 
-from harness import DEV_ARN, PROD_ARN, PYTHON, HERE, Stack, build_dir, clean_sdk_env
+from harness import DEV_ARN, PROD_ARN, PYTHON, HERE, Stack, build_dir, clean_sdk_env, preload
 
 FACTOR = float(os.environ.get("LONG_JOB_FACTOR", "400"))
 # The daemon's CLOCK_MONOTONIC runs 10 times slower than its wall clock and
@@ -95,15 +95,8 @@ class Warp:
         self.real0 = time.time_ns()
 
     def env(self, binary=None, mono_factor=None):
-        preload = self.lib
-        if binary:
-            # An ASan build wants its runtime first in the preload list.
-            out = subprocess.run(["ldd", binary], capture_output=True,
-                                 text=True).stdout
-            m = re.search(r"libasan\.so\S* => (\S+)", out)
-            if m:
-                preload = m.group(1) + ":" + self.lib
-        env = {"LD_PRELOAD": preload, "TIMEWARP_FACTOR": repr(self.factor),
+        env = {"LD_PRELOAD": preload(binary, self.lib) if binary else self.lib,
+               "TIMEWARP_FACTOR": repr(self.factor),
                "TIMEWARP_ANCHOR": f"{self.mono0} {self.real0}"}
         if mono_factor:
             env["TIMEWARP_MONOTONIC_FACTOR"] = repr(mono_factor)
