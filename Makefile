@@ -1,6 +1,9 @@
 # Convenience wrapper around CMake (the real build). `make demo` shows the
-# daemon serving a real SDK; `make check` runs every test. Both install
-# missing Debian packages first. ASAN=1 builds with ASan+UBSan.
+# daemon serving real SDKs; `make check` runs every test. Both install
+# missing Debian packages first: the demo only what it uses
+# (scripts/install-deps.sh --demo), check the whole test toolchain. On a
+# machine without make, `./run demo` and `./run check` install it first.
+# ASAN=1 builds with ASan+UBSan.
 
 ASAN ?= 0
 BUILD_TYPE ?= RelWithDebInfo
@@ -14,12 +17,19 @@ endif
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps build check check-valgrind demo clean
+# Targets run in the order given (deps before the configure): CMake runs
+# the build itself in parallel.
+.NOTPARALLEL:
+
+.PHONY: all deps deps-demo build check check-valgrind demo clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
+
+deps-demo:
+	@scripts/install-deps.sh --demo
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DWERROR=ON $(CMAKE_EXTRA)
@@ -42,7 +52,9 @@ check-valgrind: build
 	ADFS_CREDD_VALGRIND=1 ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) \
 		-L integration -E '$(VALGRIND_EXCLUDE)' $(CTEST_ARGS)
 
-demo: build
+# The demo builds the daemon and the CLI only, not the tests.
+demo: deps-demo $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target adfs-credd adfs-credctl
 	$(PYTHON) tests/integration/demo.py --build $(BUILD)
 
 clean:

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The README's two commands on a bare machine: a freshly debootstrapped
+# Debian 12 minbase root (no make, no compiler, no file(1), no sudo), in a
+# chroot, with nothing typed before them but the clone.
+#
+#   tests/bare/run.sh [demo|check|all]
+#
+#   demo   a fresh root with a normal user who has sudo: `./run demo` as
+#          that user; then checks that the demo installed only what it uses
+#          (none of the test toolchain)
+#   check  another fresh root: `./run check` as root, the whole suite (this
+#          is CI's plain test pass); $ADFS_CREDD_BARE_CHECK_ARGS is added
+#          to that command line as it is (e.g. "CTEST_ARGS='-L unit'")
+#   all    both (the default)
+#
+# The clone is of HEAD of the repository this script is in: commit first.
+# Roots live under $ADFS_CREDD_BARE_DIR (default /var/tmp) and are removed
+# afterwards (ADFS_CREDD_BARE_KEEP=1 keeps them). Needs root, and
+# debootstrap (installed when missing). Each step prints its time.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+src=$(cd "$here/../.." && pwd)
+what=${1:-all}
+
+[ "$(id -u)" -eq 0 ] || { echo "tests/bare/run.sh: needs root (debootstrap, chroot)" >&2; exit 1; }
+
+t0=$SECONDS
+say() { printf '[bare %3ds] %s\n' $((SECONDS - t0)) "$*"; }
+
+roots=()
+mounted=()
+cleanup() {
+	local r m
+	for r in "${roots[@]}"; do
+		# Whatever a test left running inside the root.
+		for p in /proc/[0-9]*; do
+			[ "$(readlink "$p/root" 2>/dev/null)" = "$r" ] && kill -KILL "${p#/proc/}" 2>/dev/null
+		done
+	done
+	for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
+		m=${mounted[i]}
+		umount -R "$m" 2>/dev/null || umount -R -l "$m" 2>/dev/null || true
+	done
+	if [ "${ADFS_CREDD_BARE_KEEP:-0}" != 1 ]; then
+		for r in "${roots[@]}"; do
+			if findmnt -R "$r" >/dev/null 2>&1 && [ -n "$(findmnt -rn -o TARGET -R "$r" | grep -v "^$r\$")" ]; then
+				echo "tests/bare/run.sh: $r still has mounts; not removing it" >&2
+			else
+				rm -rf "$r" "$(dirname "$r")"
+			fi
+		done
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# newroot: a fresh root with its mounts, in $r (not a subshell: cleanup
+# needs roots and mounted).
+newroot() {
+	local dir
+	dir=$(mktemp -d "${ADFS_CREDD_BARE_DIR:-/var/tmp}/adfs-credd-bare.XXXXXX")
+	r=$dir/root
+	roots+=("$r")
+	"$here/mkroot.sh" "$r" >&2
+	mount -t proc proc "$r/proc" && mounted+=("$r/proc")
+	mount --rbind /sys "$r/sys" && mount --make-rslave "$r/sys" && mounted+=("$r/sys")
+	mount --rbind /dev "$r/dev" && mount --make-rslave "$r/dev" && mounted+=("$r/dev")
+	mount -t tmpfs -o mode=755 tmpfs "$r/run" && mounted+=("$r/run")
+}
+
+# inroot ROOT USER CMD: CMD as USER in ROOT through a login shell's plain
+# environment (what a new terminal has), in the user's clone.
+inroot() {
+	local r=$1 user=$2 cmd=$3 home
+	home=$( [ "$user" = root ] && echo /root || echo "/home/$user")
+	chroot "$r" /usr/bin/env -i HOME="$home" USER="$user" LOGNAME="$user" \
+		SHELL=/bin/bash TERM=dumb CI="${CI:-}" \
+		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		/usr/sbin/runuser -u "$user" -- /bin/sh -c "cd ~/adfs-credd && $cmd"
+}
+
+clone() { # ROOT HOME: the committed HEAD, as `git clone` gives it
+	git clone -q --no-hardlinks "$src" "$1$2/adfs-credd"
+}
+
+run_demo() {
+	local r
+	say "demo: debootstrap a fresh Debian 12 minbase root"
+	newroot
+	for tool in make cc gcc file sudo python3; do
+		if chroot "$r" sh -c "command -v $tool" >/dev/null; then
+			echo "tests/bare/run.sh: the fresh root already has $tool" >&2
+			exit 1
+		fi
+	done
+	# The user who has sudo: sudo is theirs, installed before our commands.
+	chroot "$r" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	chroot "$r" env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends sudo >/dev/null
+	chroot "$r" useradd -m -s /bin/bash dev
+	echo 'dev ALL=(ALL) NOPASSWD: ALL' >"$r/etc/sudoers.d/dev"
+	clone "$r" /home/dev
+	chroot "$r" chown -R dev: /home/dev/adfs-credd
+	say "demo: ./run demo, as a normal user with sudo"
+	inroot "$r" dev "./run demo"
+	# Lean: none of the test toolchain came with the demo.
+	local extra=()
+	for p in valgrind clang gdb golang-go nodejs npm krb5-kdc cppcheck \
+		clang-tidy strace build-essential systemd-container debootstrap; do
+		if chroot "$r" dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+			extra+=("$p")
+		fi
+	done
+	if [ ${#extra[@]} -gt 0 ]; then
+		echo "tests/bare/run.sh: the demo installed test-only packages: ${extra[*]}" >&2
+		exit 1
+	fi
+	say "demo: passed ($(chroot "$r" dpkg-query -W -f='${Status}\n' | grep -c 'ok installed') packages installed in all)"
+}
+
+run_check() {
+	local r
+	say "check: debootstrap a fresh Debian 12 minbase root"
+	newroot
+	clone "$r" /root
+	say "check: ./run check, as root"
+	inroot "$r" root "./run check ${ADFS_CREDD_BARE_CHECK_ARGS:-}"
+	say "check: passed"
+}
+
+case $what in
+demo) run_demo ;;
+check) run_check ;;
+all) run_demo && run_check ;;
+*) echo "usage: tests/bare/run.sh [demo|check|all]" >&2; exit 2 ;;
+esac
+say "done"
