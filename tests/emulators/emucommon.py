@@ -50,6 +50,7 @@ ATTR_SOURCE_IDENTITY = "https://aws.amazon.com/SAML/Attributes/SourceIdentity"
 
 ROLE_ARN_RE = re.compile(r"^arn:aws:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]{1,64})$")
 PROVIDER_ARN_RE = re.compile(r"^arn:aws:iam::(\d{12}):saml-provider/([\w.-]{1,128})$")
+USER_ARN_RE = re.compile(r"^arn:aws:iam::(\d{12}):user/(?:[\w+=,.@/-]*/)?([\w+=,.@-]{1,64})$")
 
 
 # --------------------------------------------------------------------------
@@ -119,7 +120,7 @@ def load_world(path):
     except (OSError, ValueError) as e:
         raise WorldError("%s: %s" % (path, e)) from None
     _want(isinstance(w, dict), "world must be a JSON object")
-    known = {"saml", "adfs", "providers", "roles", "users", "sts", "comment"}
+    known = {"saml", "adfs", "providers", "roles", "users", "iam_users", "sts", "comment"}
     extra = set(w) - known
     _want(not extra, "unknown top-level keys: %s" % ", ".join(sorted(extra)))
 
@@ -228,6 +229,25 @@ def load_world(path):
               "adfs.wia.users[%s]: %r is not a world user" % (principal, login))
     a.setdefault("wstrust_enabled", True)
     _want(isinstance(a["wstrust_enabled"], bool), "adfs.wstrust_enabled must be true or false")
+
+    iam_users = w.setdefault("iam_users", {})
+    _want(isinstance(iam_users, dict), "iam_users must be an object")
+    akids = set()
+    for arn, u in iam_users.items():
+        m = USER_ARN_RE.match(arn)
+        _want(m and isinstance(u, dict), "bad IAM user ARN %r" % arn)
+        u["account"], u["name"] = m.group(1), m.group(2)
+        _want(isinstance(u.get("access_key_id"), str)
+              and re.fullmatch(r"AKIA[A-Z0-9]{16}", u["access_key_id"]),
+              "iam_users[%s].access_key_id must be AKIA + 16 of [A-Z0-9]" % arn)
+        _want(u["access_key_id"] not in akids,
+              "iam_users[%s].access_key_id is used twice" % arn)
+        akids.add(u["access_key_id"])
+        _want(isinstance(u.get("secret_access_key"), str) and len(u["secret_access_key"]) >= 16,
+              "iam_users[%s].secret_access_key must be a string of at least 16 characters" % arn)
+        u.setdefault("admin", False)
+        _want(isinstance(u["admin"], bool), "iam_users[%s].admin must be true or false" % arn)
+        u.setdefault("user_id", "AIDA" + role_id_for(arn)[4:])
 
     s = w.setdefault("sts", {})
     s["assertion_max_age"] = _int_in(s, "assertion_max_age", 1, 86400, 300, "sts")

@@ -7,7 +7,9 @@ Run with Debian's interpreter (boto3 comes from python3-boto3):
 Part 1 uses only urllib/ssl: forms sign-in against the ADFS emulator,
 AssumeRoleWithSAML against the STS emulator, error cases and control knobs.
 Part 2 uses boto3 with the issued credentials (GetCallerIdentity, GetRole),
-which proves the emulator's SigV4 check matches botocore's signer.
+which proves the emulator's SigV4 check matches botocore's signer, and with an
+administrator's long-term keys (UpdateRole, then GetRole and
+AssumeRoleWithSAML see the new maximum).
 Part 3: Windows Integrated Authentication with a real MIT KDC
 (tests/integration/krb5.py) and python3-gssapi as the client, WS-Trust 1.3
 usernamemixed (success, faults, a client-wrapped Assertion redeemed at STS),
@@ -915,6 +917,111 @@ def boto_part(sts, ca, dev, prod):
             s["get_caller_identity"] >= 5 and s["get_role"] == 4 and s["sigv4_failures"] >= 6, s)
 
 
+def update_role_part(sts, ca, dev, saml_b64):
+    """IAM UpdateRole by the world's administrators (long-term AKIA keys):
+    the new MaxSessionDuration reaches GetRole and AssumeRoleWithSAML."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+    cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5,
+                 read_timeout=10, parameter_validation=False)
+    users = adfs_world["iam_users"]
+    admin = users["arn:aws:iam::111122223333:user/Administrator"]
+    auditor = users["arn:aws:iam::111122223333:user/auditor"]
+
+    def iam(u=None, session=None, token=None, service="iam"):
+        if session is not None:
+            keys = dict(aws_access_key_id=session["AccessKeyId"],
+                        aws_secret_access_key=session["SecretAccessKey"],
+                        aws_session_token=session["SessionToken"])
+        else:
+            keys = dict(aws_access_key_id=u["access_key_id"],
+                        aws_secret_access_key=u["secret_access_key"], aws_session_token=token)
+        return boto3.session.Session(region_name="us-east-1", **keys).client(
+            service, endpoint_url=sts.base, verify=ca, config=cfg)
+
+    def error(fn, **kw):
+        try:
+            fn(**kw)
+        except ClientError as e:
+            return (e.response["Error"]["Code"], e.response["Error"]["Message"],
+                    e.response["ResponseMetadata"]["HTTPStatusCode"])
+        return None
+
+    def assume(duration):
+        st, _, root = sts_call(sts.base, Action="AssumeRoleWithSAML", Version="2011-06-15",
+                               RoleArn=DEV, PrincipalArn=DEV_IDP, SAMLAssertion=saml_b64,
+                               DurationSeconds=str(duration))
+        return st, (err_of(root)[0] if st != 200 else None)
+
+    ident = iam(admin, service="sts").get_caller_identity()
+    R.check("admin keys: GetCallerIdentity is the IAM user",
+            ident["Arn"] == "arn:aws:iam::111122223333:user/Administrator"
+            and ident["Account"] == "111122223333" and ident["UserId"].startswith("AIDA"), ident)
+    sts.config(role_overrides={DEV: {"max_session_duration": 7200}})
+    R.check("before: AssumeRoleWithSAML at 4 h refused", assume(14400) == (400, "ValidationError"))
+    out = iam(admin).update_role(RoleName="adfs-dev", MaxSessionDuration=14400)
+    R.check("UpdateRole 200 (role names are case-insensitive)",
+            out["ResponseMetadata"]["HTTPStatusCode"] == 200, out)
+    role = iam(admin).get_role(RoleName="ADFS-Dev")["Role"]
+    R.check("UpdateRole -> admin's GetRole sees 14400", role["MaxSessionDuration"] == 14400, role)
+    role = iam(session=dev).get_role(RoleName="ADFS-Dev")["Role"]
+    R.check("UpdateRole -> the role session's GetRole sees 14400",
+            role["MaxSessionDuration"] == 14400, role)
+    R.check("UpdateRole -> AssumeRoleWithSAML at 4 h granted", assume(14400) == (200, None))
+    R.check("... and at 12 h still refused", assume(43200) == (400, "ValidationError"))
+    iam(admin).update_role(RoleName="ADFS-Dev", MaxSessionDuration=43200, Description="raised")
+    R.check("UpdateRole to 43200 -> AssumeRoleWithSAML at 12 h granted",
+            assume(43200) == (200, None))
+    role = iam(admin).get_role(RoleName="ADFS-Dev")["Role"]
+    R.check("UpdateRole Description -> GetRole Description",
+            role.get("Description") == "raised" and role["MaxSessionDuration"] == 43200, role)
+    R.check("UpdateRole is a role_overrides knob",
+            sts.control("config")[1]["role_overrides"][DEV]["max_session_duration"] == 43200)
+
+    head = "Value '%s' at 'maxSessionDuration' failed to satisfy constraint: Member must have value "
+    got = error(iam(admin).update_role, RoleName="ADFS-Dev", MaxSessionDuration=43201)
+    R.check("UpdateRole 43201 -> ValidationError", got == (
+        "ValidationError", "1 validation error detected: " + head % 43201
+        + "less than or equal to 43200", 400), got)
+    got = error(iam(admin).update_role, RoleName="ADFS-Dev", MaxSessionDuration=3599)
+    R.check("UpdateRole 3599 -> ValidationError", got == (
+        "ValidationError", "1 validation error detected: " + head % 3599
+        + "greater than or equal to 3600", 400), got)
+    got = error(iam(admin).update_role, MaxSessionDuration=50000)
+    R.check("UpdateRole no RoleName, 50000 -> 2 validation errors", got == (
+        "ValidationError", "2 validation errors detected: Value null at 'roleName' failed to "
+        "satisfy constraint: Member must not be null; " + head % 50000
+        + "less than or equal to 43200", 400), got)
+    got = error(iam(admin).update_role, RoleName="ADFS-Prod", MaxSessionDuration=7200)
+    R.check("UpdateRole on another account's role -> NoSuchEntity", got == (
+        "NoSuchEntity", "The role with name ADFS-Prod cannot be found.", 404), got)
+    got = error(iam(auditor).update_role, RoleName="ADFS-Dev", MaxSessionDuration=3600)
+    R.check("UpdateRole by a non-admin user -> AccessDenied", got == (
+        "AccessDenied", "User: arn:aws:iam::111122223333:user/auditor is not authorized to "
+        "perform: iam:UpdateRole on resource: role ADFS-Dev because no identity-based policy "
+        "allows the iam:UpdateRole action", 403), got)
+    got = error(iam(session=dev).update_role, RoleName="ADFS-Dev", MaxSessionDuration=3600)
+    R.check("UpdateRole by a role session -> AccessDenied",
+            got and got[0] == "AccessDenied" and got[2] == 403
+            and "assumed-role/ADFS-Dev/alice@example.com is not authorized to perform: "
+            "iam:UpdateRole" in got[1], got)
+    got = error(iam(auditor).get_role, RoleName="ADFS-Dev")
+    R.check("GetRole by a non-admin user -> AccessDenied", got and got[0] == "AccessDenied", got)
+    got = error(iam(admin, token="IQoJ" + "x" * 100).update_role, RoleName="ADFS-Dev",
+                MaxSessionDuration=3600)
+    R.check("long-term key with a session token -> InvalidClientTokenId", got == (
+        "InvalidClientTokenId", "The security token included in the request is invalid", 403), got)
+    got = error(iam(dict(admin, secret_access_key="y" * 40)).update_role, RoleName="ADFS-Dev",
+                MaxSessionDuration=3600)
+    R.check("admin key, wrong secret -> SignatureDoesNotMatch",
+            got and got[0] == "SignatureDoesNotMatch", got)
+    R.check("refused UpdateRoles changed nothing",
+            iam(admin).get_role(RoleName="ADFS-Dev")["Role"]["MaxSessionDuration"] == 43200)
+    R.check("stats update_role", sts.stats()["update_role"] == 10, sts.stats())
+    sts.config(role_overrides={DEV: None})
+
+
 adfs_world = None
 
 
@@ -958,6 +1065,7 @@ def main():
         control_part(sts, adfs, jar, url)
         reset_part(sts, tmp)
         boto_part(sts, ca, dev, prod)
+        update_role_part(sts, ca, dev, saml_b64)
         if kdc is not None:
             wia_part(adfs, sts, kdc)
         wstrust_part(adfs, sts)

@@ -8,6 +8,10 @@ dispatching on Action:
                                              issues ASIA... credentials
   GetCallerIdentity  (2011-06-15, SigV4 sts) needs credentials issued here
   GetRole            (2010-05-08, SigV4 iam) MaxSessionDuration, or AccessDenied
+  UpdateRole         (2010-05-08, SigV4 iam) an administrator (world iam_users)
+                                             sets MaxSessionDuration / Description
+Callers sign with credentials issued here (ASIA..., with a session token) or
+with an IAM user's long-term access key from the world (AKIA..., no token).
 Error texts follow the real services (README.md lists each and its source).
 Control endpoints and faults: README.md.
 
@@ -81,7 +85,7 @@ class StsEmulator(ec.Emulator):
         "assertion_max_age": ((int, type(None)), None),
     }
     counters = ("assume_calls", "assume_ok", "credentials_issued", "get_caller_identity",
-                "get_role", "sigv4_failures")
+                "get_role", "update_role", "sigv4_failures")
     dict_counters = ("assume_errors", "errors")
 
     def __init__(self, *a, **kw):
@@ -124,7 +128,7 @@ class StsEmulator(ec.Emulator):
         p = self.params(h, url, body)
         h.request_id = str(uuid.uuid4())
         action, version = p.get("Action"), p.get("Version")
-        ns = NS_IAM if version == V_IAM or action == "GetRole" else NS_STS
+        ns = NS_IAM if version == V_IAM or action in ("GetRole", "UpdateRole") else NS_STS
         try:
             if h.command not in ("GET", "POST"):
                 raise ApiError(405, "InvalidAction", "Unsupported HTTP method %s" % h.command)
@@ -132,7 +136,8 @@ class StsEmulator(ec.Emulator):
                 raise ApiError(400, "MissingAction", "Missing Action")
             table = {("AssumeRoleWithSAML", V_STS): self.assume_role_with_saml,
                      ("GetCallerIdentity", V_STS): self.get_caller_identity,
-                     ("GetRole", V_IAM): self.get_role}
+                     ("GetRole", V_IAM): self.get_role,
+                     ("UpdateRole", V_IAM): self.update_role}
             fn = table.get((action, version))
             if fn is None:
                 raise ApiError(400, "InvalidAction", "Could not find operation %s for version %s"
@@ -156,7 +161,8 @@ class StsEmulator(ec.Emulator):
 
     def _ns_for(self, h):
         p = getattr(h, "params", None) or {}
-        return NS_IAM if p.get("Version") == V_IAM or p.get("Action") == "GetRole" else NS_STS
+        return NS_IAM if p.get("Version") == V_IAM or p.get("Action") in ("GetRole", "UpdateRole") \
+            else NS_STS
 
     def fault_reply(self, h, status):
         k = self.knobs.snapshot()
@@ -461,14 +467,18 @@ class StsEmulator(ec.Emulator):
                            "later than %s (%s + %s)" % (amzdate, ec.amz_date(now + skew),
                                                         ec.amz_date(now), mins))
 
-        # Key, session token, expiry.
+        # Key, session token, expiry.  A long-term key (an IAM user of the
+        # world) signs without a session token; sending one is refused.
         with self.lock:
             cred = self.creds.get(akid)
         token = h.headers.get("X-Amz-Security-Token")
-        if cred is None or token is None or not hmac.compare_digest(token.encode(),
-                                                                     cred["token"].encode()):
+        if cred is None:
+            cred = self.iam_user(akid)
+            if cred is None or token is not None:
+                raise ApiError(403, "InvalidClientTokenId", MSG_BAD_TOKEN)
+        elif token is None or not hmac.compare_digest(token.encode(), cred["token"].encode()):
             raise ApiError(403, "InvalidClientTokenId", MSG_BAD_TOKEN)
-        if now >= cred["expires"]:
+        elif now >= cred["expires"]:
             raise ApiError(403, "ExpiredToken", MSG_EXPIRED_TOKEN)
 
         # Credential scope.
@@ -515,7 +525,32 @@ class StsEmulator(ec.Emulator):
             raise ApiError(403, "SignatureDoesNotMatch", MSG_SIG_MISMATCH)
         return cred
 
-    # --- GetCallerIdentity / GetRole -------------------------------------------
+    def iam_user(self, akid):
+        """The world's IAM user with this access key, as a caller record."""
+        for arn, u in self.world["iam_users"].items():
+            if hmac.compare_digest(u["access_key_id"], akid):
+                return {"secret": u["secret_access_key"], "arn": arn, "account": u["account"],
+                        "user_id": u["user_id"], "role_arn": None, "admin": u["admin"]}
+        return None
+
+    @staticmethod
+    def authorize(c, action, name, allowed):
+        """AccessDenied as IAM words it, for a caller not allowed action."""
+        if not allowed:
+            raise ApiError(403, "AccessDenied", "User: %s is not authorized to perform: iam:%s "
+                           "on resource: role %s because no identity-based policy allows the "
+                           "iam:%s action" % (c["arn"], action, name, action))
+
+    def find_role(self, c, name):
+        """The ARN of the caller's account's role called name (IAM role names
+        are case-insensitive), or 404 NoSuchEntity."""
+        arn = next((a for a, r in self.world["roles"].items()
+                    if r["account"] == c["account"] and r["name"].lower() == name.lower()), None)
+        if arn is None:
+            raise ApiError(404, "NoSuchEntity", "The role with name %s cannot be found." % name)
+        return arn
+
+    # --- GetCallerIdentity / GetRole / UpdateRole ---------------------------------
     def get_caller_identity(self, h, p, body):
         self.stats.inc("get_caller_identity")
         c = self.sigv4(h, body, "sts")
@@ -537,15 +572,10 @@ class StsEmulator(ec.Emulator):
             raise ApiError(400, "ValidationError", "1 validation error detected: Value '%s' at "
                            "'roleName' failed to satisfy constraint: Member must satisfy regular "
                            "expression pattern: [\\w+=,.@-]+" % name)
-        caller_role = self.role(c["role_arn"])
-        if not caller_role or not caller_role["get_role"]:
-            raise ApiError(403, "AccessDenied", "User: %s is not authorized to perform: iam:GetRole "
-                           "on resource: role %s because no identity-based policy allows the "
-                           "iam:GetRole action" % (c["arn"], name))
-        arn = next((a for a, r in self.world["roles"].items()
-                    if r["account"] == c["account"] and r["name"].lower() == name.lower()), None)
-        if arn is None:
-            raise ApiError(404, "NoSuchEntity", "The role with name %s cannot be found." % name)
+        caller_role = self.role(c["role_arn"]) if c["role_arn"] else None
+        self.authorize(c, "GetRole", name,
+                       c.get("admin") or (caller_role and caller_role["get_role"]))
+        arn = self.find_role(c, name)
         r = self.role(arn)
         trust = {"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"Federated": r["provider"]},
@@ -559,8 +589,64 @@ class StsEmulator(ec.Emulator):
                % (escape(r["path"]), quote(json.dumps(trust, separators=(",", ":")), safe=""),
                   r["max_session_duration"], r["role_id"], escape(r["name"]), escape(arn),
                   r["create_date"]))
+        desc = r.get("description")
+        if desc is not None:
+            doc = doc.replace("      <MaxSessionDuration>", "      <Description>%s</Description>\n"
+                              "      <MaxSessionDuration>" % escape(desc), 1)
         self.send_ok(h, _xml(NS_IAM, "GetRoleResponse", doc, h.request_id))
+
+    def update_role(self, h, p, body):
+        """IAM UpdateRole (2010-05-08): an administrator changes a role's
+        MaxSessionDuration and/or Description.  The change is a
+        role_overrides knob, so GetRole and AssumeRoleWithSAML see it at once
+        and /_emulator/reset {"knobs": true} undoes it."""
+        self.stats.inc("update_role")
+        c = self.sigv4(h, body, "iam")
+        name, msd, desc = p.get("RoleName"), p.get("MaxSessionDuration"), p.get("Description")
+        h.entry.update(caller=c["arn"], role_name=name, max_session_duration=msd)
+        # Model constraints (iam service-2.json UpdateRoleRequest), all
+        # reported at once like AWS's "N validation errors detected".
+        errs = []
+        if name is None:
+            errs.append("Value null at 'roleName' failed to satisfy constraint: "
+                        "Member must not be null")
+        else:
+            head = "Value '%s' at 'roleName' failed to satisfy constraint: " % name
+            if not re.fullmatch(r"[\w+=,.@-]*", name):
+                errs.append(head + "Member must satisfy regular expression pattern: [\\w+=,.@-]+")
+            if len(name) < 1:
+                errs.append(head + "Member must have length greater than or equal to 1")
+            if len(name) > 64:
+                errs.append(head + "Member must have length less than or equal to 64")
+        if msd is not None:
+            head = "Value '%s' at 'maxSessionDuration' failed to satisfy constraint: " % msd
+            if not re.fullmatch(r"[+-]?\d{1,18}", msd.strip()):
+                errs.append(head + "Member must be a number")   # emulator wording
+            elif int(msd) < 3600:
+                errs.append(head + "Member must have value greater than or equal to 3600")
+            elif int(msd) > 43200:
+                errs.append(head + "Member must have value less than or equal to 43200")
+        if desc is not None and len(desc) > 1000:
+            errs.append("Value '%s' at 'description' failed to satisfy constraint: Member must "
+                        "have length less than or equal to 1000" % desc)
+        if errs:
+            raise ApiError(400, "ValidationError", "%d validation error%s detected: %s"
+                           % (len(errs), "" if len(errs) == 1 else "s", "; ".join(errs)))
+        self.authorize(c, "UpdateRole", name, c.get("admin"))
+        arn = self.find_role(c, name)
+        change = {}
+        if msd is not None:
+            change["max_session_duration"] = int(msd)
+        if desc is not None:
+            change["description"] = desc
+        if change:
+            with self.lock:
+                cur = self.knobs.get("role_overrides").get(arn, {})
+                self.knobs.merge({"role_overrides": {arn: {**cur, **change}}})
+        self.log("UpdateRole %s by %s: %s", arn, c["arn"], change)
+        self.send_ok(h, _xml(NS_IAM, "UpdateRoleResponse", "  <UpdateRoleResult/>\n",
+                             h.request_id))
 
 
 if __name__ == "__main__":
-    sys.exit(ec.main(StsEmulator, "AWS STS AssumeRoleWithSAML + IAM GetRole emulator"))
+    sys.exit(ec.main(StsEmulator, "AWS STS AssumeRoleWithSAML + IAM GetRole/UpdateRole emulator"))
