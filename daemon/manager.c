@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "control/control.h"
+#include "http/peer.h"
 #include "session/persist.h"
 #include "session/refresh.h"
 #include "session/token.h"
@@ -1411,6 +1412,64 @@ static bool activated_fd_named(struct manager *m, const char *name)
 	return false;
 }
 
+/* The fd named name, left in m->activated (closed by manager_free), or -1. */
+static int activated_peek(struct manager *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_activated; i++)
+		if (m->activated[i].fd >= 0 && streq(m->activated[i].name, name))
+			return m->activated[i].fd;
+	return -1;
+}
+
+/* The peer uid of an endpoint connection comes from NETLINK_SOCK_DIAG, and
+ * the kernel maps it into the user namespace of the netlink socket's
+ * creator. Under PrivateUsers= (the packaged unit) that is the service's
+ * own namespace, where every other user is 65534; the socket systemd passes
+ * as "diag" (adfs-credd-diag.socket) is created by the user manager, outside
+ * it, and gives real uids. Without it, allowed_uids cannot work here: the
+ * configuration is refused rather than never matching (or, with 65534,
+ * letting every user in). docs/internals/security.md. */
+static int setup_peer_diag(struct manager *m)
+{
+	int diag = activated_peek(m, "diag"), userns;
+	unsigned long overflow = 65534;
+	FILE *f;
+
+	if (diag >= 0) {
+		log_debug("Peer uids come from the netlink socket systemd "
+			  "passed (diag)");
+		m->peer_userns = false;
+		return 0;
+	}
+	userns = peer_in_userns();
+	if (userns < 0)
+		log_debug("Cannot read /proc/self/uid_map (%s), assuming the "
+			  "initial user namespace",
+			  strerror(-userns));
+	m->peer_userns = userns > 0;
+	if (!m->peer_userns)
+		return 0;
+	f = fopen("/proc/sys/kernel/overflowuid", "re");
+	if (f) {
+		if (fscanf(f, "%lu", &overflow) != 1)
+			overflow = 65534;
+		(void)fclose(f);
+	}
+	m->peer_overflow_uid = (uid_t)overflow;
+	if (m->conf->serve.n_allowed_uids > 0)
+		return log_error_errno(
+			EINVAL,
+			"serve.allowed_uids cannot work here: adfs-credd runs in "
+			"a user namespace of its own (PrivateUsers=), where the "
+			"kernel reports every other user as uid %lu. Start it "
+			"with adfs-credd-diag.socket (the packaged "
+			"adfs-credd.service does), or remove serve.allowed_uids",
+			overflow);
+	log_info("Running in a user namespace without the diag socket: other "
+		 "users' requests are refused with peer_uid=-1");
+	return 0;
+}
+
 static int take_activated_fds(struct manager *m)
 {
 	char **names = NULL;
@@ -1424,15 +1483,35 @@ static int take_activated_fds(struct manager *m)
 		int fd = SD_LISTEN_FDS_START + i;
 		const char *name = names && names[i] ? names[i] : "";
 
-		if ((!streq(name, "ecs") && !streq(name, "imds")) ||
+		if ((!streq(name, "ecs") && !streq(name, "imds") &&
+		     !streq(name, "control") && !streq(name, "diag")) ||
 		    m->n_activated >= ELEMENTSOF(m->activated)) {
 			log_warning("Ignoring socket %d named '%s' from systemd "
-				    "(expected FileDescriptorName=ecs or imds)",
+				    "(expected FileDescriptorName=ecs, imds, "
+				    "control or diag)",
 				    fd, name);
 			(void)close(fd);
 			continue;
 		}
-		if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) <= 0) {
+		/* control: adfs-credd-control.socket (ListenStream=PATH);
+		 * diag: adfs-credd-diag.socket (ListenNetlink=inet-diag). */
+		if (streq(name, "control") &&
+		    sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+			log_warning("Ignoring the socket named 'control' from "
+				    "systemd: not a listening unix stream socket");
+			(void)close(fd);
+			continue;
+		}
+		if (streq(name, "diag") &&
+		    sd_is_socket(fd, AF_NETLINK, SOCK_RAW, -1) <= 0 &&
+		    sd_is_socket(fd, AF_NETLINK, SOCK_DGRAM, -1) <= 0) {
+			log_warning("Ignoring the socket named 'diag' from "
+				    "systemd: not a netlink socket");
+			(void)close(fd);
+			continue;
+		}
+		if ((streq(name, "ecs") || streq(name, "imds")) &&
+		    sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) <= 0) {
 			r = log_error_errno(EINVAL,
 					    "The socket named '%s' from systemd "
 					    "is not a listening TCP socket",
@@ -1518,6 +1597,9 @@ int manager_start(struct manager *m)
 	r = take_activated_fds(m);
 	if (r < 0)
 		return r;
+	r = setup_peer_diag(m);
+	if (r < 0)
+		return r;
 	r = start_listener(m, &m->conf->serve.ecs, "ecs", "ECS credentials",
 			   ecs_handle, &m->ecs, &m->ecs_server);
 	if (r < 0)
@@ -1542,7 +1624,14 @@ int manager_start(struct manager *m)
 		if (r < 0)
 			return r;
 	}
-	r = control_new(m, &m->control);
+	if (m->ecs_server)
+		http_server_set_peer_diag(m->ecs_server, activated_peek(m, "diag"),
+					  m->peer_userns, m->peer_overflow_uid);
+	if (m->imds_server)
+		http_server_set_peer_diag(m->imds_server,
+					  activated_peek(m, "diag"),
+					  m->peer_userns, m->peer_overflow_uid);
+	r = control_new(m, activated_fd(m, "control"), &m->control);
 	if (r < 0)
 		return r;
 
@@ -1591,12 +1680,27 @@ static void update_status(struct manager *m)
 			(void)strftime(hm, sizeof(hm), "%H:%M", &tm);
 	}
 	switch (m->signin) {
-	case SIGNIN_SIGNED_IN:
+	case SIGNIN_SIGNED_IN: {
+		/* systemd reads a notify message's backslashes as escapes
+		 * (STATUS=EXAMPLE\alice showed as EXAMPLEalice): double them. A
+		 * newline would end the field: show it as a space. */
+		const char *u = strempty(m->store.user);
+		_cleanup_free_ char *esc = malloc(2 * strlen(u) + 1);
+		char *e = esc;
+
+		if (!esc)
+			break;
+		for (; *u; u++) {
+			if (*u == '\\')
+				*e++ = '\\';
+			*e++ = *u == '\n' ? ' ' : *u;
+		}
+		*e = '\0';
 		(void)sd_notifyf(0, "STATUS=signed in as %s; %zu role%s valid; "
 				    "next refresh %s",
-				 strempty(m->store.user), valid,
-				 valid == 1 ? "" : "s", hm);
+				 esc, valid, valid == 1 ? "" : "s", hm);
 		break;
+	}
 	case SIGNIN_SIGNING_IN:
 		(void)sd_notify(0, "STATUS=signing in to ADFS");
 		break;

@@ -55,9 +55,11 @@ struct manager {
 	struct {                 /* sockets from systemd (socket activation) */
 		int fd;
 		char name[16];
-	} activated[4];
+	} activated[6];         /* ecs, imds, control, diag */
 	size_t n_activated;
 	bool reload_pending;     /* SIGHUP during a cycle */
+	bool peer_userns;        /* peer uids come from a namespaced socket */
+	uid_t peer_overflow_uid; /* ... where this uid names no user */
 	uid_t uid;
 
 	struct curl_glue *glue;

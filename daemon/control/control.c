@@ -2,8 +2,11 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "http/server.h"
 #include "manager.h"
@@ -16,6 +19,7 @@ struct control {
 	struct manager *m;
 	struct http_server *server;
 	char *path;
+	bool from_systemd; /* path belongs to adfs-credd-control.socket */
 };
 
 /* Per-request state, kept in MHD's con_cls. */
@@ -394,20 +398,53 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
-int control_new(struct manager *m, struct control **ret)
+/* Whether fd (from systemd) listens on path: a socket unit for another
+ * state_dir must not shadow ours. */
+static bool listens_on(int fd, const char *path)
+{
+	struct sockaddr_un sa = { 0 };
+	socklen_t len = sizeof(sa);
+	size_t n;
+
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0 ||
+	    sa.sun_family != AF_UNIX ||
+	    len <= offsetof(struct sockaddr_un, sun_path))
+		return false;
+	n = strnlen(sa.sun_path, len - offsetof(struct sockaddr_un, sun_path));
+	return n == strlen(path) && memcmp(sa.sun_path, path, n) == 0;
+}
+
+int control_new(struct manager *m, int fd, struct control **ret)
 {
 	struct control *ctl;
-	int fd = -1, r;
+	int r = 0;
 
 	ctl = calloc(1, sizeof(*ctl));
-	if (!ctl)
+	if (!ctl) {
+		(void)safe_close(fd);
 		return -ENOMEM;
+	}
 	ctl->m = m;
 	if (asprintf(&ctl->path, "%s/%s", m->state_dir, CONTROL_SOCKET) < 0) {
+		(void)safe_close(fd);
 		free(ctl);
 		return -ENOMEM;
 	}
-	r = listen_unix(ctl->path, &fd);
+	if (fd >= 0 && !listens_on(fd, ctl->path)) {
+		log_warning("The control socket systemd passed is not %s "
+			    "(state_dir), ignoring it",
+			    ctl->path);
+		fd = safe_close(fd);
+	}
+	if (fd >= 0) {
+		/* systemd's (adfs-credd-control.socket): it stays after we
+		 * exit, to start us again; not ours to unlink. */
+		ctl->from_systemd = true;
+		log_info("Control socket %s from systemd (socket activation)",
+			 ctl->path);
+	} else {
+		r = listen_unix(ctl->path, &fd);
+	}
 	if (r >= 0) {
 		r = http_server_new(m->event, fd, true, handle, ctl, completed,
 				    "control", &ctl->server);
@@ -429,7 +466,7 @@ struct control *control_free(struct control *c)
 	if (!c)
 		return NULL;
 	http_server_free(c->server);
-	if (c->path)
+	if (c->path && !c->from_systemd)
 		(void)unlink(c->path);
 	free(c->path);
 	free(c);

@@ -28,5 +28,8 @@
 struct manager;
 struct control;
 
-int control_new(struct manager *m, struct control **ret);
+/* Serves the control socket on fd, a listening unix socket systemd passed
+ * (taken), or on a socket of its own at STATE_DIR/control.sock when fd is
+ * -1 (removed again on free). */
+int control_new(struct manager *m, int fd, struct control **ret);
 struct control *control_free(struct control *c);

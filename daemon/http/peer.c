@@ -5,6 +5,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -104,20 +105,54 @@ void peer_lookup(struct peer_diag *diag, int fd, struct peer_info *ret)
 	ret->loopback = sockaddr_is_loopback(&remote);
 	if (getsockname(fd, (struct sockaddr *)&local, &ll) < 0)
 		return;
-	if (diag->fd < 0) {
+	if (diag->fd < 0 && !diag->borrowed) {
 		diag->fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
 				  NETLINK_SOCK_DIAG);
 		if (diag->fd < 0)
 			return;
 	}
+	if (diag->fd < 0)
+		return;
 	r = diag_uid(diag->fd, ++diag->seq, &local, &remote, &ret->uid);
 	if (r == 0)
-		ret->uid_known = true;
-	else if (r != -ENOENT)
+		ret->uid_known = !diag->userns ||
+				 ret->uid != diag->overflow_uid;
+	else if (r != -ENOENT && !diag->borrowed)
 		diag->fd = safe_close(diag->fd); /* a fresh one next time */
+}
+
+void peer_diag_use(struct peer_diag *diag, int fd)
+{
+	peer_diag_clear(diag);
+	diag->fd = fd;
+	diag->borrowed = fd >= 0;
+}
+
+int peer_in_userns(void)
+{
+	unsigned long inside, outside, count;
+	FILE *f;
+	int n, extra;
+
+	f = fopen("/proc/self/uid_map", "re");
+	if (!f)
+		return -errno;
+	/* The initial namespace maps 0 to 0 for 4294967295 uids, in one
+	 * line; anything else is a namespace of its own. */
+	n = fscanf(f, "%lu %lu %lu", &inside, &outside, &count);
+	extra = fgetc(f) == '\n' ? fgetc(f) : EOF;
+	(void)fclose(f);
+	if (n != 3)
+		return -EBADMSG;
+	return !(inside == 0 && outside == 0 && count == 4294967295ul &&
+		 extra == EOF);
 }
 
 void peer_diag_clear(struct peer_diag *diag)
 {
-	diag->fd = safe_close(diag->fd);
+	if (diag->borrowed)
+		diag->fd = -1;
+	else
+		diag->fd = safe_close(diag->fd);
+	diag->borrowed = false;
 }

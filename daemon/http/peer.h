@@ -18,10 +18,26 @@ struct peer_info {
 struct peer_diag {
 	int fd; /* -1: opened at the next lookup */
 	uint32_t seq;
+	/* fd is the manager's (systemd's ListenNetlink= socket, created in
+	 * the user manager's user namespace so that uids come back real):
+	 * never closed here. */
+	bool borrowed;
+	/* The netlink socket was created in a user namespace other than the
+	 * initial one: the kernel reports a user that is not mapped into it
+	 * as overflow_uid (65534). Such an answer names no user and is taken
+	 * as unknown. */
+	bool userns;
+	uid_t overflow_uid;
 };
 
 /* Fills ret for the connected TCP socket fd; never fails outright: what
  * cannot be learnt stays unknown. */
 void peer_lookup(struct peer_diag *diag, int fd, struct peer_info *ret);
-/* Closes the socket. */
+/* Makes diag use fd (owned by the caller) for its lookups. */
+void peer_diag_use(struct peer_diag *diag, int fd);
+/* 1 when this process runs in a user namespace other than the initial one
+ * (/proc/self/uid_map is not the identity map of every uid), 0 when not,
+ * negative errno when that cannot be read. */
+int peer_in_userns(void);
+/* Closes the socket unless borrowed. */
 void peer_diag_clear(struct peer_diag *diag);

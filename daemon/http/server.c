@@ -96,6 +96,14 @@ static void on_notify(void *cls, struct MHD_Connection *c,
 	*socket_context = p;
 }
 
+void http_server_set_peer_diag(struct http_server *s, int diag_fd,
+			       bool userns, uid_t overflow_uid)
+{
+	peer_diag_use(&s->diag, diag_fd);
+	s->diag.userns = userns;
+	s->diag.overflow_uid = overflow_uid;
+}
+
 const struct peer_info *http_peer(struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci =

@@ -5,6 +5,7 @@
 
 #include <microhttpd.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 
 #include "util/macro.h"
@@ -25,6 +26,12 @@ struct peer_info;
 /* The peer of a TCP connection (uid from the kernel), NULL for unix
  * sockets or when it could not be looked up. */
 const struct peer_info *http_peer(struct MHD_Connection *c);
+/* Peer uid lookups of s go through diag_fd (a NETLINK_SOCK_DIAG socket the
+ * caller owns and outlives s with), or through a socket of s's own when
+ * diag_fd is -1. userns: the socket that will be used was created in a user
+ * namespace, so overflow_uid names no user (see struct peer_diag). */
+void http_server_set_peer_diag(struct http_server *s, int diag_fd,
+			       bool userns, uid_t overflow_uid);
 /* Re-arms the timer after work done outside MHD_run (e.g. a resume). */
 void http_server_kick(struct http_server *s);
 /* Clears the values of the request's headers called name (any case) in

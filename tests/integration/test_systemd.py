@@ -20,17 +20,21 @@ from harness import DEV_ARN, ROOT, Stack, free_port
 
 UNITS = os.path.join(ROOT, "systemd")
 MAN = os.path.join(ROOT, "docs", "man")
+SERVICES = ("adfs-credd.service", "adfs-credd@.service")
+SOCKETS = ("adfs-credd.socket", "adfs-credd-imds.socket", "adfs-credd-control.socket",
+           "adfs-credd-diag.socket", "adfs-credd-diag@.socket")
 
 
 def unit_dir(build):
     """The units as `cmake --install` lays them out, ExecStart pointing at
     this build, and a MANPATH with the man pages they name."""
     d = tempfile.mkdtemp(prefix="adfs-credd-units-")
-    with open(os.path.join(UNITS, "adfs-credd.service.in")) as f:
-        text = f.read().replace("@CMAKE_INSTALL_FULL_BINDIR@", build)
-    with open(os.path.join(d, "adfs-credd.service"), "w") as f:
-        f.write(text)
-    for s in ("adfs-credd.socket", "adfs-credd-imds.socket"):
+    for unit in SERVICES:
+        with open(os.path.join(UNITS, unit + ".in")) as f:
+            text = f.read().replace("@CMAKE_INSTALL_FULL_BINDIR@", build)
+        with open(os.path.join(d, unit), "w") as f:
+            f.write(text)
+    for s in SOCKETS:
         shutil.copy(os.path.join(UNITS, s), d)
     for sec, page in (("1", "adfs-credctl.1"), ("5", "adfs-credd.yaml.5"), ("8", "adfs-credd.8")):
         os.makedirs(os.path.join(d, "man", "man" + sec), exist_ok=True)
@@ -51,24 +55,40 @@ class TestUnits(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.d, True)
 
     def test_verify_is_clean(self):
+        # A template is verified through an instance of it.
+        shutil.copy(os.path.join(self.d, "adfs-credd@.service"),
+                    os.path.join(self.d, "adfs-credd@work.service"))
+        shutil.copy(os.path.join(self.d, "adfs-credd-diag@.socket"),
+                    os.path.join(self.d, "adfs-credd-diag@work.socket"))
         units = [os.path.join(self.d, u) for u in
-                 ("adfs-credd.service", "adfs-credd.socket", "adfs-credd-imds.socket")]
+                 ("adfs-credd.service", "adfs-credd@work.service", "adfs-credd-diag@work.socket")
+                 + SOCKETS[:4]]
         p = subprocess.run(["systemd-analyze", "verify", "--user"] + units,
                            capture_output=True, text=True, env=analyze_env(self.d))
         # verify exits 0 on some problems: its stderr is the verdict.
         self.assertEqual((p.returncode, p.stderr.strip()), (0, ""), p.stderr)
 
     def test_security_band(self):
+        self.security_band("adfs-credd.service")
+
+    def test_security_band_template(self):
+        shutil.copy(os.path.join(self.d, "adfs-credd@.service"),
+                    os.path.join(self.d, "adfs-credd@work.service"))
+        self.security_band("adfs-credd@work.service")
+
+    def security_band(self, unit):
         p = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--user",
-                            os.path.join(self.d, "adfs-credd.service")],
+                            os.path.join(self.d, unit)],
                            capture_output=True, text=True, env=analyze_env(self.d))
-        m = re.search(r"Overall exposure level for adfs-credd.service: ([0-9.]+) (\w+)", p.stdout)
+        m = re.search(r"Overall exposure level for " + re.escape(unit) + r": ([0-9.]+) (\w+)",
+                      p.stdout)
         self.assertIsNotNone(m, p.stdout + p.stderr)
         print(f"\n[systemd-analyze security] {m.group(1)} {m.group(2)}")
         self.assertIn(m.group(2), ("PERFECT", "SAFE", "OK"))
         self.assertLessEqual(float(m.group(1)), 4.9)
-        text = open(os.path.join(self.d, "adfs-credd.service")).read()
-        for key in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "NoNewPrivileges=yes",
+        with open(os.path.join(self.d, unit)) as f:
+            text = f.read()
+        for key in ("Type=notify", "PrivateUsers=yes", "Sockets=", "WatchdogSec=", "Restart=on-failure", "NoNewPrivileges=yes",
                     "ProtectSystem=strict", "ProtectHome=read-only", "PrivateTmp=yes",
                     "MemoryDenyWriteExecute=yes",
                     "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
@@ -111,7 +131,10 @@ class TestNotify(unittest.TestCase):
         n.wait_for(lambda m: "WATCHDOG=1" in m.split("\n"), timeout=5)
         self.assertEqual(s.login().returncode, 0)
         st = n.wait_for(lambda m: m.startswith("STATUS=signed in as"))
-        self.assertRegex(st, r"STATUS=signed in as EXAMPLE\\alice; 1 role valid; next refresh \d\d:\d\d")
+        # The backslash doubled: systemd reads notify messages with
+        # backslash escapes (the booted test sees EXAMPLE\alice in StatusText).
+        self.assertRegex(st, r"STATUS=signed in as EXAMPLE\\\\alice; 1 role valid; "
+                             r"next refresh \d\d:\d\d")
         n.messages.clear()
         s.daemon.send_signal(signal.SIGHUP)
         n.wait_for(lambda m: "RELOADING=1" in m.split("\n"))

@@ -144,12 +144,23 @@ for page in 1:adfs-credctl 5:adfs-credd.yaml 8:adfs-credd; do
 done
 example=/usr/share/doc/$pkg/adfs-credd.yaml.example
 check "example config in /usr/share/doc/$pkg" test -f "$example"
-for unit in adfs-credd.service adfs-credd.socket; do
-	if [ -f "$src/systemd/$unit" ]; then
-		check "user unit /usr/lib/systemd/user/$unit installed" \
-			test -f "/usr/lib/systemd/user/$unit"
-	fi
+for unit in adfs-credd.service adfs-credd@.service adfs-credd.socket \
+	adfs-credd-control.socket adfs-credd-diag.socket adfs-credd-diag@.socket \
+	adfs-credd-imds.socket; do
+	check "user unit /usr/lib/systemd/user/$unit installed" \
+		test -f "/usr/lib/systemd/user/$unit"
 done
+# The units name the binary where the .deb puts it (/usr/bin), not where a
+# plain `cmake --install` of the same build would (/usr/local/bin): that
+# was a 203/EXEC under a real systemd.
+for unit in adfs-credd.service adfs-credd@.service; do
+	check "$unit: ExecStart= and ExecStartPre= run $bin" \
+		bash -c '[ "$(grep -c "^ExecStart\(Pre\)\?=$2\( \|$\)" "$1")" = 2 ] &&
+			! grep -q /usr/local "$1" || { grep ^Exec "$1"; exit 1; }' \
+		_ "/usr/lib/systemd/user/$unit" "$bin"
+done
+check "ExecReload= needs no procps (/bin/kill)" \
+	bash -c '! grep -q "^ExecReload=/bin/kill" /usr/lib/systemd/user/adfs-credd.service'
 
 # ---- configuration ----
 cp "$example" "$tmp/example.yaml"
