@@ -42,7 +42,7 @@ SOURCES
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 # A name of its own in /etc/hosts, as the installer writes it (sudo looks
 # its host name up).
-echo adfs-credd-bare >"$root/etc/hostname"
+hostname >"$root/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' \
 	"$(hostname)" >"$root/etc/hosts"
 if [ -d /usr/local/share/ca-certificates ]; then
