@@ -262,6 +262,7 @@ static void cycle_end(struct manager *m, int r, const char *msg)
 	m->cycle.due = NULL;
 	m->cycle.n_due = m->cycle.next = 0;
 	m->cycle.refetching = false;
+	m->cycle.explicit_refresh = false;
 	m->cycle.resume_duration = 0;
 	m->cycle.sts = sts_call_free(m->cycle.sts);
 	m->cycle.iam = iam_call_free(m->cycle.iam);
@@ -826,9 +827,11 @@ static void assume_next(struct manager *m)
 			rs->state = ROLE_REFRESHING;
 		m->cycle.got = false;
 		/* Where GetRole is denied, look for an administrator's raise
-		 * now and then (a few extra STS calls), not every refresh. */
-		rs->sizing.probe_up = rs->sizing.get_role_denied &&
-				      now >= rs->probed_up + PROBE_UP_INTERVAL;
+		 * now and then (a few extra STS calls), not every refresh;
+		 * at once when the user asks for a refresh. */
+		rs->sizing.probe_up = sizing_probe_up_due(
+			&rs->sizing, m->cycle.explicit_refresh, now,
+			rs->probed_up, PROBE_UP_INTERVAL);
 		a = sizing_begin(&rs->sizing, &d);
 		dispatch(m, rs, a, d);
 		return;
@@ -1033,9 +1036,14 @@ int manager_refresh(struct manager *m, const char *role, manager_cycle_fn fn,
 		for (size_t i = 0; i < m->store.n_roles; i++)
 			if (!role || streq(role, m->store.roles[i].name))
 				m->store.roles[i].failures = 0;
+		/* Asked for by the user: probed roles look for a raised
+		 * maximum now, not at the next PROBE_UP_INTERVAL. */
+		m->cycle.explicit_refresh = true;
 		r = cycle_start(m, role ? role : "", false, false);
-		if (r < 0)
+		if (r < 0) {
+			m->cycle.explicit_refresh = false;
 			return r;
+		}
 	}
 	return add_waiter(m, fn, userdata);
 }

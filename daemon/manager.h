@@ -87,6 +87,8 @@ struct manager {
 	struct {
 		bool running;
 		bool with_password;
+		bool explicit_refresh;   /* adfs-credctl refresh: look for a
+					  * raised maximum now */
 		struct secret *saml;     /* the assertion being redeemed */
 		usec_t saml_at;          /* CLOCK_BOOTTIME when it came */
 		bool refetching;         /* getting a newer one mid-cycle */

@@ -119,3 +119,11 @@ enum sizing_action sizing_on_get_role(struct sizing *s, enum sizing_result res,
 		return SIZING_DONE;
 	}
 }
+
+bool sizing_probe_up_due(const struct sizing *s, bool explicit_refresh,
+			 uint64_t now, uint64_t last_probe_up,
+			 uint64_t interval)
+{
+	return s->get_role_denied &&
+	       (explicit_refresh || now >= last_probe_up + interval);
+}

@@ -66,3 +66,10 @@ enum sizing_action sizing_on_assume(struct sizing *s, enum sizing_result res,
 /* Feeds the GetRole result (max valid with SIZING_OK). */
 enum sizing_action sizing_on_get_role(struct sizing *s, enum sizing_result res,
 				      uint32_t max, uint32_t *ret_duration);
+/* Whether this cycle may probe above the learnt maximum (s->probe_up):
+ * only where GetRole is denied, and then on an explicit refresh (the user
+ * asks for the role's maximum now), or when the last upward probe (wall
+ * clock, any unit) is at least interval old. */
+bool sizing_probe_up_due(const struct sizing *s, bool explicit_refresh,
+			 uint64_t now, uint64_t last_probe_up,
+			 uint64_t interval);

@@ -92,6 +92,38 @@ class TestDurationSizing(unittest.TestCase):
         # Nothing ever chained: every call was AssumeRoleWithSAML.
         self.assertNotIn("AssumeRole", self.s.sts.stats().get("errors", {}))
 
+    def test_explicit_refresh_looks_for_a_raise_at_once(self):
+        """A probed role (GetRole denied) looks upward only every 6 h on the
+        timer, but `adfs-credctl refresh ROLE` asks for its maximum now."""
+        self.s.sts.configure(role_overrides={PROD_ARN: {"max_session_duration": 3600}})
+        self.assertEqual(self.s.login().returncode, 0, self.s.log_text())
+        r = self.roles()["prod"]
+        self.assertEqual((r["duration"], r["max_source"]), (3600, "probe"))
+
+        # The administrator raises prod to 12 h; the user refreshes it.
+        self.s.sts.configure(role_overrides={PROD_ARN: {"max_session_duration": 43200}})
+        n = len(self.durations())
+        p = self.s.ctl("refresh", "prod")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # One call at the known 1 h, one upward probe at 12 h: no waiting
+        # for the next 6-hourly probe.
+        self.assertEqual([x for _, x in self.durations()[n:]], [3600, 43200])
+        r = self.roles()["prod"]
+        self.assertEqual((r["state"], r["duration"], r["max_session_duration"],
+                          r["max_source"]), ("valid", 43200, 43200, "probe"))
+
+        # A refresh of every role does the same for a probed role, and the
+        # GetRole role (dev) just asks GetRole as always.
+        self.s.sts.configure(role_overrides={PROD_ARN: {"max_session_duration": 3600}})
+        self.assertEqual(self.s.ctl("refresh", "prod").returncode, 0)
+        self.assertEqual(self.roles()["prod"]["duration"], 3600)
+        self.s.sts.configure(role_overrides={PROD_ARN: {"max_session_duration": 28800}})
+        n = len(self.durations())
+        p = self.s.ctl("refresh")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual([x for a, x in self.durations()[n:] if a == PROD_ARN], [3600, 43200, 28800])
+        self.assertEqual(self.roles()["prod"]["duration"], 28800)
+
 
 if __name__ == "__main__":
     unittest.main()

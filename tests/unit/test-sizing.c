@@ -157,6 +157,39 @@ static void test_never_below_safe_without_reason(void **state)
 	assert_int_equal(s.source, MAX_SOURCE_PROBE);
 }
 
+/* When a cycle may look above the learnt maximum: where GetRole is
+ * denied, every interval on the timer, at once on an explicit refresh. */
+static void test_probe_up_due(void **state)
+{
+	const uint64_t h = 3600, every = 6 * h;
+	struct sizing allowed = { .role_max = 3600 };
+	struct sizing denied = { .role_max = 3600, .get_role_denied = true };
+	struct world w = { .max = 43200, .get_role_allowed = false };
+
+	/* GetRole tells the maximum: never probe, explicit or not. */
+	assert_false(sizing_probe_up_due(&allowed, false, 100 * h, 0, every));
+	assert_false(sizing_probe_up_due(&allowed, true, 100 * h, 0, every));
+
+	/* Timer refreshes keep the slower cadence ... */
+	assert_false(sizing_probe_up_due(&denied, false, 10 * h, 9 * h, every));
+	assert_false(sizing_probe_up_due(&denied, false, 15 * h - 1, 9 * h,
+					 every));
+	assert_true(sizing_probe_up_due(&denied, false, 15 * h, 9 * h, every));
+	/* ... an explicit refresh looks for a raise at once. */
+	assert_true(sizing_probe_up_due(&denied, true, 9 * h + 1, 9 * h, every));
+
+	/* And the raise is then found in the same cycle: 1 h, then 12 h. */
+	denied.probe_up = sizing_probe_up_due(&denied, true, 9 * h + 1, 9 * h,
+					      every);
+	assert_int_equal(run_cycle(&denied, &w), 43200);
+	assert_int_equal(w.sts_calls, 2);
+	assert_int_equal(w.asked[0], 3600);
+	assert_int_equal(w.asked[1], 43200);
+	assert_int_equal(w.iam_calls, 0);
+	assert_int_equal(denied.role_max, 43200);
+	assert_int_equal(denied.source, MAX_SOURCE_PROBE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +199,7 @@ int main(void)
 		cmocka_unit_test(test_probe_when_get_role_denied),
 		cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_never_below_safe_without_reason),
+		cmocka_unit_test(test_probe_up_due),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
