@@ -524,6 +524,25 @@ class TestBootedSystemd(unittest.TestCase):
             refused = [l for l in lines if "serve.allowed_uids cannot work here" in l]
             self.assertTrue(refused, lines[-20:])
             log("  " + refused[-1][:160])
+        with self.step("item 6: without the diag socket, in a user namespace, bob is "
+                       "peer_uid=-1, never 65534"):
+            sd = f"/run/user/{self.uid[ALICE]}/adfs-credd-nodiag"
+            self.write_config("nodiag", serve={"ecs": "127.0.0.1:9931"}, state_dir=sd)
+            self.alice("systemd-run --user --unit=adfs-credd-nodiag -p PrivateUsers=yes "
+                       "-p Type=notify /usr/bin/adfs-credd -c ~/.config/adfs-credd/nodiag.yaml")
+            token = self.alice(f"cat {sd}/token").stdout
+            r = self.ecs_get(BOB, "export AWS_CONTAINER_CREDENTIALS_FULL_URI="
+                             "http://127.0.0.1:9931/role/dev\n"
+                             f"export AWS_CONTAINER_AUTHORIZATION_TOKEN={token}")
+            self.assertEqual(r["status"], 403, r)
+            lines = [e.get("MESSAGE", "") for e in self.journal_json_all()
+                     if e.get("_SYSTEMD_USER_UNIT") == "adfs-credd-nodiag.service"]
+            audit = [l for l in lines if l.startswith("audit: ecs")]
+            self.assertTrue(audit, lines)
+            log("  " + audit[-1])
+            self.assertIn("peer_uid=-1 status=403", audit[-1])
+            self.assertFalse([l for l in lines if "65534" in l and "audit" in l], lines)
+            self.alice("systemctl --user stop adfs-credd-nodiag")
         with self.step("the daemon's journal lines and their MESSAGE_IDs"):
             ids = {}
             for e in self.journal_json():
