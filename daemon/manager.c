@@ -1440,8 +1440,6 @@ static int activated_peek(struct manager *m, const char *name)
 static int setup_peer_diag(struct manager *m)
 {
 	int diag = activated_peek(m, "diag"), userns;
-	unsigned long overflow = 65534;
-	FILE *f;
 
 	if (diag >= 0) {
 		log_debug("Peer uids come from the netlink socket systemd "
@@ -1457,13 +1455,7 @@ static int setup_peer_diag(struct manager *m)
 	m->peer_userns = userns > 0;
 	if (!m->peer_userns)
 		return 0;
-	f = fopen("/proc/sys/kernel/overflowuid", "re");
-	if (f) {
-		if (fscanf(f, "%lu", &overflow) != 1)
-			overflow = 65534;
-		(void)fclose(f);
-	}
-	m->peer_overflow_uid = (uid_t)overflow;
+	m->peer_overflow_uid = peer_overflow_uid();
 	if (m->conf->serve.n_allowed_uids > 0)
 		return log_error_errno(
 			EINVAL,
@@ -1472,7 +1464,7 @@ static int setup_peer_diag(struct manager *m)
 			"kernel reports every other user as uid %lu. Start it "
 			"with adfs-credd-diag.socket (the packaged "
 			"adfs-credd.service does), or remove serve.allowed_uids",
-			overflow);
+			(unsigned long)m->peer_overflow_uid);
 	log_info("Running in a user namespace without the diag socket: other "
 		 "users' requests are refused with peer_uid=-1");
 	return 0;
@@ -1699,9 +1691,13 @@ static void update_status(struct manager *m)
 		if (!esc)
 			break;
 		for (; *u; u++) {
-			if (*u == '\\')
+			char ch = *u;
+
+			if (ch == '\\')
 				*e++ = '\\';
-			*e++ = *u == '\n' ? ' ' : *u;
+			else if (ch == '\n')
+				ch = ' ';
+			*e++ = ch;
 		}
 		*e = '\0';
 		(void)sd_notifyf(0, "STATUS=signed in as %s; %zu role%s valid; "
