@@ -40,6 +40,11 @@ deb $mirror $suite-updates main
 deb ${ADFS_CREDD_SECURITY_MIRROR:-http://deb.debian.org/debian-security} $suite-security main
 SOURCES
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+# As Debian's container images are set up: dpkg does not fsync every file,
+# and man-db does not rebuild its index after each install (the packages are
+# the same; a root is thrown away after its test).
+echo force-unsafe-io >"$root/etc/dpkg/dpkg.cfg.d/unsafe-io"
+echo 'man-db man-db/auto-update boolean false' | chroot "$root" debconf-set-selections
 # A name of its own in /etc/hosts, as the installer writes it (sudo looks
 # its host name up).
 hostname >"$root/etc/hostname"
