@@ -22,6 +22,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=$(cd "$here/../.." && pwd)
 what=${1:-all}
+cache=${ADFS_CREDD_CACHE:-/var/cache/adfs-credd}
 
 [ "$(id -u)" -eq 0 ] || { echo "tests/bare/run.sh: needs root (debootstrap, chroot)" >&2; exit 1; }
 
@@ -67,6 +68,12 @@ newroot() {
 	mount --rbind /sys "$r/sys" && mount --make-rslave "$r/sys" && mounted+=("$r/sys")
 	mount --rbind /dev "$r/dev" && mount --make-rslave "$r/dev" && mounted+=("$r/dev")
 	mount -t tmpfs -o mode=755 tmpfs "$r/run" && mounted+=("$r/run")
+	# The booted-systemd test inside makes a root of its own: it may use
+	# this machine's cache of .debs and prepared roots (it works without).
+	if [ -d "$cache" ]; then
+		mkdir -p "$r/var/cache/adfs-credd"
+		mount --bind "$cache" "$r/var/cache/adfs-credd" && mounted+=("$r/var/cache/adfs-credd")
+	fi
 }
 
 # inroot ROOT USER CMD: CMD as USER in ROOT through a login shell's plain
