@@ -21,6 +21,7 @@
 #include "sts/iam.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/notify.h"
 #include "util/socket.h"
 #include "util/timeutil.h"
 
@@ -1681,25 +1682,10 @@ static void update_status(struct manager *m)
 	}
 	switch (m->signin) {
 	case SIGNIN_SIGNED_IN: {
-		/* systemd reads a notify message's backslashes as escapes
-		 * (STATUS=EXAMPLE\alice showed as EXAMPLEalice): double them. A
-		 * newline would end the field: show it as a space. */
-		const char *u = strempty(m->store.user);
-		_cleanup_free_ char *esc = malloc(2 * strlen(u) + 1);
-		char *e = esc;
+		_cleanup_free_ char *esc = notify_escape(strempty(m->store.user));
 
 		if (!esc)
 			break;
-		for (; *u; u++) {
-			char ch = *u;
-
-			if (ch == '\\')
-				*e++ = '\\';
-			else if (ch == '\n')
-				ch = ' ';
-			*e++ = ch;
-		}
-		*e = '\0';
 		(void)sd_notifyf(0, "STATUS=signed in as %s; %zu role%s valid; "
 				    "next refresh %s",
 				 esc, valid, valid == 1 ? "" : "s", hm);
