@@ -127,6 +127,18 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 CTX = None          # ssl.SSLContext trusting the test CA (set in main)
 
 
+def client_error(fn, **kw):
+    """(code, message, HTTP status) of the botocore ClientError fn(**kw)
+    raises, or None when it succeeds."""
+    from botocore.exceptions import ClientError
+    try:
+        fn(**kw)
+    except ClientError as e:
+        return (e.response["Error"]["Code"], e.response["Error"]["Message"],
+                e.response["ResponseMetadata"]["HTTPStatusCode"])
+    return None
+
+
 def opener(jar=None, follow=True):
     handlers = [urllib.request.HTTPSHandler(context=CTX)]
     if jar is not None:
@@ -854,7 +866,6 @@ def boto_part(sts, ca, dev, prod):
     try:
         import boto3
         from botocore.config import Config
-        from botocore.exceptions import ClientError
     except ImportError as e:
         R.check("import boto3 (Debian python3-boto3)", False, e)
         return
@@ -868,14 +879,6 @@ def boto_part(sts, ca, dev, prod):
         return boto3.session.Session(region_name=region, **args).client(
             service, endpoint_url=sts.base, verify=ca, config=cfg)
 
-    def error(fn, **kw):
-        try:
-            fn(**kw)
-        except ClientError as e:
-            return (e.response["Error"]["Code"], e.response["Error"]["Message"],
-                    e.response["ResponseMetadata"]["HTTPStatusCode"])
-        return None
-
     ident = client("sts", dev, "eu-west-1").get_caller_identity()
     R.check("boto3 GetCallerIdentity", ident["Arn"] ==
             "arn:aws:sts::111122223333:assumed-role/ADFS-Dev/alice@example.com"
@@ -884,31 +887,31 @@ def boto_part(sts, ca, dev, prod):
     R.check("boto3 GetRole MaxSessionDuration", role["MaxSessionDuration"] == 43200
             and role["Arn"] == DEV and role["RoleId"].startswith("AROA")
             and role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Federated"] == DEV_IDP, role)
-    got = error(client("iam", prod, "us-east-1").get_role, RoleName="ADFS-Prod")
+    got = client_error(client("iam", prod, "us-east-1").get_role, RoleName="ADFS-Prod")
     R.check("GetRole denied for Prod", got == (
         "AccessDenied", "User: arn:aws:sts::444455556666:assumed-role/ADFS-Prod/alice@example.com is "
         "not authorized to perform: iam:GetRole on resource: role ADFS-Prod because no "
         "identity-based policy allows the iam:GetRole action", 403), got)
-    got = error(client("iam", dev, "us-east-1").get_role, RoleName="Nope")
+    got = client_error(client("iam", dev, "us-east-1").get_role, RoleName="Nope")
     R.check("GetRole unknown role -> NoSuchEntity", got and got[0] == "NoSuchEntity" and got[2] == 404, got)
-    got = error(client("iam", dev, "eu-west-1").get_role, RoleName="ADFS-Dev")
+    got = client_error(client("iam", dev, "eu-west-1").get_role, RoleName="ADFS-Dev")
     R.check("IAM signed for wrong region", got == (
         "SignatureDoesNotMatch", "Credential should be scoped to a valid region, not 'eu-west-1'. ", 403), got)
-    got = error(client("sts", dev, "us-east-1", aws_secret_access_key="x" * 40).get_caller_identity)
+    got = client_error(client("sts", dev, "us-east-1", aws_secret_access_key="x" * 40).get_caller_identity)
     R.check("bad secret -> SignatureDoesNotMatch", got and got[0] == "SignatureDoesNotMatch"
             and got[1].startswith("The request signature we calculated does not match") and got[2] == 403, got)
-    got = error(client("sts", dev, "us-east-1", aws_access_key_id="ASIA" + "A" * 16).get_caller_identity)
+    got = client_error(client("sts", dev, "us-east-1", aws_access_key_id="ASIA" + "A" * 16).get_caller_identity)
     R.check("unknown key -> InvalidClientTokenId", got == (
         "InvalidClientTokenId", "The security token included in the request is invalid", 403), got)
-    got = error(client("sts", dev, "us-east-1", aws_session_token=None).get_caller_identity)
+    got = client_error(client("sts", dev, "us-east-1", aws_session_token=None).get_caller_identity)
     R.check("no session token -> InvalidClientTokenId", got and got[0] == "InvalidClientTokenId", got)
     sts.config(time_offset=1200)
-    got = error(client("sts", dev, "us-east-1").get_caller_identity)
+    got = client_error(client("sts", dev, "us-east-1").get_caller_identity)
     R.check("clock skew -> Signature expired", got and got[0] == "SignatureDoesNotMatch" and re.fullmatch(
         r"Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 15 min\.\)",
         got[1]), got)
     sts.config(time_offset=3700, sigv4_max_skew=86400)
-    got = error(client("sts", prod, "us-east-1").get_caller_identity)
+    got = client_error(client("sts", prod, "us-east-1").get_caller_identity)
     R.check("expired credentials -> ExpiredToken", got == (
         "ExpiredToken", "The security token included in the request is expired", 403), got)
     sts.config(time_offset=0, sigv4_max_skew=None)
@@ -922,7 +925,6 @@ def update_role_part(sts, ca, dev, saml_b64):
     the new MaxSessionDuration reaches GetRole and AssumeRoleWithSAML."""
     import boto3
     from botocore.config import Config
-    from botocore.exceptions import ClientError
     cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5,
                  read_timeout=10, parameter_validation=False)
     users = adfs_world["iam_users"]
@@ -939,14 +941,6 @@ def update_role_part(sts, ca, dev, saml_b64):
                         aws_secret_access_key=u["secret_access_key"], aws_session_token=token)
         return boto3.session.Session(region_name="us-east-1", **keys).client(
             service, endpoint_url=sts.base, verify=ca, config=cfg)
-
-    def error(fn, **kw):
-        try:
-            fn(**kw)
-        except ClientError as e:
-            return (e.response["Error"]["Code"], e.response["Error"]["Message"],
-                    e.response["ResponseMetadata"]["HTTPStatusCode"])
-        return None
 
     def assume(duration):
         st, _, root = sts_call(sts.base, Action="AssumeRoleWithSAML", Version="2011-06-15",
@@ -980,39 +974,39 @@ def update_role_part(sts, ca, dev, saml_b64):
             sts.control("config")[1]["role_overrides"][DEV]["max_session_duration"] == 43200)
 
     head = "Value '%s' at 'maxSessionDuration' failed to satisfy constraint: Member must have value "
-    got = error(iam(admin).update_role, RoleName="ADFS-Dev", MaxSessionDuration=43201)
+    got = client_error(iam(admin).update_role, RoleName="ADFS-Dev", MaxSessionDuration=43201)
     R.check("UpdateRole 43201 -> ValidationError", got == (
         "ValidationError", "1 validation error detected: " + head % 43201
         + "less than or equal to 43200", 400), got)
-    got = error(iam(admin).update_role, RoleName="ADFS-Dev", MaxSessionDuration=3599)
+    got = client_error(iam(admin).update_role, RoleName="ADFS-Dev", MaxSessionDuration=3599)
     R.check("UpdateRole 3599 -> ValidationError", got == (
         "ValidationError", "1 validation error detected: " + head % 3599
         + "greater than or equal to 3600", 400), got)
-    got = error(iam(admin).update_role, MaxSessionDuration=50000)
+    got = client_error(iam(admin).update_role, MaxSessionDuration=50000)
     R.check("UpdateRole no RoleName, 50000 -> 2 validation errors", got == (
         "ValidationError", "2 validation errors detected: Value null at 'roleName' failed to "
         "satisfy constraint: Member must not be null; " + head % 50000
         + "less than or equal to 43200", 400), got)
-    got = error(iam(admin).update_role, RoleName="ADFS-Prod", MaxSessionDuration=7200)
+    got = client_error(iam(admin).update_role, RoleName="ADFS-Prod", MaxSessionDuration=7200)
     R.check("UpdateRole on another account's role -> NoSuchEntity", got == (
         "NoSuchEntity", "The role with name ADFS-Prod cannot be found.", 404), got)
-    got = error(iam(auditor).update_role, RoleName="ADFS-Dev", MaxSessionDuration=3600)
+    got = client_error(iam(auditor).update_role, RoleName="ADFS-Dev", MaxSessionDuration=3600)
     R.check("UpdateRole by a non-admin user -> AccessDenied", got == (
         "AccessDenied", "User: arn:aws:iam::111122223333:user/auditor is not authorized to "
         "perform: iam:UpdateRole on resource: role ADFS-Dev because no identity-based policy "
         "allows the iam:UpdateRole action", 403), got)
-    got = error(iam(session=dev).update_role, RoleName="ADFS-Dev", MaxSessionDuration=3600)
+    got = client_error(iam(session=dev).update_role, RoleName="ADFS-Dev", MaxSessionDuration=3600)
     R.check("UpdateRole by a role session -> AccessDenied",
             got and got[0] == "AccessDenied" and got[2] == 403
             and "assumed-role/ADFS-Dev/alice@example.com is not authorized to perform: "
             "iam:UpdateRole" in got[1], got)
-    got = error(iam(auditor).get_role, RoleName="ADFS-Dev")
+    got = client_error(iam(auditor).get_role, RoleName="ADFS-Dev")
     R.check("GetRole by a non-admin user -> AccessDenied", got and got[0] == "AccessDenied", got)
-    got = error(iam(admin, token="IQoJ" + "x" * 100).update_role, RoleName="ADFS-Dev",
+    got = client_error(iam(admin, token="IQoJ" + "x" * 100).update_role, RoleName="ADFS-Dev",
                 MaxSessionDuration=3600)
     R.check("long-term key with a session token -> InvalidClientTokenId", got == (
         "InvalidClientTokenId", "The security token included in the request is invalid", 403), got)
-    got = error(iam(dict(admin, secret_access_key="y" * 40)).update_role, RoleName="ADFS-Dev",
+    got = client_error(iam(dict(admin, secret_access_key="y" * 40)).update_role, RoleName="ADFS-Dev",
                 MaxSessionDuration=3600)
     R.check("admin key, wrong secret -> SignatureDoesNotMatch",
             got and got[0] == "SignatureDoesNotMatch", got)

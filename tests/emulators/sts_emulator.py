@@ -57,6 +57,20 @@ MSG_BAD_TOKEN = "The security token included in the request is invalid"
 MSG_EXPIRED_TOKEN = "The security token included in the request is expired"
 
 
+def check_number(errs, field, value, lo, hi):
+    """Appends to errs the ValidationError text AWS gives for an integer
+    parameter outside lo..hi (nothing when value is None)."""
+    if value is None:
+        return
+    head = "Value '%s' at '%s' failed to satisfy constraint: " % (value, field)
+    if not re.fullmatch(r"[+-]?\d{1,18}", value.strip()):
+        errs.append(head + "Member must be a number")   # emulator wording
+    elif int(value) < lo:
+        errs.append(head + "Member must have value greater than or equal to %d" % lo)
+    elif int(value) > hi:
+        errs.append(head + "Member must have value less than or equal to %d" % hi)
+
+
 class ApiError(Exception):
     """An AWS error reply: HTTP status, Code, Message, Type."""
 
@@ -230,15 +244,7 @@ class StsEmulator(ec.Emulator):
         check("sAMLAssertion", "SAMLAssertion", 4, 100000)
         if "Policy" in p:
             check("policy", "Policy", 1, 2048)
-        d = p.get("DurationSeconds")
-        if d is not None:
-            head = "Value '%s' at 'durationSeconds' failed to satisfy constraint: " % d
-            if not re.fullmatch(r"[+-]?\d{1,18}", d.strip()):
-                errs.append(head + "Member must be a number")   # emulator wording
-            elif int(d) < 900:
-                errs.append(head + "Member must have value greater than or equal to 900")
-            elif int(d) > 43200:
-                errs.append(head + "Member must have value less than or equal to 43200")
+        check_number(errs, "durationSeconds", p.get("DurationSeconds"), 900, 43200)
         if errs:
             raise ApiError(400, "ValidationError", "%d validation error%s detected: %s"
                            % (len(errs), "" if len(errs) == 1 else "s", "; ".join(errs)))
@@ -618,14 +624,7 @@ class StsEmulator(ec.Emulator):
                 errs.append(head + "Member must have length greater than or equal to 1")
             if len(name) > 64:
                 errs.append(head + "Member must have length less than or equal to 64")
-        if msd is not None:
-            head = "Value '%s' at 'maxSessionDuration' failed to satisfy constraint: " % msd
-            if not re.fullmatch(r"[+-]?\d{1,18}", msd.strip()):
-                errs.append(head + "Member must be a number")   # emulator wording
-            elif int(msd) < 3600:
-                errs.append(head + "Member must have value greater than or equal to 3600")
-            elif int(msd) > 43200:
-                errs.append(head + "Member must have value less than or equal to 43200")
+        check_number(errs, "maxSessionDuration", msd, 3600, 43200)
         if desc is not None and len(desc) > 1000:
             errs.append("Value '%s' at 'description' failed to satisfy constraint: Member must "
                         "have length less than or equal to 1000" % desc)
