@@ -64,6 +64,10 @@ newroot() {
 	r=$dir/root
 	roots+=("$r")
 	"$here/mkroot.sh" "$r" >&2
+	# The root is a mount point of its own, as / is on a machine:
+	# systemd-nspawn (the booted test) makes / a slave mount and fails
+	# with EINVAL in a plain chroot directory.
+	mount --bind "$r" "$r" && mounted+=("$r")
 	mount -t proc proc "$r/proc" && mounted+=("$r/proc")
 	mount --rbind /sys "$r/sys" && mount --make-rslave "$r/sys" && mounted+=("$r/sys")
 	mount --rbind /dev "$r/dev" && mount --make-rslave "$r/dev" && mounted+=("$r/dev")
