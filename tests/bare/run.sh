@@ -32,11 +32,14 @@ say() { printf '[bare %3ds] %s\n' $((SECONDS - t0)) "$*"; }
 roots=()
 mounted=()
 cleanup() {
-	local r m
+	local r m ns p
 	for r in "${roots[@]}"; do
-		# Whatever a test left running inside the root.
+		# Whatever a test left running inside the root: every process
+		# in the root's mount namespace (inroot).
+		[ -s "$r.mntns" ] || continue
+		ns=$(cat "$r.mntns")
 		for p in /proc/[0-9]*; do
-			[ "$(readlink "$p/root" 2>/dev/null)" = "$r" ] && kill -KILL "${p#/proc/}" 2>/dev/null
+			[ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ] && kill -KILL "${p#/proc/}" 2>/dev/null
 		done
 	done
 	for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
@@ -64,9 +67,8 @@ newroot() {
 	r=$dir/root
 	roots+=("$r")
 	"$here/mkroot.sh" "$r" >&2
-	# The root is a mount point of its own, as / is on a machine:
-	# systemd-nspawn (the booted test) makes / a slave mount and fails
-	# with EINVAL in a plain chroot directory.
+	# The root is a mount point of its own, as / is on a machine (and as
+	# pivot_root in inroot needs).
 	mount --bind "$r" "$r" && mounted+=("$r")
 	mount -t proc proc "$r/proc" && mounted+=("$r/proc")
 	mount --rbind /sys "$r/sys" && mount --make-rslave "$r/sys" && mounted+=("$r/sys")
@@ -81,11 +83,26 @@ newroot() {
 }
 
 # inroot ROOT USER CMD: CMD as USER in ROOT through a login shell's plain
-# environment (what a new terminal has), in the user's clone.
+# environment (what a new terminal has), in the user's clone. Like chroot,
+# but the root is made the root of a mount namespace of its own (pivot_root):
+# in a plain chroot the kernel refuses to create user namespaces (EPERM,
+# "the caller is in a chroot environment"), and the booted test's
+# PrivateUsers= service then fails with 217/USER. The namespace's id is kept
+# in ROOT.mntns, for cleanup.
 inroot() {
 	local r=$1 user=$2 cmd=$3 home
 	home=$( [ "$user" = root ] && echo /root || echo "/home/$user")
-	chroot "$r" /usr/bin/env -i HOME="$home" USER="$user" LOGNAME="$user" \
+	mkdir -p "$r/.oldroot"
+	unshare --mount --propagation private -- /bin/sh -ec '
+		r=$1
+		shift
+		readlink /proc/self/ns/mnt >"$r.mntns"
+		cd "$r"
+		pivot_root . .oldroot
+		umount -l /.oldroot
+		rmdir /.oldroot
+		exec "$@"' sh "$r" \
+		/usr/bin/env -i HOME="$home" USER="$user" LOGNAME="$user" \
 		SHELL=/bin/bash TERM=dumb CI="${CI:-}" \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		/usr/sbin/runuser -u "$user" -- /bin/sh -c "cd ~/adfs-credd && $cmd"
