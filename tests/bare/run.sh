@@ -12,6 +12,8 @@
 #          is CI's plain test pass); $ADFS_CREDD_BARE_CHECK_ARGS is added
 #          to that command line as it is (e.g. "CTEST_ARGS='-L unit'")
 #   all    both (the default)
+#   check-user  `./run check` as the user with sudo (not in CI: the
+#          root-only tests skip there)
 #
 # The clone is of HEAD of the repository this script is in: commit first.
 # Roots live under $ADFS_CREDD_BARE_DIR (default /var/tmp) and are removed
@@ -112,6 +114,27 @@ clone() { # ROOT HOME: the committed HEAD, as `git clone` gives it
 	git clone -q --no-hardlinks "$src" "$1$2/adfs-credd"
 }
 
+# with_sudo_user ROOT: the user dev, who has sudo, with a clone of their own.
+with_sudo_user() {
+	chroot "$1" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	chroot "$1" env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends sudo >/dev/null
+	chroot "$1" useradd -m -s /bin/bash dev
+	echo 'dev ALL=(ALL) NOPASSWD: ALL' >"$1/etc/sudoers.d/dev"
+	clone "$1" /home/dev
+	chroot "$1" chown -R dev: /home/dev/adfs-credd
+}
+
+run_check_user() {
+	local r
+	say "check-user: debootstrap a fresh Debian 12 minbase root"
+	newroot
+	with_sudo_user "$r"
+	say "check-user: ./run check, as a normal user with sudo"
+	inroot "$r" dev "./run check ${ADFS_CREDD_BARE_CHECK_ARGS:-}"
+	say "check-user: passed"
+}
+
 run_demo() {
 	local r
 	say "demo: debootstrap a fresh Debian 12 minbase root"
@@ -123,13 +146,7 @@ run_demo() {
 		fi
 	done
 	# The user who has sudo: sudo is theirs, installed before our commands.
-	chroot "$r" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	chroot "$r" env DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq --no-install-recommends sudo >/dev/null
-	chroot "$r" useradd -m -s /bin/bash dev
-	echo 'dev ALL=(ALL) NOPASSWD: ALL' >"$r/etc/sudoers.d/dev"
-	clone "$r" /home/dev
-	chroot "$r" chown -R dev: /home/dev/adfs-credd
+	with_sudo_user "$r"
 	say "demo: ./run demo, as a normal user with sudo"
 	inroot "$r" dev "./run demo"
 	# Lean: none of the test toolchain came with the demo.
@@ -160,7 +177,8 @@ run_check() {
 case $what in
 demo) run_demo ;;
 check) run_check ;;
+check-user) run_check_user ;;
 all) run_demo && run_check ;;
-*) echo "usage: tests/bare/run.sh [demo|check|all]" >&2; exit 2 ;;
+*) echo "usage: tests/bare/run.sh [demo|check|all|check-user]" >&2; exit 2 ;;
 esac
 say "done"
