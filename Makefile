@@ -37,8 +37,14 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The tests run as root: some start clients as another user, run the
+# daemon as nobody and read its memory, install the .deb or boot a
+# container. Not root: through sudo when there is one (else the root-only
+# tests fail and say so).
+AS_ROOT := $(shell [ "$$(id -u)" -eq 0 ] || ! command -v sudo >/dev/null 2>&1 || echo sudo)
+
 check: build
-	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	$(AS_ROOT) ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 # Every integration test with each daemon under valgrind memcheck
 # (tests/integration/harness.py), but for two kinds that run plain and
@@ -49,7 +55,7 @@ check: build
 # vouches for, and it finds the replaced session tokens in it.
 VALGRIND_EXCLUDE := test_long_job|test_refresh_timing|TestStsThrottledOnTimer|TestCoreDump|emulators-selftest
 check-valgrind: build
-	ADFS_CREDD_VALGRIND=1 ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) \
+	$(AS_ROOT) env ADFS_CREDD_VALGRIND=1 ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) \
 		-L integration -E '$(VALGRIND_EXCLUDE)' $(CTEST_ARGS)
 
 # The demo builds the daemon and the CLI only, not the tests.
