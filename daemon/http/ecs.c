@@ -1,49 +1,14 @@
 #include "http/ecs.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "http/guard.h"
 #include "http/server.h"
+#include "util/addr.h"
 #include "util/log.h"
 #include "util/timeutil.h"
-
-bool http_host_is_loopback(const char *host)
-{
-	char h[256];
-	const char *end;
-	size_t n;
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	if (host[0] == '[') {
-		end = strchr(host, ']');
-		if (!end || (end[1] != '\0' && end[1] != ':'))
-			return false;
-		n = (size_t)(end - host - 1);
-		if (n >= sizeof(h))
-			return false;
-		memcpy(h, host + 1, n);
-		h[n] = '\0';
-		return inet_pton(AF_INET6, h, &a6) == 1 &&
-		       IN6_IS_ADDR_LOOPBACK(&a6);
-	}
-	end = strchr(host, ':');
-	n = end ? (size_t)(end - host) : strlen(host);
-	if (n == 0 || n >= sizeof(h))
-		return false;
-	memcpy(h, host, n);
-	h[n] = '\0';
-	if (end && end[1 + strspn(end + 1, "0123456789")] != '\0')
-		return false;
-	if (strcasecmp(h, "localhost") == 0 ||
-	    strcasecmp(h, "localhost.") == 0)
-		return true;
-	return inet_pton(AF_INET, h, &a4) == 1 &&
-	       (ntohl(a4.s_addr) >> 24) == 127;
-}
 
 static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind,
 				  const char *key, const char *value)
@@ -65,7 +30,7 @@ const char *http_guard_check(struct MHD_Connection *c)
 	if (n_host > 1)
 		return "more than one Host header";
 	host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
-	if (host && !http_host_is_loopback(host))
+	if (host && !addr_host_port_is_loopback(host))
 		return "the Host header does not name a loopback address";
 	if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"))
 		return "requests from web pages (Origin) are refused";

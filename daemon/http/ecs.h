@@ -27,5 +27,3 @@ enum MHD_Result ecs_handle(void *cls, struct MHD_Connection *c,
  * Referer, Sec-Fetch-Site other than none/same-origin). NULL when the
  * request passes, else a reason for the log and the 403 body. */
 const char *http_guard_check(struct MHD_Connection *c);
-/* Whether a Host header value (with or without port) names loopback. */
-bool http_host_is_loopback(const char *host);

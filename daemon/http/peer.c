@@ -11,8 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "util/addr.h"
 #include "util/macro.h"
-#include "util/socket.h"
 
 /* Asks the kernel for the socket whose source is the peer's address and
  * whose destination is ours: that is the client's socket, and its uid is
@@ -103,7 +103,7 @@ void peer_lookup(struct peer_diag *diag, int fd, struct peer_info *ret)
 	*ret = (struct peer_info){ 0 };
 	if (getpeername(fd, (struct sockaddr *)&remote, &rl) < 0)
 		return;
-	ret->loopback = sockaddr_is_loopback(&remote);
+	ret->loopback = addr_sockaddr_is_loopback(&remote);
 	if (getsockname(fd, (struct sockaddr *)&local, &ll) < 0)
 		return;
 	if (diag->fd < 0 && !diag->borrowed) {

@@ -8,7 +8,7 @@
 #include <sys/types.h>
 
 struct peer_info {
-	bool loopback;  /* the peer address is 127/8 or ::1 */
+	bool loopback;  /* util/addr.h: 127/8, ::1 or ::ffff:127/104 */
 	bool uid_known; /* the kernel told us the peer socket's owner */
 	uid_t uid;
 };

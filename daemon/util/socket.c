@@ -87,21 +87,3 @@ int peer_uid_unix(int fd, uid_t *ret)
 	*ret = uc.uid;
 	return 0;
 }
-
-bool sockaddr_is_loopback(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-
-		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 =
-			(const struct sockaddr_in6 *)ss;
-
-		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
-		       (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) &&
-			in6->sin6_addr.s6_addr[12] == 127);
-	}
-	return false;
-}

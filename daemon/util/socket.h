@@ -13,5 +13,3 @@ int listen_tcp(const char *host, uint16_t port, int *ret_fd);
 int listen_unix(const char *path, int *ret_fd);
 /* The uid of a unix socket peer (SO_PEERCRED). */
 int peer_uid_unix(int fd, uid_t *ret);
-/* Whether the address is 127/8, ::1 or ::ffff:127/104. */
-bool sockaddr_is_loopback(const struct sockaddr_storage *ss);
