@@ -2,19 +2,13 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
-#include "http/ecs.h"
 #include "http/peer.h"
-#include "http/server.h"
+#include "http/route.h"
+#include "util/addr.h"
 #include "util/log.h"
 #include "util/timeutil.h"
-
-static uid_t peer_key(struct MHD_Connection *c)
-{
-	const struct peer_info *p = http_peer(c);
-
-	return p && p->uid_known ? p->uid : (uid_t)-1;
-}
 
 static struct guard_peer *find_peer(struct guard *g, uid_t uid, bool create)
 {
@@ -44,14 +38,33 @@ static bool uid_allowed(const struct guard *g, uid_t uid)
 	return false;
 }
 
-enum guard_verdict guard_check(struct guard *g, struct MHD_Connection *c,
-			       const char **ret_why)
+/* RFC 9112 3.2: a request with more than one Host is invalid, and the
+ * lookup the glue does sees only the first: a second could name anything. */
+static const char *check_headers(const struct http_request *req)
 {
-	const struct peer_info *p = http_peer(c);
-	static char why[96];
+	const char *v = req->sec_fetch_site;
+
+	if (req->n_host > 1)
+		return "more than one Host header";
+	if (req->host && !addr_host_port_is_loopback(req->host))
+		return "the Host header does not name a loopback address";
+	if (req->origin)
+		return "requests from web pages (Origin) are refused";
+	if (req->referer)
+		return "requests from web pages (Referer) are refused";
+	if (v && strcasecmp(v, "none") != 0 && strcasecmp(v, "same-origin") != 0)
+		return "requests from web pages (Sec-Fetch-Site) are refused";
+	return NULL;
+}
+
+enum guard_verdict guard_check(const struct guard *g,
+			       const struct http_request *req, char *buf,
+			       size_t size, const char **ret_why)
+{
+	const struct peer_info *p = req->peer;
 	const char *w;
 
-	w = http_guard_check(c);
+	w = check_headers(req);
 	if (w) {
 		*ret_why = w;
 		return GUARD_REFUSE;
@@ -71,20 +84,25 @@ enum guard_verdict guard_check(struct guard *g, struct MHD_Connection *c,
 		return GUARD_REFUSE;
 	}
 	if (!uid_allowed(g, p->uid)) {
-		(void)snprintf(why, sizeof(why),
+		(void)snprintf(buf, size,
 			       "user %u may not read these credentials "
 			       "(serve.allowed_uids)",
 			       (unsigned)p->uid);
-		*ret_why = why;
+		*ret_why = buf;
 		return GUARD_REFUSE;
 	}
 	return GUARD_OK;
 }
 
-bool guard_refused(struct guard *g, struct MHD_Connection *c)
+int guard_peer_uid(const struct peer_info *p)
 {
-	usec_t now = now_clock(CLOCK_MONOTONIC);
-	uid_t uid = peer_key(c);
+	return p && p->uid_known ? (int)p->uid : -1;
+}
+
+bool guard_refused(struct guard *g, const struct peer_info *peer, usec_t now,
+		   bool *ret_began)
+{
+	uid_t uid = peer && peer->uid_known ? peer->uid : (uid_t)-1;
 	struct guard_peer *p = find_peer(g, uid, true);
 
 	if (now - p->window_start > GUARD_WINDOW) {
@@ -94,20 +112,18 @@ bool guard_refused(struct guard *g, struct MHD_Connection *c)
 	if (++p->refusals > GUARD_MAX_REFUSALS &&
 	    p->throttled_until <= now) {
 		p->throttled_until = now + GUARD_PENALTY;
-		log_warning("Peer uid %d: more than %u refused requests in %llus, "
-			    "answering 429 for %llus",
-			    uid == (uid_t)-1 ? -1 : (int)uid, GUARD_MAX_REFUSALS,
-			    (unsigned long long)(GUARD_WINDOW / USEC_PER_SEC),
-			    (unsigned long long)(GUARD_PENALTY / USEC_PER_SEC));
+		*ret_began = true;
 	}
 	return p->throttled_until > now;
 }
 
-static int audit_uid(struct MHD_Connection *c)
+void guard_log_throttle(int uid)
 {
-	const struct peer_info *p = http_peer(c);
-
-	return p && p->uid_known ? (int)p->uid : -1;
+	log_warning("Peer uid %d: more than %u refused requests in %llus, "
+		    "answering 429 for %llus",
+		    uid, GUARD_MAX_REFUSALS,
+		    (unsigned long long)(GUARD_WINDOW / USEC_PER_SEC),
+		    (unsigned long long)(GUARD_PENALTY / USEC_PER_SEC));
 }
 
 static void audit_line(const char *endpoint, const char *role, int uid,
@@ -124,10 +140,10 @@ static void audit_line(const char *endpoint, const char *role, int uid,
 		       why ? why : "");
 }
 
-void guard_audit(struct MHD_Connection *c, const char *endpoint,
+void guard_audit(const struct peer_info *p, const char *endpoint,
 		 const char *role, unsigned status, const char *why)
 {
-	audit_line(endpoint, role, audit_uid(c), status, why, 0);
+	audit_line(endpoint, role, guard_peer_uid(p), status, why, 0);
 }
 
 void guard_audit_flush(struct guard *g)
@@ -136,7 +152,7 @@ void guard_audit_flush(struct guard *g)
 		const struct guard_audit_key *k = &g->audit[i];
 
 		if (k->repeats)
-			audit_line(k->endpoint, k->role, k->uid, MHD_HTTP_OK,
+			audit_line(k->endpoint, k->role, k->uid, 200,
 				   NULL, k->repeats);
 	}
 	g->n_audit = 0;
@@ -186,14 +202,14 @@ static bool audit_track(struct guard *g, const char *endpoint,
 	return true;
 }
 
-void guard_audit_served(struct guard *g, struct MHD_Connection *c,
+void guard_audit_served(struct guard *g, const struct peer_info *p,
 			const char *endpoint, const char *role)
 {
 	int uid;
 
 	if (log_get_level() < LOG_INFO)
 		return; /* no line to write, nothing to count */
-	uid = audit_uid(c);
+	uid = guard_peer_uid(p);
 	for (size_t i = 0; i < g->n_audit; i++) {
 		struct guard_audit_key *k = &g->audit[i];
 
@@ -204,7 +220,7 @@ void guard_audit_served(struct guard *g, struct MHD_Connection *c,
 		}
 	}
 	(void)audit_track(g, endpoint, role, uid);
-	audit_line(endpoint, role, uid, MHD_HTTP_OK, NULL, 0);
+	audit_line(endpoint, role, uid, 200, NULL, 0);
 }
 
 void guard_clear(struct guard *g)

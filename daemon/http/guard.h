@@ -1,15 +1,19 @@
-/* What every ECS and IMDS request passes before routing (DESIGN.md
+/* Every check an ECS or IMDS request passes before routing (DESIGN.md
  * "Serving fast and safely"): a loopback Host, no browser context, a peer
  * that is the daemon's own user or in serve.allowed_uids, and a peer that
- * is not being throttled for repeated refusals. Plus the audit line. */
+ * is not being throttled for repeated refusals. Plus the audit line. The
+ * checks are pure (http/route.c calls them); only the audit logs. */
 #pragma once
 
-#include <microhttpd.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
 #include "util/macro.h"
+
+struct http_request;
+struct peer_info;
 
 /* INTERFACE.md: more than 20 refusals in 10 s → 429 for a while. */
 #define GUARD_MAX_REFUSALS 20u
@@ -57,22 +61,35 @@ struct guard {
 	struct guard_audit_key audit[GUARD_AUDIT_KEYS];
 };
 
-/* Checks a request; *ret_why says why it is refused (for the log and the
- * body). */
-enum guard_verdict guard_check(struct guard *g, struct MHD_Connection *c,
-			       const char **ret_why);
-/* Counts a refused request against its peer; past the limit the peer is
- * throttled for GUARD_PENALTY. Returns whether the peer is throttled: the
- * refusal is then answered 429 Throttled. Throttling only changes how
- * refusals look; a valid credential read is always served. */
-bool guard_refused(struct guard *g, struct MHD_Connection *c);
+/* Every check a request passes before routing, in this order: one Host
+ * header at most, and a loopback one (util/addr.h; a missing Host is
+ * allowed); no browser context (Origin, Referer, Sec-Fetch-Site other than
+ * none/same-origin); a known peer on loopback (unless allow_non_loopback);
+ * a known uid that is the daemon's own or in serve.allowed_uids. Pure.
+ * *ret_why says why it is refused (for the log and the body): a literal or
+ * buf (size bytes). */
+enum guard_verdict guard_check(const struct guard *g,
+			       const struct http_request *req, char *buf,
+			       size_t size, const char **ret_why);
+/* Counts a refused request against its peer (p may be NULL) at now
+ * (CLOCK_MONOTONIC); past the limit the peer is throttled for
+ * GUARD_PENALTY and *ret_began is set (else left alone). Returns whether
+ * the peer is throttled: the refusal is then answered 429 Throttled.
+ * Throttling only changes how refusals look; a valid credential read is
+ * always served. No I/O. */
+bool guard_refused(struct guard *g, const struct peer_info *p, usec_t now,
+		   bool *ret_began);
+/* The key refusals of p are counted under: its uid, -1 when unknown. */
+int guard_peer_uid(const struct peer_info *p);
+/* The warning that a peer's throttling began (guard_refused). */
+void guard_log_throttle(int uid);
 /* The audit line of a credential request: endpoint, role, peer uid, result. */
-void guard_audit(struct MHD_Connection *c, const char *endpoint,
+void guard_audit(const struct peer_info *p, const char *endpoint,
 		 const char *role, unsigned status, const char *why);
 /* The audit of a served read (200): the first per endpoint, role and peer
  * uid in GUARD_AUDIT_WINDOW is logged at once, the others are counted and
  * logged as one line with repeats=N when the window ends. */
-void guard_audit_served(struct guard *g, struct MHD_Connection *c,
+void guard_audit_served(struct guard *g, const struct peer_info *p,
 			const char *endpoint, const char *role);
 /* Logs the counted repeats now (window end, exit). */
 void guard_audit_flush(struct guard *g);

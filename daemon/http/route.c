@@ -1,0 +1,341 @@
+#include "http/route.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/guard.h"
+#include "http/peer.h"
+
+#define CREDS_PATH "/latest/meta-data/iam/security-credentials"
+
+/* HTTP status codes (RFC 9110 15) */
+#define ST_OK 200u
+#define ST_BAD_REQUEST 400u
+#define ST_UNAUTHORIZED 401u
+#define ST_FORBIDDEN 403u
+#define ST_NOT_FOUND 404u
+#define ST_METHOD_NOT_ALLOWED 405u
+#define ST_TOO_MANY_REQUESTS 429u
+#define ST_INTERNAL_ERROR 500u
+#define ST_UNAVAILABLE 503u
+
+#define NOT_SIGNED_IN_MSG                                                    \
+	"adfs-credd is not signed in to ADFS; run 'adfs-credctl login'"
+
+void http_answer_init(struct http_answer *a)
+{
+	*a = (struct http_answer){ .status = ST_INTERNAL_ERROR,
+				   .throttle_uid = -1 };
+}
+
+void http_answer_clear(struct http_answer *a)
+{
+	a->creds = creds_unref(a->creds);
+	explicit_bzero(a->token, sizeof(a->token));
+}
+
+struct creds *http_answer_take_creds(struct http_answer *a)
+{
+	return TAKE_PTR(a->creds);
+}
+
+static void audit(struct http_answer *a, const char *role, unsigned status,
+		  const char *why)
+{
+	a->audit = (struct http_audit){
+		.write = true, .role = role, .status = status, .why = why,
+	};
+}
+
+static void serve_creds(struct http_answer *a, struct role_session *r)
+{
+	a->status = ST_OK;
+	a->body = HTTP_BODY_CREDS;
+	a->creds = creds_ref(r->creds);
+	a->audit = (struct http_audit){ .write = true, .served = true,
+					.role = r->name, .status = ST_OK };
+}
+
+/* Counts a refusal against the peer; true when it is throttled. */
+static bool count_refusal(struct guard *g, const struct http_request *req,
+			  struct http_answer *a)
+{
+	bool began = false, throttled;
+
+	throttled = guard_refused(g, req->peer, req->now_mono, &began);
+	if (began) {
+		a->throttle_began = true;
+		a->throttle_uid = guard_peer_uid(req->peer);
+	}
+	return throttled;
+}
+
+/* ECS error: {"Code":code,"Message":message}. */
+static void ecs_error(struct http_answer *a, unsigned status, const char *code,
+		      const char *message)
+{
+	a->status = status;
+	a->body = HTTP_BODY_ERROR;
+	a->json = true;
+	a->code = code;
+	a->message = message;
+}
+
+/* Refusals count against the peer (GUARD_MAX_REFUSALS in a window); the
+ * audit line carries the reason. */
+static void ecs_refuse(struct ecs *e, const struct http_request *req,
+		       struct http_answer *a, unsigned status,
+		       const char *code, const char *why)
+{
+	if (count_refusal(e->guard, req, a)) {
+		audit(a, NULL, ST_TOO_MANY_REQUESTS, why);
+		ecs_error(a, ST_TOO_MANY_REQUESTS, "Throttled",
+			  "too many refused requests; try again in a minute");
+		return;
+	}
+	audit(a, NULL, status, why);
+	ecs_error(a, status, code, why);
+}
+
+void http_route_ecs(struct ecs *e, const struct http_request *req,
+		    struct http_answer *a)
+{
+	const char *why = NULL, *auth = req->authorization, *name;
+	const char *path = req->path;
+	struct role_session *r;
+
+	http_answer_init(a);
+	if (guard_check(e->guard, req, a->buf, sizeof(a->buf), &why) ==
+	    GUARD_REFUSE) {
+		a->refusal = why;
+		a->refusal_warning = true;
+		ecs_refuse(e, req, a, ST_FORBIDDEN, "AccessDenied", why);
+		return;
+	}
+	if (!streq(req->method, "GET")) {
+		ecs_refuse(e, req, a, ST_METHOD_NOT_ALLOWED, "MethodNotAllowed",
+			   "only GET is served");
+		return;
+	}
+	if (!auth || !secret_equal(e->token, auth, strlen(auth))) {
+		a->refusal = auth ? "wrong token" : "no Authorization header";
+		a->refusal_warning = true;
+		ecs_refuse(e, req, a, ST_FORBIDDEN, "AccessDenied",
+			   "missing or wrong Authorization token; see "
+			   "'adfs-credctl env'");
+		return;
+	}
+
+	if (streq(path, "/")) {
+		r = store_default(e->store);
+		name = r ? r->name : "(default)";
+	} else if (strneq(path, "/role/", 6) && path[6]) {
+		name = path + 6;
+		r = store_find(e->store, name);
+	} else {
+		ecs_refuse(e, req, a, ST_NOT_FOUND, "NoSuchRole",
+			   "no such path; use /role/<name>");
+		return;
+	}
+	if (!r && !e->store->signed_in && e->store->n_roles == 0) {
+		/* Without roles: in the config, the roles are the ones the
+		 * first assertion offers: until then nothing is known. */
+		audit(a, name, ST_UNAVAILABLE, "not signed in");
+		ecs_error(a, ST_UNAVAILABLE, "NotSignedIn", NOT_SIGNED_IN_MSG);
+		return;
+	}
+	if (!r) {
+		(void)snprintf(a->buf, sizeof(a->buf),
+			       "no role named '%.128s'; see 'adfs-credctl "
+			       "status'",
+			       name);
+		ecs_refuse(e, req, a, ST_NOT_FOUND, "NoSuchRole", a->buf);
+		return;
+	}
+	if (role_has_valid_creds(r, req->now_wall)) {
+		serve_creds(a, r);
+		a->json = true;
+		return;
+	}
+	if (!e->store->signed_in || r->state == ROLE_NOT_SIGNED_IN) {
+		audit(a, r->name, ST_UNAVAILABLE, "not signed in");
+		ecs_error(a, ST_UNAVAILABLE, "NotSignedIn", NOT_SIGNED_IN_MSG);
+		return;
+	}
+	(void)snprintf(a->buf, sizeof(a->buf),
+		       "no valid credentials for role '%s'%s%.300s", r->name,
+		       r->last_error ? ": " : "", strempty(r->last_error));
+	audit(a, r->name, ST_UNAVAILABLE, "no valid credentials");
+	ecs_error(a, ST_UNAVAILABLE, "CredentialsUnavailable", a->buf);
+}
+
+/* Every IMDS error body is empty: one SDK takes any body as data. The
+ * reason goes to the debug log only; a throttled peer gets 429. */
+static void imds_refuse(struct imds *m, const struct http_request *req,
+			struct http_answer *a, unsigned status,
+			const char *why)
+{
+	a->status = count_refusal(m->guard, req, a) ? ST_TOO_MANY_REQUESTS
+						     : status;
+	a->body = HTTP_BODY_EMPTY;
+	a->refusal = why;
+}
+
+static void imds_text(struct http_answer *a, const char *text, size_t len)
+{
+	a->status = ST_OK;
+	a->body = HTTP_BODY_TEXT;
+	a->text = text;
+	a->text_len = len;
+}
+
+static void put_token(struct imds *m, const struct http_request *req,
+		      struct http_answer *a)
+{
+	const char *ttl_s = req->imds_token_ttl;
+	struct imds_token *slot = NULL;
+	unsigned long ttl_v;
+	char *end;
+	int r;
+
+	/* The real service refuses tokens for proxied requests and for
+	 * versioned paths (PROTOCOLS.md B2). */
+	if (req->forwarded_for) {
+		imds_refuse(m, req, a, ST_FORBIDDEN, "X-Forwarded-For");
+		return;
+	}
+	if (!streq(req->path, "/latest/api/token")) {
+		imds_refuse(m, req, a, ST_FORBIDDEN, "token path");
+		return;
+	}
+	if (!ttl_s || !*ttl_s || *ttl_s == '-' || *ttl_s == '+') {
+		imds_refuse(m, req, a, ST_BAD_REQUEST, "no TTL");
+		return;
+	}
+	errno = 0;
+	ttl_v = strtoul(ttl_s, &end, 10);
+	if (errno || *end || ttl_v < 1 || ttl_v > IMDS_TTL_MAX) {
+		imds_refuse(m, req, a, ST_BAD_REQUEST, "bad TTL");
+		return;
+	}
+
+	for (size_t i = 0; i < IMDS_MAX_TOKENS && !slot; i++)
+		if (m->tokens[i].expires <= req->now_mono)
+			slot = &m->tokens[i];
+	if (!slot) {
+		/* All live: the oldest issued gives way. */
+		slot = &m->tokens[m->next];
+		m->next = (m->next + 1) % IMDS_MAX_TOKENS;
+	}
+	r = (m->random_token ? m->random_token : random_token)(a->token);
+	if (r < 0) {
+		explicit_bzero(a->token, sizeof(a->token));
+		a->status = ST_INTERNAL_ERROR;
+		a->body = HTTP_BODY_EMPTY;
+		return;
+	}
+	memcpy(slot->value, a->token, IMDS_TOKEN_LEN + 1);
+	slot->expires = req->now_mono + (usec_t)ttl_v * USEC_PER_SEC;
+	(void)snprintf(a->ttl, sizeof(a->ttl), "%lu", ttl_v);
+	a->status = ST_OK;
+	a->body = HTTP_BODY_TOKEN;
+}
+
+static bool token_valid(const struct imds *m, const char *t, usec_t now)
+{
+	bool ok = false;
+
+	if (!t || strlen(t) != IMDS_TOKEN_LEN)
+		return false;
+	/* Compare against every live token, in constant time each. */
+	for (size_t i = 0; i < IMDS_MAX_TOKENS; i++)
+		if (m->tokens[i].expires > now &&
+		    CRYPTO_memcmp(m->tokens[i].value, t, IMDS_TOKEN_LEN) == 0)
+			ok = true;
+	return ok;
+}
+
+void http_route_imds(struct imds *m, const struct http_request *req,
+		     struct http_answer *a)
+{
+	const char *why = NULL, *name, *role;
+	struct role_session *r;
+	char path[256];
+	size_t n;
+
+	http_answer_init(a);
+	if (guard_check(m->guard, req, a->buf, sizeof(a->buf), &why) ==
+	    GUARD_REFUSE) {
+		a->status = count_refusal(m->guard, req, a)
+				    ? ST_TOO_MANY_REQUESTS
+				    : ST_FORBIDDEN;
+		a->body = HTTP_BODY_EMPTY;
+		a->refusal = why;
+		a->refusal_warning = true;
+		audit(a, NULL, a->status, why);
+		return;
+	}
+	if (streq(req->method, "PUT")) {
+		put_token(m, req, a);
+		return;
+	}
+	if (!streq(req->method, "GET")) {
+		imds_refuse(m, req, a, ST_METHOD_NOT_ALLOWED, "method");
+		return;
+	}
+	if (!token_valid(m, req->imds_token, req->now_mono)) {
+		imds_refuse(m, req, a, ST_UNAUTHORIZED, "no valid token");
+		return;
+	}
+
+	/* Paths come with or without a trailing slash. */
+	n = strlen(req->path);
+	if (n >= sizeof(path)) {
+		imds_refuse(m, req, a, ST_NOT_FOUND, "path");
+		return;
+	}
+	memcpy(path, req->path, n + 1);
+	while (n > 1 && path[n - 1] == '/')
+		path[--n] = '\0';
+
+	/* The configured imds_role, else the default role. */
+	r = m->role ? NULL : store_default(m->store);
+	role = m->role ? m->role : r ? r->name : NULL;
+	if (streq(path, CREDS_PATH)) {
+		/* One name, no trailing newline: two SDKs use the whole body
+		 * as the role name (PROTOCOLS.md B3). */
+		if (role)
+			imds_text(a, role, strlen(role));
+		else
+			imds_refuse(m, req, a, ST_NOT_FOUND, "no role");
+		return;
+	}
+	if (!strneq(path, CREDS_PATH "/", sizeof(CREDS_PATH))) {
+		/* Includes security-credentials-extended (404 makes Go and
+		 * Java fall back to the legacy path) and the placement/ and
+		 * identity documents: no region is offered. */
+		imds_refuse(m, req, a, ST_NOT_FOUND, "path");
+		return;
+	}
+	name = path + sizeof(CREDS_PATH);
+	if (!role || !streq(name, role) || !(r = store_find(m->store, name))) {
+		/* The audit names the role as asked (without the trailing
+		 * slashes): a copy in the answer, path is ours. */
+		(void)snprintf(a->buf, sizeof(a->buf), "%s", name);
+		audit(a, a->buf, ST_NOT_FOUND, "no such role");
+		imds_refuse(m, req, a, ST_NOT_FOUND, "role");
+		return;
+	}
+	if (!role_has_valid_creds(r, req->now_wall)) {
+		a->status = ST_UNAVAILABLE;
+		a->body = HTTP_BODY_EMPTY;
+		audit(a, r->name, ST_UNAVAILABLE,
+		      m->store->signed_in ? "no valid credentials"
+					  : "not signed in");
+		return;
+	}
+	serve_creds(a, r);
+}

@@ -1,0 +1,767 @@
+/* Unit tests for http/route.c and http/guard.c: the pure route step of the
+ * ECS and IMDS endpoints (a struct http_request in, a struct http_answer
+ * out), with a fake clock, a fake peer and a predictable token source. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http/guard.h"
+#include "http/imds.h"
+#include "http/peer.h"
+#include "http/route.h"
+#include "session/store.h"
+#include "util/log.h"
+
+#define ECS_TOKEN "ecsTOKENecsTOKENecsTOKENecsTOKENecsTOKEN123"
+#define ACCOUNT "123456789012"
+#define PROV "arn:aws:iam::" ACCOUNT ":saml-provider/ADFS"
+#define SELF 1000u
+#define OTHER 1001u
+#define ALLOWED 4242u
+#define T0_WALL (1800000000ull * USEC_PER_SEC)
+#define T0_MONO (5000ull * USEC_PER_SEC)
+#define CREDS_PATH "/latest/meta-data/iam/security-credentials"
+
+static struct {
+	struct store store;
+	struct secret *token;
+	struct guard guard;
+	struct ecs ecs;
+	struct imds imds;
+	uid_t allowed[1];
+	struct peer_info peer;
+	unsigned minted; /* tokens handed out by fake_token */
+} F;
+
+/* Tokens "T0000...", "T0001...": predictable and distinct. */
+static int fake_token(char out[static RANDOM_TOKEN_LEN + 1])
+{
+	memset(out, 'x', RANDOM_TOKEN_LEN);
+	(void)snprintf(out, 6, "T%04u", F.minted++ % 10000);
+	out[5] = 'x';
+	out[RANDOM_TOKEN_LEN] = '\0';
+	return 0;
+}
+
+static int failing_token(char out[static RANDOM_TOKEN_LEN + 1])
+{
+	return -EIO;
+}
+
+static struct creds *make_creds(const char *role, usec_t expiration)
+{
+	struct sts_creds *sc = calloc(1, sizeof(*sc));
+	struct creds *c = NULL;
+	char arn[256];
+
+	assert_non_null(sc);
+	(void)snprintf(arn, sizeof(arn),
+		       "arn:aws:sts::" ACCOUNT ":assumed-role/%s/alice", role);
+	sc->access_key_id = strdup("ASIATESTTESTTESTTEST");
+	sc->secret_access_key = secret_new_from("sEcReT", 6);
+	sc->session_token = secret_new_from("FwoGZXIvYXdzETEST", 17);
+	sc->assumed_role_arn = strdup(arn);
+	sc->account_id = strdup(ACCOUNT);
+	sc->expiration = expiration;
+	(void)snprintf(arn, sizeof(arn), "arn:aws:iam::" ACCOUNT ":role/%s",
+		       role);
+	assert_int_equal(creds_new_take(sc, arn, T0_WALL, &c), 0);
+	return c;
+}
+
+static void add_role(const char *name, enum role_state state)
+{
+	char arn[256];
+
+	(void)snprintf(arn, sizeof(arn), "arn:aws:iam::" ACCOUNT ":role/%s",
+		       name);
+	assert_int_equal(store_add_role(&F.store, name, arn, PROV, 0), 0);
+	F.store.roles[F.store.n_roles - 1].state = state;
+}
+
+static int setup(void **state)
+{
+	memset(&F, 0, sizeof(F));
+	add_role("prod", ROLE_VALID);
+	store_set_creds(&F.store.roles[0],
+			make_creds("prod", T0_WALL + 12 * USEC_PER_HOUR));
+	add_role("dev", ROLE_EXPIRED);
+	store_set_creds(&F.store.roles[1],
+			make_creds("dev", T0_WALL - USEC_PER_HOUR));
+	add_role("broken", ROLE_FAILED);
+	role_set_error(&F.store.roles[2], "STS said no");
+	add_role("later", ROLE_NOT_SIGNED_IN);
+	F.store.signed_in = true;
+
+	F.token = secret_new_from(ECS_TOKEN, strlen(ECS_TOKEN));
+	assert_non_null(F.token);
+	F.allowed[0] = ALLOWED;
+	F.guard = (struct guard){ .self = SELF, .allowed = F.allowed,
+				  .n_allowed = 1 };
+	F.ecs = (struct ecs){ .store = &F.store, .token = F.token,
+			      .guard = &F.guard };
+	assert_int_equal(imds_init(&F.imds), 0);
+	F.imds.store = &F.store;
+	F.imds.guard = &F.guard;
+	F.imds.role = "prod";
+	F.imds.random_token = fake_token;
+	F.peer = (struct peer_info){ .loopback = true, .uid_known = true,
+				     .uid = SELF };
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	imds_clear(&F.imds);
+	guard_clear(&F.guard);
+	store_clear(&F.store);
+	F.token = secret_free(F.token);
+	return 0;
+}
+
+/* A well-formed ECS request for path; tests then spoil one field. */
+static struct http_request ecs_req(const char *path)
+{
+	return (struct http_request){
+		.method = "GET",
+		.path = path,
+		.host = "127.0.0.1:9911",
+		.n_host = 1,
+		.authorization = ECS_TOKEN,
+		.peer = &F.peer,
+		.now_wall = T0_WALL,
+		.now_mono = T0_MONO,
+	};
+}
+
+static struct http_request imds_req(const char *method, const char *path,
+				    const char *token)
+{
+	return (struct http_request){
+		.method = method,
+		.path = path,
+		.host = "localhost:9912",
+		.n_host = 1,
+		.imds_token = token,
+		.imds_token_ttl = streq(method, "PUT") ? "21600" : NULL,
+		.peer = &F.peer,
+		.now_wall = T0_WALL,
+		.now_mono = T0_MONO,
+	};
+}
+
+static void assert_ecs_refused(const struct http_request *req,
+			       unsigned status, const char *code,
+			       const char *why)
+{
+	struct http_answer a;
+
+	http_route_ecs(&F.ecs, req, &a);
+	assert_int_equal(a.status, status);
+	assert_int_equal(a.body, HTTP_BODY_ERROR);
+	assert_true(a.json);
+	assert_string_equal(a.code, code);
+	assert_null(a.creds);
+	if (why)
+		assert_string_equal(a.message, why);
+	assert_true(a.audit.write);
+	assert_false(a.audit.served);
+	assert_int_equal(a.audit.status, status);
+	http_answer_clear(&a);
+}
+
+/* Every guard refusal, each with its reason, on ECS (403 AccessDenied). */
+static void test_guard_refusals(void **state)
+{
+	struct peer_info remote = { .loopback = false, .uid_known = false };
+	struct peer_info nouid = { .loopback = true, .uid_known = false };
+	struct peer_info other = { .loopback = true, .uid_known = true,
+				   .uid = OTHER };
+	struct http_request req;
+
+	req = ecs_req("/");
+	req.n_host = 2;
+	assert_ecs_refused(&req, 403, "AccessDenied",
+			   "more than one Host header");
+	req = ecs_req("/");
+	req.host = "evil.example:9911";
+	assert_ecs_refused(&req, 403, "AccessDenied",
+			   "the Host header does not name a loopback address");
+	req.host = "[::2]:9911";
+	assert_ecs_refused(&req, 403, "AccessDenied",
+			   "the Host header does not name a loopback address");
+	req = ecs_req("/");
+	req.origin = "https://evil.example";
+	assert_ecs_refused(&req, 403, "AccessDenied",
+			   "requests from web pages (Origin) are refused");
+	req = ecs_req("/");
+	req.referer = "https://evil.example/";
+	assert_ecs_refused(&req, 403, "AccessDenied",
+			   "requests from web pages (Referer) are refused");
+	req = ecs_req("/");
+	req.sec_fetch_site = "cross-site";
+	assert_ecs_refused(
+		&req, 403, "AccessDenied",
+		"requests from web pages (Sec-Fetch-Site) are refused");
+	req = ecs_req("/");
+	req.peer = NULL;
+	assert_ecs_refused(&req, 403, "AccessDenied",
+			   "cannot tell who is asking");
+	req = ecs_req("/");
+	req.peer = &remote;
+	assert_ecs_refused(&req, 403, "AccessDenied",
+			   "requests from other hosts are refused");
+	req = ecs_req("/");
+	req.peer = &nouid;
+	assert_ecs_refused(&req, 403, "AccessDenied",
+			   "cannot tell which user is asking");
+	req = ecs_req("/");
+	req.peer = &other;
+	assert_ecs_refused(&req, 403, "AccessDenied",
+			   "user 1001 may not read these credentials "
+			   "(serve.allowed_uids)");
+}
+
+/* What passes the guard: no Host, loopback spellings of it, benign
+ * Sec-Fetch-Site, an allowed uid, a remote peer when allowed. */
+static void test_guard_passes(void **state)
+{
+	static const char *const hosts[] = {
+		NULL, "127.0.0.1", "localhost", "LOCALHOST.:80", "[::1]:9911",
+		"[::ffff:127.0.0.1]:9911", "127.8.9.10:1",
+	};
+	struct peer_info allowed = { .loopback = true, .uid_known = true,
+				     .uid = ALLOWED };
+	struct peer_info remote = { .loopback = false };
+	struct http_request req;
+	char buf[96];
+	const char *why = NULL;
+
+	for (size_t i = 0; i < ELEMENTSOF(hosts); i++) {
+		req = ecs_req("/");
+		req.host = hosts[i];
+		req.n_host = hosts[i] ? 1 : 0;
+		assert_int_equal(guard_check(&F.guard, &req, buf, sizeof(buf),
+					     &why),
+				 GUARD_OK);
+	}
+	req = ecs_req("/");
+	req.sec_fetch_site = "None";
+	assert_int_equal(guard_check(&F.guard, &req, buf, sizeof(buf), &why),
+			 GUARD_OK);
+	req.sec_fetch_site = "same-origin";
+	assert_int_equal(guard_check(&F.guard, &req, buf, sizeof(buf), &why),
+			 GUARD_OK);
+	req.sec_fetch_site = "same-site";
+	assert_int_equal(guard_check(&F.guard, &req, buf, sizeof(buf), &why),
+			 GUARD_REFUSE);
+	req = ecs_req("/");
+	req.peer = &allowed;
+	assert_int_equal(guard_check(&F.guard, &req, buf, sizeof(buf), &why),
+			 GUARD_OK);
+	req.peer = &remote;
+	assert_int_equal(guard_check(&F.guard, &req, buf, sizeof(buf), &why),
+			 GUARD_REFUSE);
+	F.guard.allow_non_loopback = true;
+	assert_int_equal(guard_check(&F.guard, &req, buf, sizeof(buf), &why),
+			 GUARD_OK);
+	/* Still not a browser's request. */
+	req.origin = "http://x";
+	assert_int_equal(guard_check(&F.guard, &req, buf, sizeof(buf), &why),
+			 GUARD_REFUSE);
+}
+
+static void assert_ecs_served(const struct http_request *req,
+			      const char *role)
+{
+	struct role_session *r = store_find(&F.store, role);
+	unsigned refs = r->creds->n_ref;
+	struct http_answer a;
+	struct creds *c;
+
+	http_route_ecs(&F.ecs, req, &a);
+	assert_int_equal(a.status, 200);
+	assert_int_equal(a.body, HTTP_BODY_CREDS);
+	assert_true(a.json);
+	/* The store's creds themselves, one more reference: no copy. */
+	assert_ptr_equal(a.creds, r->creds);
+	assert_int_equal(r->creds->n_ref, refs + 1);
+	assert_null(a.refusal);
+	assert_true(a.audit.write);
+	assert_true(a.audit.served);
+	assert_string_equal(a.audit.role, role);
+	assert_non_null(strstr(a.creds->ecs_json->data,
+			       "\"SecretAccessKey\":\"sEcReT\""));
+	/* The glue takes the reference over and drops it once sent. */
+	c = http_answer_take_creds(&a);
+	assert_null(a.creds);
+	http_answer_clear(&a);
+	assert_int_equal(r->creds->n_ref, refs + 1);
+	creds_unref(c);
+	assert_int_equal(r->creds->n_ref, refs);
+}
+
+static void test_ecs_ok(void **state)
+{
+	struct http_request req = ecs_req("/");
+	struct http_answer a;
+
+	assert_ecs_served(&req, "prod");
+	req = ecs_req("/role/prod");
+	assert_ecs_served(&req, "prod");
+	/* Clearing an answer drops its reference too. */
+	http_route_ecs(&F.ecs, &req, &a);
+	assert_int_equal(F.store.roles[0].creds->n_ref, 2);
+	http_answer_clear(&a);
+	assert_int_equal(F.store.roles[0].creds->n_ref, 1);
+}
+
+static void test_ecs_refusals(void **state)
+{
+	struct http_request req;
+	struct http_answer a;
+
+	req = ecs_req("/");
+	req.method = "POST";
+	assert_ecs_refused(&req, 405, "MethodNotAllowed", "only GET is served");
+
+	req = ecs_req("/");
+	req.authorization = NULL;
+	http_route_ecs(&F.ecs, &req, &a);
+	assert_int_equal(a.status, 403);
+	assert_string_equal(a.refusal, "no Authorization header");
+	assert_true(a.refusal_warning);
+	assert_string_equal(a.message, "missing or wrong Authorization token; "
+				       "see 'adfs-credctl env'");
+	http_answer_clear(&a);
+
+	req.authorization = ECS_TOKEN "x";
+	http_route_ecs(&F.ecs, &req, &a);
+	assert_int_equal(a.status, 403);
+	assert_string_equal(a.refusal, "wrong token");
+	http_answer_clear(&a);
+	req.authorization = "";
+	assert_ecs_refused(&req, 403, "AccessDenied", NULL);
+
+	req = ecs_req("/roles/prod");
+	assert_ecs_refused(&req, 404, "NoSuchRole",
+			   "no such path; use /role/<name>");
+	req = ecs_req("/role/");
+	assert_ecs_refused(&req, 404, "NoSuchRole",
+			   "no such path; use /role/<name>");
+	req = ecs_req("/role/nope");
+	assert_ecs_refused(&req, 404, "NoSuchRole",
+			   "no role named 'nope'; see 'adfs-credctl status'");
+}
+
+static void test_ecs_unavailable(void **state)
+{
+	struct http_request req;
+	struct http_answer a;
+
+	/* Expired creds: never served. */
+	req = ecs_req("/role/dev");
+	http_route_ecs(&F.ecs, &req, &a);
+	assert_int_equal(a.status, 503);
+	assert_string_equal(a.code, "CredentialsUnavailable");
+	assert_string_equal(a.message, "no valid credentials for role 'dev'");
+	assert_string_equal(a.audit.why, "no valid credentials");
+	assert_null(a.creds);
+	http_answer_clear(&a);
+
+	req = ecs_req("/role/broken");
+	http_route_ecs(&F.ecs, &req, &a);
+	assert_int_equal(a.status, 503);
+	assert_string_equal(a.message,
+			    "no valid credentials for role 'broken': STS said no");
+	http_answer_clear(&a);
+
+	req = ecs_req("/role/later");
+	http_route_ecs(&F.ecs, &req, &a);
+	assert_int_equal(a.status, 503);
+	assert_string_equal(a.code, "NotSignedIn");
+	assert_string_equal(a.audit.role, "later");
+	http_answer_clear(&a);
+
+	/* The clock moves past prod's expiry: not served any more. */
+	req = ecs_req("/role/prod");
+	req.now_wall = T0_WALL + 13 * USEC_PER_HOUR;
+	http_route_ecs(&F.ecs, &req, &a);
+	assert_int_equal(a.status, 503);
+	assert_null(a.creds);
+	http_answer_clear(&a);
+
+	/* Signed out: valid creds are still served until they expire. */
+	F.store.signed_in = false;
+	req = ecs_req("/role/prod");
+	assert_ecs_served(&req, "prod");
+	req = ecs_req("/role/broken");
+	http_route_ecs(&F.ecs, &req, &a);
+	assert_string_equal(a.code, "NotSignedIn");
+	http_answer_clear(&a);
+}
+
+/* Without roles before the first sign-in, every role is "not signed in". */
+static void test_ecs_no_roles(void **state)
+{
+	struct store empty = { 0 };
+	struct ecs e = { .store = &empty, .token = F.token, .guard = &F.guard };
+	struct http_request req = ecs_req("/role/anything");
+	struct http_answer a;
+
+	http_route_ecs(&e, &req, &a);
+	assert_int_equal(a.status, 503);
+	assert_string_equal(a.code, "NotSignedIn");
+	assert_string_equal(a.audit.role, "anything");
+	http_answer_clear(&a);
+	req = ecs_req("/");
+	http_route_ecs(&e, &req, &a);
+	assert_int_equal(a.status, 503);
+	assert_string_equal(a.audit.role, "(default)");
+	http_answer_clear(&a);
+}
+
+/* More than GUARD_MAX_REFUSALS refusals in the window: 429, announced
+ * once; a valid read is still served; the window passes. */
+static void test_throttle(void **state)
+{
+	struct http_request bad = ecs_req("/");
+	struct http_request good = ecs_req("/");
+	struct http_answer a;
+	unsigned began = 0;
+
+	bad.authorization = "nope";
+	for (unsigned i = 1; i <= GUARD_MAX_REFUSALS + 5; i++) {
+		bad.now_mono = T0_MONO + i * USEC_PER_MSEC;
+		http_route_ecs(&F.ecs, &bad, &a);
+		if (i <= GUARD_MAX_REFUSALS) {
+			assert_int_equal(a.status, 403);
+		} else {
+			assert_int_equal(a.status, 429);
+			assert_string_equal(a.code, "Throttled");
+			assert_int_equal(a.audit.status, 429);
+		}
+		if (a.throttle_began) {
+			began++;
+			assert_int_equal(a.throttle_uid, (int)SELF);
+		}
+		http_answer_clear(&a);
+	}
+	assert_int_equal(began, 1);
+	good.now_mono = bad.now_mono;
+	assert_ecs_served(&good, "prod");
+
+	/* IMDS shares the peer's count: empty 429. */
+	bad = imds_req("GET", CREDS_PATH "/prod", NULL);
+	bad.now_mono = good.now_mono;
+	http_route_imds(&F.imds, &bad, &a);
+	assert_int_equal(a.status, 429);
+	assert_int_equal(a.body, HTTP_BODY_EMPTY);
+	http_answer_clear(&a);
+
+	/* After the penalty, a refusal is a plain 403 again. */
+	bad = ecs_req("/");
+	bad.authorization = "nope";
+	bad.now_mono = good.now_mono + GUARD_PENALTY + GUARD_WINDOW + 1;
+	assert_ecs_refused(&bad, 403, "AccessDenied", NULL);
+}
+
+/* PUT a token, GET the role list and the document with it. */
+static void test_imds_flow(void **state)
+{
+	struct http_request req = imds_req("PUT", "/latest/api/token", NULL);
+	struct role_session *prod = &F.store.roles[0];
+	char token[IMDS_TOKEN_LEN + 1];
+	struct http_answer a;
+
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 200);
+	assert_int_equal(a.body, HTTP_BODY_TOKEN);
+	assert_false(a.json);
+	assert_string_equal(a.ttl, "21600");
+	assert_int_equal(strlen(a.token), IMDS_TOKEN_LEN);
+	assert_memory_equal(a.token, "T0000x", 6);
+	memcpy(token, a.token, sizeof(token));
+	http_answer_clear(&a);
+	/* Cleared answers keep no copy of the token. */
+	for (size_t i = 0; i < sizeof(a.token); i++)
+		assert_int_equal(a.token[i], 0);
+
+	req = imds_req("GET", CREDS_PATH, token);
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 200);
+	assert_int_equal(a.body, HTTP_BODY_TEXT);
+	assert_int_equal(a.text_len, 4);
+	assert_memory_equal(a.text, "prod", 4);
+	assert_false(a.audit.write);
+	http_answer_clear(&a);
+
+	req = imds_req("GET", CREDS_PATH "/", token);
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.body, HTTP_BODY_TEXT);
+	http_answer_clear(&a);
+
+	req = imds_req("GET", CREDS_PATH "/prod//", token);
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 200);
+	assert_int_equal(a.body, HTTP_BODY_CREDS);
+	assert_false(a.json);
+	assert_ptr_equal(a.creds, prod->creds);
+	assert_true(a.audit.served);
+	assert_string_equal(a.audit.role, "prod");
+	http_answer_clear(&a);
+
+	/* The token lives its TTL on the monotonic clock, not longer. */
+	req.now_mono = T0_MONO + 21600 * USEC_PER_SEC - 1;
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 200);
+	http_answer_clear(&a);
+	req.now_mono = T0_MONO + 21600 * USEC_PER_SEC;
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 401);
+	assert_int_equal(a.body, HTTP_BODY_EMPTY);
+	http_answer_clear(&a);
+}
+
+static void test_imds_token_refusals(void **state)
+{
+	static const char *const bad_ttl[] = {
+		"0", "21601", "-1", "+5", "abc", "5s", "", "99999999999999999999",
+	};
+	struct http_request req;
+	struct http_answer a;
+
+	req = imds_req("PUT", "/latest/api/token", NULL);
+	req.imds_token_ttl = NULL;
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 400);
+	assert_string_equal(a.refusal, "no TTL");
+	assert_false(a.refusal_warning);
+	assert_int_equal(a.body, HTTP_BODY_EMPTY);
+	http_answer_clear(&a);
+	for (size_t i = 0; i < ELEMENTSOF(bad_ttl); i++) {
+		req.imds_token_ttl = bad_ttl[i];
+		http_route_imds(&F.imds, &req, &a);
+		if (a.status != 400)
+			fail_msg("TTL '%s' got %u", bad_ttl[i], a.status);
+		http_answer_clear(&a);
+	}
+	req.imds_token_ttl = "1";
+	req.forwarded_for = "10.0.0.1";
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 403);
+	assert_string_equal(a.refusal, "X-Forwarded-For");
+	http_answer_clear(&a);
+
+	req = imds_req("PUT", "/latest/api/token/", NULL);
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 403);
+	assert_string_equal(a.refusal, "token path");
+	http_answer_clear(&a);
+
+	/* No token was minted by any of these. */
+	assert_int_equal(F.minted, 0);
+
+	/* The random source fails: 500, no token stored. */
+	F.imds.random_token = failing_token;
+	req = imds_req("PUT", "/latest/api/token", NULL);
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 500);
+	assert_int_equal(a.body, HTTP_BODY_EMPTY);
+	http_answer_clear(&a);
+	for (size_t i = 0; i < IMDS_MAX_TOKENS; i++)
+		assert_int_equal(F.imds.tokens[i].expires, 0);
+}
+
+static void test_imds_get_refusals(void **state)
+{
+	struct http_request req = imds_req("PUT", "/latest/api/token", NULL);
+	struct peer_info other = { .loopback = true, .uid_known = true,
+				   .uid = OTHER };
+	char token[IMDS_TOKEN_LEN + 1], wrong[IMDS_TOKEN_LEN + 1];
+	struct http_answer a;
+
+	http_route_imds(&F.imds, &req, &a);
+	memcpy(token, a.token, sizeof(token));
+	http_answer_clear(&a);
+
+	/* IMDSv1: no token. */
+	req = imds_req("GET", CREDS_PATH "/prod", NULL);
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 401);
+	assert_int_equal(a.body, HTTP_BODY_EMPTY);
+	assert_string_equal(a.refusal, "no valid token");
+	assert_false(a.audit.write);
+	http_answer_clear(&a);
+
+	/* A wrong token of the right length, a short one, the ECS one. */
+	memcpy(wrong, token, sizeof(wrong));
+	wrong[IMDS_TOKEN_LEN - 1] ^= 1;
+	req.imds_token = wrong;
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 401);
+	http_answer_clear(&a);
+	req.imds_token = "T0000x";
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 401);
+	http_answer_clear(&a);
+	req.imds_token = ECS_TOKEN;
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 401);
+	http_answer_clear(&a);
+
+	req = imds_req("DELETE", CREDS_PATH "/prod", token);
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 405);
+	http_answer_clear(&a);
+
+	/* Another role than the one served: 404, audited as asked. */
+	req = imds_req("GET", CREDS_PATH "/dev/", token);
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 404);
+	assert_int_equal(a.body, HTTP_BODY_EMPTY);
+	assert_true(a.audit.write);
+	assert_string_equal(a.audit.role, "dev");
+	assert_string_equal(a.audit.why, "no such role");
+	assert_null(a.creds);
+	http_answer_clear(&a);
+
+	req = imds_req("GET", "/latest/meta-data/iam/security-credentials-"
+			      "extended", token);
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 404);
+	assert_string_equal(a.refusal, "path");
+	http_answer_clear(&a);
+
+	/* The owner check: another user's process, with a valid token. */
+	req = imds_req("GET", CREDS_PATH "/prod", token);
+	req.peer = &other;
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 403);
+	assert_int_equal(a.body, HTTP_BODY_EMPTY);
+	assert_true(a.refusal_warning);
+	assert_string_equal(a.refusal, "user 1001 may not read these "
+				       "credentials (serve.allowed_uids)");
+	assert_true(a.audit.write);
+	assert_null(a.audit.role);
+	assert_int_equal(a.audit.status, 403);
+	http_answer_clear(&a);
+
+	/* A Host that is not loopback (DNS rebinding). */
+	req = imds_req("GET", CREDS_PATH "/prod", token);
+	req.host = "169.254.169.254";
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 403);
+	assert_string_equal(a.refusal,
+			    "the Host header does not name a loopback address");
+	http_answer_clear(&a);
+	/* Also on the token PUT. */
+	req = imds_req("PUT", "/latest/api/token", NULL);
+	req.host = "rebind.example";
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 403);
+	assert_int_equal(a.body, HTTP_BODY_EMPTY);
+	http_answer_clear(&a);
+
+	/* Not signed in, creds expired: 503 with an empty body. */
+	req = imds_req("GET", CREDS_PATH "/prod", token);
+	req.now_wall = T0_WALL + 13 * USEC_PER_HOUR;
+	F.store.signed_in = false;
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 503);
+	assert_int_equal(a.body, HTTP_BODY_EMPTY);
+	assert_string_equal(a.audit.why, "not signed in");
+	http_answer_clear(&a);
+}
+
+/* Without imds_role the store's default role is served; with no role at
+ * all the list is 404. */
+static void test_imds_default_role(void **state)
+{
+	struct http_request req = imds_req("PUT", "/latest/api/token", NULL);
+	char token[IMDS_TOKEN_LEN + 1];
+	struct store empty = { 0 };
+	struct http_answer a;
+
+	http_route_imds(&F.imds, &req, &a);
+	memcpy(token, a.token, sizeof(token));
+	http_answer_clear(&a);
+
+	F.imds.role = NULL;
+	req = imds_req("GET", CREDS_PATH, token);
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 200);
+	assert_memory_equal(a.text, store_default(&F.store)->name, a.text_len);
+	http_answer_clear(&a);
+
+	F.imds.store = &empty;
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 404);
+	assert_string_equal(a.refusal, "no role");
+	http_answer_clear(&a);
+	F.imds.store = &F.store;
+}
+
+/* All IMDS_MAX_TOKENS live: the oldest issued gives way. */
+static void test_imds_token_table(void **state)
+{
+	struct http_request req = imds_req("PUT", "/latest/api/token", NULL);
+	char first[IMDS_TOKEN_LEN + 1], last[IMDS_TOKEN_LEN + 1];
+	struct http_answer a;
+
+	for (unsigned i = 0; i <= IMDS_MAX_TOKENS; i++) {
+		http_route_imds(&F.imds, &req, &a);
+		assert_int_equal(a.status, 200);
+		if (i == 0)
+			memcpy(first, a.token, sizeof(first));
+		memcpy(last, a.token, sizeof(last));
+		http_answer_clear(&a);
+	}
+	req = imds_req("GET", CREDS_PATH, first);
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 401);
+	http_answer_clear(&a);
+	req.imds_token = last;
+	http_route_imds(&F.imds, &req, &a);
+	assert_int_equal(a.status, 200);
+	http_answer_clear(&a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_guard_refusals, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_guard_passes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_ecs_ok, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ecs_refusals, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_ecs_unavailable, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_ecs_no_roles, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_throttle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_imds_flow, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_imds_token_refusals, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_imds_get_refusals, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_imds_default_role, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_imds_token_table, setup,
+						teardown),
+	};
+
+	log_set_level(LOG_ERR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
