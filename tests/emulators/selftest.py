@@ -24,7 +24,6 @@ from http.cookiejar import CookieJar
 import json
 import os
 import re
-import select
 import shutil
 import socket
 import ssl
@@ -42,6 +41,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.join(os.path.dirname(HERE), "integration"))
 import emucommon as ec  # noqa: E402
+import harness  # noqa: E402
 import krb5  # noqa: E402
 
 VERBOSE = "-v" in sys.argv
@@ -80,24 +80,23 @@ R = Results()
 # --- processes ---------------------------------------------------------------
 
 class Emulator:
-    def __init__(self, script, world, certdir):
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, script), "--world", world,
-             "--cert", os.path.join(certdir, "server.pem"),
-             "--key", os.path.join(certdir, "server.key"), "--port", "0"]
-            + (["--verbose"] if VERBOSE else []),
-            stdout=subprocess.PIPE, text=True)
-        ready, _, _ = select.select([self.proc.stdout], [], [], 15)
-        line = self.proc.stdout.readline() if ready else ""
-        m = re.fullmatch(r"LISTENING (\d+)\n", line)
-        if not m:
-            self.proc.kill()
-            raise SystemExit("%s did not start (got %r)" % (script, line))
-        self.base = "https://127.0.0.1:%s" % m.group(1)
+    """An emulator started by the integration harness's launcher."""
 
-    def control(self, name, obj=None):
-        data = None if obj is None else json.dumps(obj).encode()
-        st, _, body = fetch(self.base + "/_emulator/" + name, data)
+    def __init__(self, script, world, certdir):
+        try:
+            self.proc, port = harness.launch_emulator(
+                script, world, certdir, args=["--verbose"] if VERBOSE else [])
+        except RuntimeError as e:
+            raise SystemExit(str(e))
+        self.base = "https://127.0.0.1:%s" % port
+
+    def control(self, name, obj=None, source=None):
+        """A control request (GET without obj, else POST obj as JSON), from
+        the local address source if given (e.g. one in tls_exempt)."""
+        st, _, body = harness.fetch(
+            self.base + "/_emulator/" + name, "GET" if obj is None else "POST",
+            {"Content-Type": "application/json"},
+            None if obj is None else json.dumps(obj), context=CTX, source=source)
         return st, json.loads(body)
 
     def config(self, **knobs):
@@ -109,12 +108,9 @@ class Emulator:
         return self.control("stats")[1]
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            return self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return None
+        rc = harness.stop_process(self.proc, 10)
+        self.proc.stdout.close()
+        return rc
 
 
 # --- HTTP helpers --------------------------------------------------------------
@@ -505,20 +501,6 @@ def control_part(sts, adfs, jar, url):
 
 # --- part 3: WIA, WS-Trust, MFA push ---------------------------------------------
 
-def control_from(emu, src, name, obj):
-    """A control request from source address src (e.g. one in tls_exempt)."""
-    host, port = urllib.parse.urlsplit(emu.base).netloc.rsplit(":", 1)
-    conn = http.client.HTTPSConnection(host, int(port), context=CTX, timeout=10,
-                                       source_address=(src, 0))
-    try:
-        conn.request("POST", "/_emulator/" + name, json.dumps(obj),
-                     {"Content-Type": "application/json"})
-        r = conn.getresponse()
-        return r.status, json.loads(r.read())
-    finally:
-        conn.close()
-
-
 def reset_part(sts, tmp):
     """reset_count, tls_reset_count, tls_cert, tls_exempt and disconnect:
     the faults a client sees as a reset connection or a certificate from
@@ -538,7 +520,7 @@ def reset_part(sts, tmp):
     err = call()
     R.check("tls_reset_count -> reset during the handshake",
             isinstance(err, (ConnectionResetError, ssl.SSLError)), repr(err))
-    st, _ = control_from(sts, "127.0.0.2", "config", {"tls_reset_count": 0})
+    st, _ = sts.control("config", {"tls_reset_count": 0}, source="127.0.0.2")
     R.check("tls_exempt: a control request from 127.0.0.2 gets through", st == 200, st)
     R.check("tls_reset_count 0: back to normal", call() is None)
     other = os.path.join(tmp, "other")
@@ -548,7 +530,7 @@ def reset_part(sts, tmp):
     err = call()
     R.check("tls_cert from another CA -> verification fails",
             isinstance(err, ssl.SSLCertVerificationError), repr(err))
-    st, _ = control_from(sts, "127.0.0.2", "config", {"tls_cert": None, "tls_exempt": []})
+    st, _ = sts.control("config", {"tls_cert": None, "tls_exempt": []}, source="127.0.0.2")
     R.check("tls_cert null: the normal certificate again", st == 200 and call() is None, st)
     s = sts.stats()["faults_injected"]
     R.check("faults_injected counts reset, tls_reset, tls_cert",

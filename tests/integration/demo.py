@@ -21,11 +21,10 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import DEV_ARN, PASSWORD, PROD_ARN, USER, Stack, clean_sdk_env  # noqa: E402
+from harness import DEV_ARN, PASSWORD, PROD_ARN, USER, Stack, clean_sdk_env, fetch  # noqa: E402
 
 AWS_CLI = "/usr/bin/aws"  # Debian's awscli, not one earlier on PATH
 HOUR = 3600
@@ -103,11 +102,12 @@ class Demo:
 
     def ecs_fetch(self, env):
         """What an SDK does: GET the full URI with the token."""
-        req = urllib.request.Request(env["AWS_CONTAINER_CREDENTIALS_FULL_URI"],
-                                     headers={"Authorization":
-                                              env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]})
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return json.loads(r.read())
+        url = env["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+        st, _, body = fetch(url, headers={"Authorization":
+                                          env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]})
+        if st != 200:
+            raise DemoFailed(f"GET {url}: {st} {body}")
+        return json.loads(body)
 
     def boto3_expiry(self, role):
         """Debian's boto3 finds the role's credentials (ECS endpoint) and

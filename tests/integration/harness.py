@@ -3,9 +3,11 @@ made for the run) and the real adfs-credd binary with its own config, and
 runs adfs-credctl and real SDK clients against it. Everything stays on
 127.0.0.1. Used by the integration tests and by `make demo`."""
 
+import http.client
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -14,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -64,33 +68,124 @@ def clean_sdk_env(extra=None):
     return env
 
 
+# --- the shared plumbing: waiting, HTTP, stopping a process, an emulator ---
+
+def wait_until(pred, timeout, interval=0.05, ignore=()):
+    """Calls pred() until it returns something true, and returns that; after
+    timeout seconds returns None (pred's last, false, answer is dropped).
+    An exception of a type in ignore counts as a false answer; any other
+    propagates (pred may raise to give up early)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            v = pred()
+        except ignore:
+            v = None
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(interval)
+
+
+def fetch(url, method="GET", headers=None, data=None, context=None, source=None,
+          timeout=10):
+    """One HTTP(S) request: to the daemon's endpoints or an emulator.
+    Returns (status, headers as a dict, body as text); an error status is
+    returned, not raised. A PUT or POST without data sends an empty body.
+    data may be bytes or text. context: the ssl context for https. source:
+    the local address to send from (e.g. 127.0.0.2, one in an emulator's
+    tls_exempt)."""
+    if data is None and method in ("PUT", "POST"):
+        data = b""
+    if isinstance(data, str):
+        data = data.encode()
+    if source is not None:
+        u = urllib.parse.urlsplit(url)
+        if u.scheme == "https":
+            conn = http.client.HTTPSConnection(u.hostname, u.port, context=context,
+                                               timeout=timeout, source_address=(source, 0))
+        else:
+            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout,
+                                              source_address=(source, 0))
+        try:
+            conn.request(method, u.path + ("?" + u.query if u.query else ""), data,
+                         headers or {})
+            r = conn.getresponse()
+            return r.status, dict(r.headers), r.read().decode()
+        finally:
+            conn.close()
+    req = urllib.request.Request(url, method=method, headers=headers or {}, data=data)
+    try:
+        with urllib.request.urlopen(req, context=context, timeout=timeout) as r:
+            return r.status, dict(r.headers), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read().decode()
+
+
+def stop_process(proc, timeout=10, sig=signal.SIGTERM):
+    """Stops proc: sig if it still runs, then waits up to timeout seconds;
+    if it is still there, SIGKILL and wait. Returns its exit status, or None
+    when it had to be killed (callers that require a clean stop check)."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return None
+    return proc.returncode
+
+
+def launch_emulator(script, world, certs, stderr=None, env=None, args=(), timeout=15):
+    """Starts tests/emulators/SCRIPT on 127.0.0.1 with a free port and the
+    run's certificate (certs: mkcerts.sh's directory); returns (process,
+    port) once it says LISTENING. Its stdout is a pipe (the caller closes
+    it after stop_process); stderr as given."""
+    proc = subprocess.Popen(
+        [PYTHON, os.path.join(EMU, script), "--world", world,
+         "--cert", os.path.join(certs, "server.pem"),
+         "--key", os.path.join(certs, "server.key"), "--port", "0", *args],
+        stdout=subprocess.PIPE, stderr=stderr, text=True,
+        env=dict(os.environ, **(env or {})))
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    line = proc.stdout.readline() if ready else ""
+    m = re.fullmatch(r"LISTENING (\d+)\n", line)
+    if not m:
+        stop_process(proc, 5)
+        proc.stdout.close()
+        raise RuntimeError(f"{script} did not start: {line!r}")
+    return proc, int(m.group(1))
+
+
 class Emulator:
     def __init__(self, name, script, world, certs, workdir, env=None):
         self.name = name
         self.log = open(os.path.join(workdir, name + ".log"), "w")
-        self.proc = subprocess.Popen(
-            [PYTHON, os.path.join(EMU, script), "--world", world,
-             "--cert", os.path.join(certs, "server.pem"),
-             "--key", os.path.join(certs, "server.key"), "--port", "0"],
-            stdout=subprocess.PIPE, stderr=self.log, text=True,
-            env=dict(os.environ, **(env or {})))
-        line = self.proc.stdout.readline()
-        m = re.match(r"LISTENING (\d+)", line)
-        if not m:
-            raise RuntimeError(f"{name} emulator did not start: {line!r}")
-        self.port = int(m.group(1))
+        try:
+            self.proc, self.port = launch_emulator(script, world, certs, stderr=self.log,
+                                                   env=env)
+        except RuntimeError:
+            self.log.close()
+            raise
         self.url = f"https://127.0.0.1:{self.port}"
         self.ctx = ssl.create_default_context(cafile=os.path.join(certs, "ca.pem"))
 
     def _req(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, context=self.ctx, timeout=10) as r:
-            return json.loads(r.read() or b"null")
+        st, _, out = fetch(self.url + path, method,
+                           headers={"Content-Type": "application/json"},
+                           data=json.dumps(body) if body is not None else None,
+                           context=self.ctx)
+        if not 200 <= st < 300:
+            raise RuntimeError(f"{self.name} emulator: {method} {path}: {st} {out}")
+        return json.loads(out or "null")
 
     def stats(self):
         return self._req("GET", "/_emulator/stats")
+
+    def requests(self):
+        return self._req("GET", "/_emulator/requests")
 
     def configure(self, **knobs):
         return self._req("POST", "/_emulator/config", knobs)
@@ -99,13 +194,7 @@ class Emulator:
         return self._req("POST", "/_emulator/reset", {})
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 5)
         self.proc.stdout.close()
         self.log.close()
 
@@ -181,35 +270,28 @@ class Stack:
                                        stdout=self.daemon_out, stderr=subprocess.STDOUT,
                                        env=e)
         sock = os.path.join(self.state_dir, "control.sock")
-        deadline = time.monotonic() + (90 if valgrind_prefix(self.tmp) else 20)
-        while time.monotonic() < deadline:
+
+        def listening():
             if self.daemon.poll() is not None:
                 raise RuntimeError("adfs-credd exited at start:\n" + self.log_text())
-            if os.path.exists(sock):
-                try:
-                    with socket.socket(socket.AF_UNIX) as s:
-                        s.connect(sock)
-                    return
-                except OSError:
-                    pass
-            time.sleep(0.05)
-        raise RuntimeError("adfs-credd did not open its control socket:\n" + self.log_text())
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(sock)
+            return True
+
+        if not wait_until(listening, 90 if valgrind_prefix(self.tmp) else 20,
+                          ignore=(OSError,)):
+            raise RuntimeError("adfs-credd did not open its control socket:\n"
+                               + self.log_text())
 
     def stop_daemon(self):
         """SIGTERM; returns the exit status (sanitizer builds fail it on
         leaks or errors)."""
         if not self.daemon:
             return None
-        if self.daemon.poll() is None:
-            self.daemon.send_signal(signal.SIGTERM)
-            try:
-                self.daemon.wait(30)
-            except subprocess.TimeoutExpired:
-                self.daemon.kill()
-                self.daemon.wait()
-                raise RuntimeError("adfs-credd did not stop on SIGTERM")
+        rc = stop_process(self.daemon, 30)
+        if rc is None:
+            raise RuntimeError("adfs-credd did not stop on SIGTERM")
         self.daemon_out.close()
-        rc = self.daemon.returncode
         self.daemon = None
         check_valgrind_logs(self.tmp)
         return rc
@@ -238,12 +320,7 @@ class Stack:
         h = dict(headers or {})
         if token is not None:
             h["Authorization"] = token
-        req = urllib.request.Request(self.ecs_url + path, headers=h)
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return r.status, dict(r.headers), r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, dict(e.headers), e.read().decode()
+        return fetch(self.ecs_url + path, headers=h)
 
     def boto3(self, env, action="get_caller_identity"):
         """Runs Debian's boto3 in a clean process with env (the SDK's own

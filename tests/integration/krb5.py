@@ -27,7 +27,8 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
+
+from harness import stop_process, wait_until
 
 REALM = "TEST.REALM"
 USER = "alice"
@@ -219,16 +220,15 @@ class KDC:
             f.write("")
 
     def _wait_listening(self, timeout=15):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def listening():
             if self.proc.poll() is not None:
                 raise RuntimeError("krb5kdc exited (%s):\n%s" % (self.proc.returncode,
                                                                  self.log_text()))
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+
+        if wait_until(listening, timeout, ignore=(OSError,)):
+            return
         raise RuntimeError("krb5kdc did not listen on 127.0.0.1:%d:\n%s"
                            % (self.port, self.log_text()))
 
@@ -264,13 +264,7 @@ class KDC:
 
     def stop(self):
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
+            stop_process(self.proc, 10)
             self._out.close()
             self.proc = None
         if not self.keep:

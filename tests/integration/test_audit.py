@@ -8,7 +8,7 @@ import re
 import time
 import unittest
 
-from harness import DEV_ARN, Stack, StackChecks
+from harness import DEV_ARN, Stack, StackChecks, wait_until
 
 SERVED = re.compile(r"audit: ecs role=dev peer_uid=(-?\d+) status=200$", re.M)
 REPEATS = re.compile(r"audit: ecs role=dev peer_uid=(-?\d+) status=200 repeats=(\d+)$", re.M)
@@ -33,12 +33,13 @@ class TestAuditWindow(StackChecks, unittest.TestCase):
     def wait_for_total(self, total, timeout=25):
         """Waits until the served lines and the repeats account for total
         reads; returns (lines, uids, repeats)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def accounted():
             c = self.counts(self.s.log_text())
-            if c[0] + c[2] >= total:
-                return c
-            time.sleep(0.2)
+            return c if c[0] + c[2] >= total else None
+
+        c = wait_until(accounted, timeout, interval=0.2)
+        if c:
+            return c
         self.fail(f"the audit does not account for {total} reads:\n{self.s.log_text()}")
 
     def test_repeats_counted_refusals_each_logged(self):

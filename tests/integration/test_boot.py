@@ -30,7 +30,7 @@ import threading
 import time
 import unittest
 
-from harness import DEV_ARN, EMU, HERE, PASSWORD, ROOT, Emulator
+from harness import DEV_ARN, EMU, HERE, PASSWORD, ROOT, Emulator, stop_process, wait_until
 
 PACKAGES = sorted([
     "systemd", "systemd-sysv", "dbus", "dbus-user-session", "libpam-systemd",
@@ -267,20 +267,26 @@ class TestBootedSystemd(unittest.TestCase):
              "--capability=CAP_IPC_LOCK"],
             stdin=subprocess.DEVNULL, stdout=cls.console, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
-        cls.init = None
-        while cls.init is None:
-            if cls.nspawn.poll() is not None or time.monotonic() > deadline:
+
+        def init():
+            if cls.nspawn.poll() is not None:
                 raise RuntimeError("the container did not boot:\n" + cls.console_text())
-            cls.init = cls.find_init()
-            time.sleep(0.2)
-        while True:
-            p = cls.root_sh("systemctl is-system-running --wait", check=False, timeout=60)
-            if p.stdout.strip() in ("running", "degraded"):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the system did not come up ({p.stdout.strip()}):\n"
-                                   + cls.console_text())
-            time.sleep(0.5)
+            return cls.find_init()
+
+        cls.init = wait_until(init, 60, interval=0.2)
+        if cls.init is None:
+            raise RuntimeError("the container did not boot:\n" + cls.console_text())
+        last = []
+
+        def up():
+            last[:] = [cls.root_sh("systemctl is-system-running --wait", check=False,
+                                   timeout=60)]
+            return last[0].stdout.strip() in ("running", "degraded")
+
+        if not wait_until(up, max(0, deadline - time.monotonic()), interval=0.5):
+            raise RuntimeError(f"the system did not come up ({last[0].stdout.strip()}):\n"
+                               + cls.console_text())
+        p = last[0]
         if p.stdout.strip() == "degraded":
             log("system degraded: " + cls.root_sh("systemctl --failed --no-legend",
                                                   check=False).stdout.strip())
@@ -336,14 +342,9 @@ class TestBootedSystemd(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.nspawn and cls.nspawn.poll() is None:
+        if cls.nspawn:
             # SIGTERM: nspawn asks the container's init to power off.
-            cls.nspawn.terminate()
-            try:
-                cls.nspawn.wait(20)
-            except subprocess.TimeoutExpired:
-                cls.nspawn.kill()
-                cls.nspawn.wait()
+            stop_process(cls.nspawn, 20)
         if getattr(cls, "console", None):
             cls.console.close()
         for e in cls.emus:
@@ -391,11 +392,8 @@ class TestBootedSystemd(unittest.TestCase):
         return int(self.alice(f"systemctl --user show -p MainPID --value {unit}").stdout)
 
     def wait_for(self, pred, what, timeout=20):
-        deadline = time.monotonic() + timeout
-        while not pred():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            time.sleep(0.2)
+        if not wait_until(pred, timeout, interval=0.2):
+            raise AssertionError(f"timed out waiting for {what}")
 
     # ---- the README's systemd section, in order ----
     def test_readme_systemd_path(self):

@@ -8,7 +8,8 @@ import stat
 import subprocess
 import unittest
 
-from harness import (StackChecks, DEV_ARN, PASSWORD, PROD_ARN, USER, Stack, clean_sdk_env)
+from harness import (StackChecks, DEV_ARN, PASSWORD, PROD_ARN, USER, Stack, clean_sdk_env,
+                     wait_until)
 
 ECS_FIELDS = {"AccessKeyId", "SecretAccessKey", "Token", "Expiration", "RoleArn", "AccountId"}
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -255,13 +256,13 @@ class TestPasswordSources(unittest.TestCase):
     """file: and credential: passwords sign in at start, without a login."""
 
     def wait_valid(self):
-        import time
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        def served():
             st, _, body = self.s.get("/role/dev", token=self.s.token())
-            if st == 200:
-                return json.loads(body)
-            time.sleep(0.1)
+            return json.loads(body) if st == 200 else None
+
+        creds = wait_until(served, 30, interval=0.1)
+        if creds:
+            return creds
         self.fail("no credentials after automatic sign-in:\n" + self.s.log_text())
 
     def test_password_file(self):

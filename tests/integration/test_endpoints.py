@@ -9,23 +9,11 @@ import shutil
 import subprocess
 import time
 import unittest
-import urllib.error
-import urllib.request
 
-from harness import DEV_ARN, PROD_ARN, Stack, free_port
+from harness import DEV_ARN, PROD_ARN, Stack, fetch, free_port
 
 TTL = "X-aws-ec2-metadata-token-ttl-seconds"
 CREDS = "/latest/meta-data/iam/security-credentials"
-
-
-def http(url, method="GET", headers=None):
-    req = urllib.request.Request(url, method=method, headers=headers or {},
-                                 data=b"" if method == "PUT" else None)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, dict(r.headers), r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read().decode()
 
 
 class TestImds(unittest.TestCase):
@@ -45,7 +33,7 @@ class TestImds(unittest.TestCase):
         cls.s.close()
 
     def token(self, ttl="21600"):
-        st, h, body = http(self.url + "/latest/api/token", "PUT", {TTL: ttl})
+        st, h, body = fetch(self.url + "/latest/api/token", "PUT", {TTL: ttl})
         self.assertEqual(st, 200, body)
         self.assertEqual(h[TTL], ttl)
         return body
@@ -56,36 +44,36 @@ class TestImds(unittest.TestCase):
         self.assertNotEqual(tok, self.token(), "tokens are random")
         self.assertEqual(self.token("1") and True, True)
         for ttl in (None, "", "0", "21601", "-5", "abc", "1.5"):
-            st, _, body = http(self.url + "/latest/api/token", "PUT",
+            st, _, body = fetch(self.url + "/latest/api/token", "PUT",
                                {TTL: ttl} if ttl is not None else {})
             self.assertEqual((st, body), (400, ""), ttl)
-        st, _, body = http(self.url + "/latest/api/token", "PUT",
+        st, _, body = fetch(self.url + "/latest/api/token", "PUT",
                            {TTL: "60", "X-Forwarded-For": "10.0.0.1"})
         self.assertEqual((st, body), (403, ""))
-        st, _, _ = http(self.url + "/2021-03-23/api/token", "PUT", {TTL: "60"})
+        st, _, _ = fetch(self.url + "/2021-03-23/api/token", "PUT", {TTL: "60"})
         self.assertEqual(st, 403)
 
     def test_imdsv1_and_bad_tokens_refused(self):
         for headers in ({}, {"X-aws-ec2-metadata-token": "x" * 43},
                         {"X-aws-ec2-metadata-token": self.token()[:-1]}):
-            st, _, body = http(self.url + CREDS + "/", headers=headers)
+            st, _, body = fetch(self.url + CREDS + "/", headers=headers)
             self.assertEqual((st, body), (401, ""), headers)
 
     def test_token_expires(self):
         tok = self.token("1")
         h = {"X-aws-ec2-metadata-token": tok}
-        self.assertEqual(http(self.url + CREDS, headers=h)[0], 200)
+        self.assertEqual(fetch(self.url + CREDS, headers=h)[0], 200)
         time.sleep(1.3)
-        self.assertEqual(http(self.url + CREDS, headers=h)[0], 401)
+        self.assertEqual(fetch(self.url + CREDS, headers=h)[0], 401)
 
     def test_role_list_and_document(self):
         h = {"X-aws-ec2-metadata-token": self.token()}
         for path in (CREDS, CREDS + "/"):
-            st, hdr, body = http(self.url + path, headers=h)
+            st, hdr, body = fetch(self.url + path, headers=h)
             self.assertEqual((st, body), (200, "prod"), path)
             self.assertEqual(hdr["Content-Type"], "text/plain")
         for path in (CREDS + "/prod", CREDS + "/prod/"):
-            st, _, body = http(self.url + path, headers=h)
+            st, _, body = fetch(self.url + path, headers=h)
             self.assertEqual(st, 200)
             doc = json.loads(body)
             self.assertEqual(set(doc), {"Code", "LastUpdated", "Type", "AccessKeyId",
@@ -97,7 +85,7 @@ class TestImds(unittest.TestCase):
                      "/latest/meta-data/iam/security-credentials-extended/prod",
                      "/latest/meta-data/placement/availability-zone/",
                      "/latest/dynamic/instance-identity/document", "/"):
-            st, _, body = http(self.url + path, headers=h)
+            st, _, body = fetch(self.url + path, headers=h)
             self.assertEqual((st, body), (404, ""), path)
 
     def test_boto3_finds_credentials_over_imds(self):
@@ -108,7 +96,7 @@ class TestImds(unittest.TestCase):
 
     def test_audit_lines(self):
         h = {"X-aws-ec2-metadata-token": self.token()}
-        http(self.url + CREDS + "/prod", headers=h)
+        fetch(self.url + CREDS + "/prod", headers=h)
         log = self.s.log_text()
         self.assertRegex(log, r"audit: imds role=prod peer_uid=%d status=200" % os.geteuid())
 

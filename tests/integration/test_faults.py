@@ -11,14 +11,14 @@ or during the very first one, through the emulators' fault knobs
 Real minutes are never slept: `adfs-credctl refresh` starts each cycle.
 The fault matrix and its results are in docs/internals/faults.md."""
 
-import http.client
 import json
 import os
 import subprocess
 import time
 import unittest
 
-from harness import DEV_ARN, EMU, PROD_ARN, Stack, StackChecks, clean_sdk_env, preload
+from harness import (DEV_ARN, EMU, PROD_ARN, Stack, StackChecks, clean_sdk_env, fetch,
+                     preload)
 from test_long_job import WORLD, Warp, epoch
 
 WINDOW = 3.0        # seconds in which a backed-off daemon sends nothing
@@ -35,19 +35,14 @@ SPARED = "127.0.0.2"  # our control requests come from here (tls_exempt)
 
 def control(emu, name, body=None, method="POST"):
     """An emulator control request sent from SPARED."""
-    conn = http.client.HTTPSConnection("127.0.0.1", emu.port, context=emu.ctx, timeout=10,
-                                       source_address=(SPARED, 0))
-    try:
-        conn.request(method, "/_emulator/" + name,
-                     None if method == "GET" else json.dumps(body or {}),
-                     {"Content-Type": "application/json"})
-        r = conn.getresponse()
-        out = json.loads(r.read())
-        if r.status != 200:
-            raise AssertionError("control %s: %s" % (name, out))
-        return out
-    finally:
-        conn.close()
+    st, _, text = fetch(emu.url + "/_emulator/" + name, method,
+                        {"Content-Type": "application/json"},
+                        None if method == "GET" else json.dumps(body or {}),
+                        context=emu.ctx, source=SPARED)
+    out = json.loads(text)
+    if st != 200:
+        raise AssertionError("control %s: %s" % (name, out))
+    return out
 
 
 def other_ca_pem(tmp):

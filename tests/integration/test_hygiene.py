@@ -35,8 +35,8 @@ import urllib.parse
 import urllib.request
 
 import harness
-from harness import (DEV_ARN, PROD_ARN, PYTHON, Stack, StackChecks, free_port,
-                     sanitizer_report)
+from harness import (DEV_ARN, PROD_ARN, PYTHON, Stack, StackChecks, fetch, free_port,
+                     sanitizer_report, stop_process, wait_until)
 
 TTL = "X-aws-ec2-metadata-token-ttl-seconds"
 IMDS_CREDS = "/latest/meta-data/iam/security-credentials"
@@ -103,16 +103,6 @@ def is_asan(binary):
         return b"__asan_init" in f.read()
 
 
-def http(url, method="GET", headers=None):
-    req = urllib.request.Request(url, method=method, headers=headers or {},
-                                 data=b"" if method == "PUT" else None)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, dict(r.headers), r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read().decode()
-
-
 # ---------------------------------------------------------------------------
 # 1. Secrets stay where they belong.
 
@@ -165,26 +155,24 @@ class TestSecretHygiene(StackChecks, unittest.TestCase):
              "-e", "trace=" + WRITE_CALLS, s.daemon_bin, "-c", s.config_path],
             stdout=s.daemon_out, stderr=subprocess.STDOUT, env=env)
         self.addCleanup(self.kill_traced)
-        deadline = time.monotonic() + 30
         self.pid = None
         sock = os.path.join(s.state_dir, "control.sock")
-        while time.monotonic() < deadline:
+
+        def started():
             self.assertIsNone(self.strace.poll(), s.log_text())
-            if os.path.exists(sock):
-                try:
-                    with socket.socket(socket.AF_UNIX) as c:
-                        c.connect(sock)
-                        # The daemon's pid, from the kernel (SO_PEERCRED).
-                        cred = c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
-                    self.pid = int.from_bytes(cred[:4], "little")
-                    with open(f"/proc/{self.pid}/exe", "rb"):
-                        pass
-                    self.assertEqual(os.path.realpath(f"/proc/{self.pid}/exe"),
-                                     os.path.realpath(s.daemon_bin))
-                    return
-                except OSError:
-                    pass
-            time.sleep(0.05)
+            with socket.socket(socket.AF_UNIX) as c:
+                c.connect(sock)
+                # The daemon's pid, from the kernel (SO_PEERCRED).
+                cred = c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+            self.pid = int.from_bytes(cred[:4], "little")
+            with open(f"/proc/{self.pid}/exe", "rb"):
+                pass
+            self.assertEqual(os.path.realpath(f"/proc/{self.pid}/exe"),
+                             os.path.realpath(s.daemon_bin))
+            return True
+
+        if wait_until(started, 30, ignore=(OSError,)):
+            return
         self.fail("adfs-credd did not start under strace:\n" + s.log_text())
 
     def kill_traced(self):
@@ -201,8 +189,7 @@ class TestSecretHygiene(StackChecks, unittest.TestCase):
                     os.kill(self.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-            self.strace.kill()
-            self.strace.wait()
+            stop_process(self.strace, sig=signal.SIGKILL)
         if not self.s.daemon_out.closed:
             self.s.daemon_out.close()
 
@@ -218,7 +205,7 @@ class TestSecretHygiene(StackChecks, unittest.TestCase):
         return json.loads(body)
 
     def imds_token(self):
-        st, _, body = http(f"http://127.0.0.1:{self.imds_port}/latest/api/token", "PUT",
+        st, _, body = fetch(f"http://127.0.0.1:{self.imds_port}/latest/api/token", "PUT",
                            {TTL: "300"})
         self.assertEqual(st, 200)
         return body
@@ -251,7 +238,7 @@ class TestSecretHygiene(StackChecks, unittest.TestCase):
             for i in range(2):
                 tok = self.imds_token()
                 secret[f"imds token {tag}{i}"] = tok
-                st, _, _ = http(f"http://127.0.0.1:{self.imds_port}{IMDS_CREDS}/dev",
+                st, _, _ = fetch(f"http://127.0.0.1:{self.imds_port}{IMDS_CREDS}/dev",
                                 headers={"X-aws-ec2-metadata-token": tok})
                 self.assertEqual(st, 200)
 
@@ -263,9 +250,7 @@ class TestSecretHygiene(StackChecks, unittest.TestCase):
 
         # SIGHUP: the configuration is read again.
         os.kill(self.pid, signal.SIGHUP)
-        deadline = time.monotonic() + 10
-        while "Configuration reloaded" not in s.log_text() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: "Configuration reloaded" in s.log_text(), 10, interval=0.1)
         self.assertIn("Configuration reloaded", s.log_text())
         for args in (("status",), ("status", "--json"), ("roles",)):
             p = ctl(" ".join(args), *args)
@@ -420,9 +405,7 @@ class TestNotDumpable(unittest.TestCase):
 
     def stop_all(self):
         for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+            stop_process(p, sig=signal.SIGKILL)
 
     def spawn(self, args, **kw):
         p = subprocess.Popen(SETPRIV + args, env={"HOME": self.tmp, "PATH": "/usr/bin:/bin"},
@@ -442,10 +425,13 @@ class TestNotDumpable(unittest.TestCase):
         with open(log, "w") as out:
             d = self.spawn([bin_, "-c", self.conf], stdout=out, stderr=subprocess.STDOUT)
         sock = os.path.join(self.state, "control.sock")
-        deadline = time.monotonic() + 20
-        while not os.path.exists(sock) and time.monotonic() < deadline:
+        def listening():
+            if os.path.exists(sock):
+                return True
             self.assertIsNone(d.poll(), read(log))
-            time.sleep(0.05)
+            return False
+
+        wait_until(listening, 20)
         self.assertTrue(os.path.exists(sock), read(log))
         control = self.spawn(["sleep", "300"])
         time.sleep(0.2)
@@ -523,10 +509,10 @@ class TestCoreDump(unittest.TestCase):
                 c = json.loads(body)
                 secret[f"{role} secret key {tag}"] = c["SecretAccessKey"]
                 secret[f"{role} session token {tag}"] = c["Token"]
-            st, _, tok = http(f"http://127.0.0.1:{imds_port}/latest/api/token", "PUT",
+            st, _, tok = fetch(f"http://127.0.0.1:{imds_port}/latest/api/token", "PUT",
                               {TTL: "300"})
             secret["imds token " + tag] = tok
-            self.assertEqual(http(f"http://127.0.0.1:{imds_port}{IMDS_CREDS}/dev",
+            self.assertEqual(fetch(f"http://127.0.0.1:{imds_port}{IMDS_CREDS}/dev",
                                   headers={"X-aws-ec2-metadata-token": tok})[0], 200)
             if tag == "1":
                 self.assertEqual(s.ctl("refresh").returncode, 0)
@@ -847,16 +833,16 @@ class TestMalformedRequests(unittest.TestCase):
                 self.assertEqual(st, 403, body)
         # IMDS: the same guards, with a valid session token in hand.
         url = f"http://{self.imds_host}"
-        st, _, imds_tok = http(url + "/latest/api/token", "PUT", {TTL: "60"})
+        st, _, imds_tok = fetch(url + "/latest/api/token", "PUT", {TTL: "60"})
         self.assertEqual(st, 200)
         for headers in ({"Host": "evil.example.com"}, {"Origin": "http://evil.example"},
                         {"Referer": "http://evil.example/"}, {"Sec-Fetch-Site": "cross-site"}):
             with self.subTest(imds=headers):
-                st, _, body = http(url + IMDS_CREDS + "/dev",
+                st, _, body = fetch(url + IMDS_CREDS + "/dev",
                                    headers=dict(headers, **{"X-aws-ec2-metadata-token": imds_tok}))
                 self.assertIn(st, (403, 429))
                 self.assertEqual(body, "")
-                st, _, body = http(url + "/latest/api/token", "PUT", dict(headers, **{TTL: "60"}))
+                st, _, body = fetch(url + "/latest/api/token", "PUT", dict(headers, **{TTL: "60"}))
                 self.assertIn(st, (403, 429))
                 self.assertEqual(body, "")
         # The ECS endpoint still serves its own user afterwards (reads are

@@ -9,11 +9,10 @@ for HTTP/localhost (the test certificate carries DNS:localhost)."""
 
 import json
 import os
-import time
 import unittest
 
 import krb5
-from harness import DEV_ARN, EMU, Stack, StackChecks
+from harness import DEV_ARN, EMU, Stack, StackChecks, wait_until
 
 KERBEROS_USER = "EXAMPLE\\alice"
 
@@ -104,16 +103,18 @@ class KerberosTest(StackChecks, unittest.TestCase):
         return json.loads(p.stdout)
 
     def wait_for(self, what, fn, timeout=30):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
+        def ready():
             last = fn()
             if last:
                 return last
             if self.s.daemon is not None and self.s.daemon.poll() is not None:
                 self.fail("adfs-credd exited while waiting for %s:\n%s"
                           % (what, self.s.log_text()))
-            time.sleep(0.2)
+            return None
+
+        last = wait_until(ready, timeout, interval=0.2)
+        if last:
+            return last
         self.fail("timed out waiting for %s; status %s\nADFS %s\n%s"
                   % (what, self.status(), self.s.adfs.stats(), self.s.log_text()))
 

@@ -35,12 +35,14 @@ import datetime
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
 import unittest
 
-from harness import DEV_ARN, PROD_ARN, PYTHON, HERE, Stack, build_dir, clean_sdk_env, preload
+from harness import (DEV_ARN, PROD_ARN, PYTHON, HERE, Stack, build_dir, clean_sdk_env, preload,
+                     stop_process)
 
 FACTOR = float(os.environ.get("LONG_JOB_FACTOR", "400"))
 # The daemon's CLOCK_MONOTONIC runs 10 times slower than its wall clock and
@@ -180,7 +182,7 @@ class TestLongJob(unittest.TestCase):
             self.client = subprocess.Popen(
                 [PYTHON, os.path.join(HERE, "long_job_client.py"), cfg_path],
                 stdout=out, stderr=err, env=clean_sdk_env(self.warp.env()))
-        self.addCleanup(lambda: self.client.poll() is None and self.client.kill())
+        self.addCleanup(stop_process, self.client, sig=signal.SIGKILL)
 
         # 5 h: an administrator raises dev's maximum to 12 h.
         self.warp.sleep_until(t0 + RAISE_AT)

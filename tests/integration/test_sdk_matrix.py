@@ -49,10 +49,9 @@ import subprocess
 import tempfile
 import time
 import unittest
-import urllib.request
 
 from harness import (DEV_ARN, HERE, PROD_ARN, PYTHON, ROOT, Stack, clean_sdk_env,
-                     free_port, sanitizer_report)
+                     fetch, free_port, sanitizer_report)
 
 SDK_DIR = os.path.join(ROOT, "tests", "sdk")
 JS_DIR = os.path.join(SDK_DIR, "js")
@@ -195,20 +194,20 @@ class TestSdkMatrix(unittest.TestCase):
     def imds_creds(cls):
         """IMDSv2 by hand: the document the daemon serves to IMDS clients."""
         base = f"http://127.0.0.1:{cls.imds_port}"
-        req = urllib.request.Request(base + "/latest/api/token", method="PUT",
-                                     headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
-        with urllib.request.urlopen(req, timeout=10) as r:
-            tok = r.read().decode()
+        def get(url, method="GET", headers=None):
+            st, _, body = fetch(url, method, headers)
+            if st != 200:
+                raise RuntimeError(f"IMDS: {method} {url}: {st} {body}")
+            return body
+
+        tok = get(base + "/latest/api/token", "PUT",
+                  {"X-aws-ec2-metadata-token-ttl-seconds": "60"})
         h = {"X-aws-ec2-metadata-token": tok}
         path = "/latest/meta-data/iam/security-credentials/"
-        with urllib.request.urlopen(urllib.request.Request(base + path, headers=h),
-                                    timeout=10) as r:
-            role = r.read().decode()
+        role = get(base + path, headers=h)
         if role != IMDS_ROLE:
             raise RuntimeError(f"IMDS role list says {role!r}, not {IMDS_ROLE!r}")
-        with urllib.request.urlopen(urllib.request.Request(base + path + role, headers=h),
-                                    timeout=10) as r:
-            return json.loads(r.read())
+        return json.loads(get(base + path + role, headers=h))
 
     # ---- environments -------------------------------------------------
 

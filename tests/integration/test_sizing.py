@@ -42,10 +42,7 @@ class TestDurationSizing(unittest.TestCase):
 
     def durations(self):
         """DurationSeconds of every AssumeRoleWithSAML the STS emulator saw."""
-        import urllib.request
-        req = urllib.request.Request(self.s.sts.url + "/_emulator/requests")
-        with urllib.request.urlopen(req, context=self.s.sts.ctx, timeout=10) as r:
-            log = json.loads(r.read())
+        log = self.s.sts.requests()
         return [(e["role_arn"], int(e["duration_seconds"] or 3600))
                 for e in log if e.get("op") == "AssumeRoleWithSAML"]
 

@@ -11,12 +11,10 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 import unittest
 import urllib.error
-import urllib.request
 
-from harness import DEV_ARN, ROOT, Stack, free_port
+from harness import DEV_ARN, ROOT, Stack, fetch, free_port, stop_process, wait_until
 
 UNITS = os.path.join(ROOT, "systemd")
 MAN = os.path.join(ROOT, "docs", "man")
@@ -106,16 +104,16 @@ class NotifySocket:
         self.messages = []
 
     def wait_for(self, pred, timeout=20):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def seen():
             for m in self.messages:
                 if pred(m):
                     return m
-            try:
-                data = self.sock.recv(4096).decode()
-            except socket.timeout:
-                continue
-            self.messages.append(data)
+            self.messages.append(self.sock.recv(4096).decode())
+            return None
+
+        m = wait_until(seen, timeout, interval=0, ignore=(socket.timeout,))
+        if m:
+            return m
         raise AssertionError(f"no matching sd_notify message; got {self.messages!r}")
 
 
@@ -180,38 +178,35 @@ class TestSocketActivation(unittest.TestCase):
         proc = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}",
                                  "--fdname=ecs", s.daemon_bin, "-c", s.config_path],
                                 stdout=log, stderr=subprocess.STDOUT)
-        self.addCleanup(lambda: (proc.poll() is None and proc.send_signal(signal.SIGTERM),
-                                 proc.wait(10), log.close()))
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/role/dev",
-                                     headers={"Authorization": "x"})
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                urllib.request.urlopen(req, timeout=5)
-                self.fail("a wrong token was accepted")
-            except urllib.error.HTTPError as e:
-                self.assertEqual(e.code, 403)
-                self.assertEqual(json.loads(e.read())["Code"], "AccessDenied")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline:
-                    raise AssertionError("no answer on the activated socket:\n" + s.log_text())
-                time.sleep(0.1)
+        def stop():
+            rc = stop_process(proc, 10)
+            log.close()
+            if rc is None:
+                raise AssertionError("systemd-socket-activate did not stop on SIGTERM")
+
+        self.addCleanup(stop)
+
+        def connects():
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+
+        if not wait_until(connects, 10, ignore=(OSError,)):
+            raise AssertionError(f"nothing listens on 127.0.0.1:{port}:\n" + s.log_text())
+        answer = wait_until(lambda: fetch(f"http://127.0.0.1:{port}/role/dev",
+                                          headers={"Authorization": "x"}, timeout=5),
+                            15, interval=0.1, ignore=(urllib.error.URLError, ConnectionError))
+        if not answer:
+            raise AssertionError("no answer on the activated socket:\n" + s.log_text())
+        st, _, body = answer
+        if st < 400:
+            self.fail("a wrong token was accepted")
+        self.assertEqual(st, 403)
+        self.assertEqual(json.loads(body)["Code"], "AccessDenied")
         self.assertIn("socket activation", s.log_text())
         self.assertEqual(s.login().returncode, 0, s.log_text())
         st, _, body = s.get("/role/dev", token=s.token())
         self.assertEqual(st, 200, body)
-        proc.send_signal(signal.SIGTERM)
-        self.assertEqual(proc.wait(15), 0, s.log_text())
+        self.assertEqual(stop_process(proc, 15), 0, s.log_text())
 
 
 if __name__ == "__main__":
