@@ -8,9 +8,14 @@
 #   tests/fuzz/run.sh [SECONDS] [--merge] [FUZZER...]
 #
 # SECONDS: per fuzzer (default 60). FUZZER: saml sts-xml adfs-page wstrust
-# conf http (default: all). --merge: afterwards, add the inputs that found
-# new coverage to tests/fuzz/corpus/<name>/ (libFuzzer -merge=1); off by
-# default so that the committed corpus only grows when someone means it.
+# conf http http-mhd (default: all; http-mhd is http end to end through
+# libmicrohttpd, on the same corpus and dictionary). The seeds are
+# tests/fuzz/corpus/<name>/ and
+# the unit-test fixtures unit-seeds.txt names for <name> (tests/unit/data).
+# --merge: afterwards, add the inputs that found new coverage to
+# tests/fuzz/corpus/<name>/ (libFuzzer -merge=1; never a copy of a unit
+# seed); off by default so that the committed corpus only grows when
+# someone means it.
 # Reproducers are kept in build-fuzz/fuzz-out/<name>/artifacts/; copy one
 # into tests/fuzz/corpus/<name>/ once fixed so ctest replays it forever.
 # Environment: BUILD (default build-fuzz), RSS_LIMIT_MB (2048),
@@ -25,7 +30,7 @@ timeout=${TIMEOUT:-10}
 jobs=${JOBS:-2}
 seconds=60
 merge=0
-all=(saml sts-xml adfs-page wstrust conf http)
+all=(saml sts-xml adfs-page wstrust conf http http-mhd)
 sel=()
 
 for a in "$@"; do
@@ -54,6 +59,11 @@ cmake --build "$build" -j "$jobs" --target "${targets[@]}" >"$build/fuzz-build.l
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# The unit-test fixtures that seed fuzzer $1, as paths.
+unit_seeds() {
+	sed -n "s|^$1  *\([^ ]*\)\$|$root/tests/unit/data/\1|p" "$here/unit-seeds.txt"
+}
+
 failed=0
 printf '%-10s %10s %8s %8s %s\n' fuzzer execs exec/s crashes result
 for n in "${sel[@]}"; do
@@ -61,8 +71,9 @@ for n in "${sel[@]}"; do
 	rm -rf "$out"
 	mkdir -p "$out/corpus" "$out/artifacts"
 	cp "$here/corpus/$n"/* "$out/corpus/"
+	unit_seeds "$n" | xargs -r cp -t "$out/corpus/"
 	max_len=()
-	[ "$n" = http ] && max_len=(-max_len=16384)
+	[ "${n%-mhd}" = http ] && max_len=(-max_len=16384)
 	"$build/tests/fuzz/fuzz-$n" "$out/corpus" \
 		-dict="$here/$n.dict" -max_total_time="$seconds" \
 		-rss_limit_mb="$rss" -malloc_limit_mb="$rss" -timeout="$timeout" \
@@ -81,10 +92,21 @@ for n in "${sel[@]}"; do
 	fi
 	printf '%-10s %10s %8s %8s %s\n' "$n" "${execs:-?}" "${rate:-?}" "$crashes" "$result"
 	if [ "$merge" = 1 ] && [ "$rc" -eq 0 ]; then
-		"$build/tests/fuzz/fuzz-$n" -merge=1 -rss_limit_mb="$rss" \
+		# Merged into the seeds (corpus and unit seeds) in a scratch
+		# directory: what it adds goes to the corpus.
+		mkdir -p "$out/merged"
+		cp "$here/corpus/$n"/* "$out/merged/"
+		unit_seeds "$n" | xargs -r cp -t "$out/merged/"
+		ls "$out/merged" >"$out/merged.before"
+		if "$build/tests/fuzz/fuzz-$n" -merge=1 -rss_limit_mb="$rss" \
 			-timeout="$timeout" "${max_len[@]}" \
-			"$here/corpus/$n" "$out/corpus" >"$out/merge.log" 2>&1 ||
-			{ echo "run.sh: merge failed for $n (see $out/merge.log)" >&2; failed=1; }
+			"$out/merged" "$out/corpus" >"$out/merge.log" 2>&1; then
+			ls "$out/merged" | grep -vxF -f "$out/merged.before" |
+				sed "s|^|$out/merged/|" | xargs -r cp -t "$here/corpus/$n/"
+		else
+			echo "run.sh: merge failed for $n (see $out/merge.log)" >&2
+			failed=1
+		fi
 	fi
 done
 exit $failed
