@@ -1,9 +1,12 @@
-/* The configuration outside the YAML: lifetime, error lists, lookups,
- * loading the file, and the value checks conf-yaml.c applies. See
- * docs/internals/conf.md for the rules and their reasons. */
+/* The configuration as a whole: lifetime, error lists, lookups, loading
+ * the file, the defaults, and the parse itself: conf_parse_yaml() runs the
+ * YAML mapper (conf-yaml.c, which checks each key through conf-set.c) and
+ * then every check across keys here, with the marks the mapper recorded.
+ * See docs/internals/conf.md for the rules and their reasons. */
 #include "conf/conf.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -11,20 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 
+#include "conf/conf-private.h"
 #include "util/buf.h"
-
-#define LOWER "abcdefghijklmnopqrstuvwxyz"
-#define DIGITS "0123456789"
-#define ALNUM LOWER "ABCDEFGHIJKLMNOPQRSTUVWXYZ" DIGITS
-
-/* IAM role names: [\w+=,.@-]{1,64} (IAM API Reference, CreateRole). Our
- * own names (the ECS path /role/<name>) use the same set minus ','. */
-#define ROLE_NAME_CHARS ALNUM "_.@+=-"
-#define IAM_ROLE_CHARS ALNUM "_+=,.@-"
-/* SAML provider names: [\w._-]{1,128} (IAM API, CreateSAMLProvider). */
-#define SAML_PROVIDER_CHARS ALNUM "_.-"
-#define ARN_MAX 2048u
 
 void conf_listen_clear(struct conf_listen *l)
 {
@@ -216,275 +209,173 @@ int conf_load(const char *path, struct conf **ret, struct conf_errors *errs)
 	return conf_parse_yaml(path, b.data, b.len, ret, errs);
 }
 
-/* ---- value checks ---- */
+/* ---- defaults and the checks across keys ---- */
 
-static bool all_in(const char *s, size_t n, const char *set)
+struct conf *conf_new_defaults(const char *path)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!s[i] || !strchr(set, s[i]))
-			return false;
-	return true;
-}
+	_cleanup_(conf_freep) struct conf *c = calloc(1, sizeof(*c));
 
-static bool is_printable_ascii(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-			return false;
-	return true;
-}
-
-static bool port_ok(const char *p, size_t n)
-{
-	unsigned long v = 0;
-
-	if (n == 0 || n > 5 || !all_in(p, n, DIGITS))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		v = v * 10 + (unsigned long)(p[i] - '0');
-	return v >= 1 && v <= 65535;
-}
-
-static bool ipv6_ok(const char *p, size_t n)
-{
-	char tmp[INET6_ADDRSTRLEN];
-	struct in6_addr a;
-
-	if (n == 0 || n >= sizeof(tmp))
-		return false;
-	memcpy(tmp, p, n);
-	tmp[n] = '\0';
-	return inet_pton(AF_INET6, tmp, &a) == 1;
-}
-
-/* A DNS name or a dotted quad; digits-and-dots must be a real IPv4. */
-static bool hostname_ok(const char *p, size_t n)
-{
-	char tmp[INET_ADDRSTRLEN];
-	struct in_addr a;
-
-	if (n == 0 || n > 253 || !all_in(p, n, ALNUM ".-_"))
-		return false;
-	if (!all_in(p, n, DIGITS "."))
-		return true;
-	if (n >= sizeof(tmp))
-		return false;
-	memcpy(tmp, p, n);
-	tmp[n] = '\0';
-	return inet_pton(AF_INET, tmp, &a) == 1;
-}
-
-const char *conf_check_https_url(const char *s)
-{
-	const char *host, *end, *port;
-
-	if (!s || strncasecmp(s, "https://", 8) != 0)
-		return "must be an https:// URL";
-	if (!is_printable_ascii(s))
-		return "must not contain spaces, control or non-ASCII "
-		       "characters (write international host names in "
-		       "punycode)";
-	if (strpbrk(s, "?#"))
-		return "must not contain a query (?) or fragment (#)";
-	host = s + 8;
-	end = host + strcspn(host, "/");
-	if (memchr(host, '@', (size_t)(end - host)))
-		return "must not contain a user name or password (@)";
-	if (end == host)
-		return "must name a host after https://";
-	if (*host == '[') {
-		const char *close = memchr(host, ']', (size_t)(end - host));
-
-		if (!close || !ipv6_ok(host + 1, (size_t)(close - host - 1)))
-			return "must have a valid IPv6 address in brackets";
-		port = close + 1;
-		if (port < end && *port != ':')
-			return "must have a valid IPv6 address in brackets";
-	} else {
-		port = memchr(host, ':', (size_t)(end - host));
-		if (!port)
-			port = end;
-		if (port == host)
-			return "must name a host after https://";
-		if (!hostname_ok(host, (size_t)(port - host)))
-			return "must name a valid host";
-	}
-	if (port < end && !port_ok(port + 1, (size_t)(end - port - 1)))
-		return "must have a port between 1 and 65535";
-	return NULL;
-}
-
-const char *conf_check_region(const char *s)
-{
-	static const char bad[] = "must be an AWS region name like eu-west-1";
-	const char *p = s;
-	unsigned words = 0;
-	size_t n;
-
-	/* eu-west-1, us-gov-west-1, cn-north-1, eusc-de-east-1: lowercase
-	 * words joined by dashes, then a number. */
-	if (!s || strlen(s) > 32)
-		return bad;
-	for (;;) {
-		n = strspn(p, LOWER);
-		if (n == 0)
-			break;
-		words++;
-		p += n;
-		if (*p != '-')
-			return bad;
-		p++;
-	}
-	n = strspn(p, DIGITS);
-	if (words < 2 || n < 1 || n > 2 || p[n] != '\0')
-		return bad;
-	return NULL;
-}
-
-const char *conf_check_role_name(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if (n < 1 || n > 64 || !all_in(s, n, ROLE_NAME_CHARS))
-		return "must be 1 to 64 characters of A-Z a-z 0-9 _ . @ + = -";
-	return NULL;
-}
-
-/* arn:aws[-partition]:iam::<12 digits>: and returns what follows. */
-static const char *arn_iam_rest(const char *s)
-{
-	const char *p;
-
-	if (!s || strlen(s) > ARN_MAX || strncmp(s, "arn:aws", 7) != 0)
+	if (!c)
 		return NULL;
-	p = s + 7;
-	p += strspn(p, LOWER "-");
-	if (strncmp(p, ":iam::", 6) != 0)
+	if (path && !(c->path = strdup(path)))
 		return NULL;
-	p += 6;
-	if (strspn(p, DIGITS) != 12 || p[12] != ':')
+	c->adfs.relying_party = strdup(CONF_DEFAULT_RELYING_PARTY);
+	if (!c->adfs.relying_party)
 		return NULL;
-	return p + 13;
+	c->adfs.auth = CONF_AUTH_FORMS;
+	c->adfs.password = CONF_PASSWORD_PROMPT;
+	c->adfs.timeout = CONF_DEFAULT_TIMEOUT;
+	if (conf_parse_listen(CONF_DEFAULT_ECS_LISTEN, &c->serve.ecs) < 0)
+		return NULL;
+	c->serve.imds = (struct conf_listen){ .enabled = false };
+	c->refresh.min_remaining = CONF_DEFAULT_MIN_REMAINING;
+	c->log_level = LOG_INFO;
+	return TAKE_PTR(c);
 }
 
-const char *conf_check_role_arn(const char *s)
+/* Where to point at a key missing from a section: the section's own key
+ * ("adfs:"), else the top of the file. */
+static struct conf_mark section_mark(const struct conf_parse *p,
+				     const char *section)
 {
-	static const char bad[] =
-		"must be a role ARN like arn:aws:iam::123456789012:role/NAME";
-	const char *p = arn_iam_rest(s), *name;
-	size_t n;
+	const struct conf_given *g = conf_report_given_find(p, section);
 
-	if (!p || strncmp(p, "role/", 5) != 0)
-		return bad;
-	p += 5;
-	/* role/[path/]name: path segments are printable ASCII, the name is
-	 * an IAM role name (IAM API Reference, Role data type). */
-	name = strrchr(p, '/');
-	name = name ? name + 1 : p;
-	n = strlen(name);
-	if (n < 1 || n > 64 || !all_in(name, n, IAM_ROLE_CHARS))
-		return bad;
-	if (p[0] == '/' || strstr(p, "//") || !is_printable_ascii(p))
-		return bad;
-	return NULL;
+	return g ? g->key : p->root;
 }
 
-const char *conf_check_provider_arn(const char *s)
+static void check_role_ref(struct conf_parse *p, const char *name,
+			   const char *ref)
 {
-	static const char bad[] = "must be a SAML provider ARN like "
-				  "arn:aws:iam::123456789012:saml-provider/NAME";
-	const char *p = arn_iam_rest(s);
-	size_t n;
+	const struct conf_given *g = conf_report_given_find(p, name);
 
-	if (!p || strncmp(p, "saml-provider/", 14) != 0)
-		return bad;
-	p += 14;
-	n = strlen(p);
-	if (n < 1 || n > 128 || !all_in(p, n, SAML_PROVIDER_CHARS))
-		return bad;
-	return NULL;
+	if (!ref || !g || !p->roles_ok || conf_find_role(p->conf, ref))
+		return;
+	conf_report(p, g->value,
+		    "%s '%s' is not one of the names listed under roles", name,
+		    ref);
 }
 
-/* Splits a listener; on success sets host/host_len/port. */
-static const char *split_listen(const char *s, const char **ret_host,
-				size_t *ret_len, uint16_t *ret_port)
+static void check_listener(struct conf_parse *p, const char *name,
+			   const struct conf_listen *l)
 {
-	const char *host, *colon, *p;
-	unsigned long port = 0;
-	size_t n;
+	const struct conf_given *g = conf_report_given_find(p, name);
 
-	if (!s || !*s)
-		return "must be HOST:PORT, [IPv6]:PORT or off";
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
+	if (!l->enabled || p->conf->serve.allow_non_loopback ||
+	    conf_host_is_loopback(l->host) || !g)
+		return;
+	conf_report_given(p, g,
+			  "must be on loopback (127.0.0.1, [::1] or localhost) "
+			  "unless serve.allow_non_loopback is true");
+}
 
-		if (!close)
-			return "must be HOST:PORT, [IPv6]:PORT or off";
-		host = s + 1;
-		n = (size_t)(close - host);
-		if (!ipv6_ok(host, n))
-			return "host in brackets must be an IPv6 address";
-		colon = close + 1;
-		if (*colon == '\0')
-			return "needs a port: write [IPv6]:PORT, e.g. "
-			       "[::1]:9911";
-		if (*colon != ':')
-			return "must be HOST:PORT, [IPv6]:PORT or off";
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return "needs a port: write HOST:PORT, e.g. "
-			       "127.0.0.1:9911";
-		if (memchr(s, ':', (size_t)(colon - s)))
-			return "needs brackets around an IPv6 address, e.g. "
-			       "[::1]:9911";
-		host = s;
-		n = (size_t)(colon - s);
-		if (n == 0)
-			return "needs a host, e.g. 127.0.0.1:9911";
-		if (!hostname_ok(host, n))
-			return "host must be an IP address or a host name";
+static int set_endpoints(struct conf_parse *p)
+{
+	struct conf *c = p->conf;
+	const char *region = c->aws.region;
+	bool cn = region && strneq(region, "cn-", 3);
+	int r;
+
+	/* STS: regional when a region is set (AWS recommends regional STS
+	 * endpoints); the China partition lives under amazonaws.com.cn. */
+	if (!c->aws.sts_endpoint) {
+		if (region)
+			r = asprintf(&c->aws.sts_endpoint,
+				     "https://sts.%s.amazonaws.com%s", region,
+				     cn ? ".cn" : "");
+		else
+			r = (c->aws.sts_endpoint =
+				     strdup(CONF_DEFAULT_STS_ENDPOINT)) ?
+				    0 :
+				    -1;
+		if (r < 0) {
+			c->aws.sts_endpoint = NULL;
+			return conf_report_oom(p);
+		}
 	}
-	p = colon + 1;
-	if (*p == '\0')
-		return "needs a port: write HOST:PORT, e.g. 127.0.0.1:9911";
-	if (!port_ok(p, strlen(p)))
-		return "port must be a number between 1 and 65535";
-	for (; *p; p++)
-		port = port * 10 + (unsigned long)(*p - '0');
-	*ret_host = host;
-	*ret_len = n;
-	*ret_port = (uint16_t)port;
-	return NULL;
-}
+	/* IAM is global per partition; the commercial endpoint does not
+	 * serve aws-cn or aws-us-gov. */
+	if (!c->aws.iam_endpoint) {
+		const char *iam = CONF_DEFAULT_IAM_ENDPOINT;
 
-const char *conf_check_listen(const char *s)
-{
-	const char *host;
-	uint16_t port;
-	size_t n;
-
-	if (s && strcasecmp(s, "off") == 0)
-		return NULL;
-	return split_listen(s, &host, &n, &port);
-}
-
-int conf_parse_listen(const char *s, struct conf_listen *ret)
-{
-	const char *host;
-	uint16_t port;
-	size_t n;
-	char *h;
-
-	if (s && strcasecmp(s, "off") == 0) {
-		*ret = (struct conf_listen){ .enabled = false };
-		return 0;
+		if (cn)
+			iam = "https://iam.cn-north-1.amazonaws.com.cn";
+		else if (region && strneq(region, "us-gov-", 7))
+			iam = "https://iam.us-gov.amazonaws.com";
+		c->aws.iam_endpoint = strdup(iam);
+		if (!c->aws.iam_endpoint)
+			return conf_report_oom(p);
 	}
-	if (split_listen(s, &host, &n, &port))
-		return -EINVAL;
-	h = strndup(host, n);
-	if (!h)
+	return 0;
+}
+
+void conf_validate(struct conf_parse *p)
+{
+	struct conf *c = p->conf;
+
+	if (!conf_report_given_find(p, "adfs.url"))
+		conf_report(p, section_mark(p, "adfs"), "adfs.url is required");
+	if (!conf_report_given_find(p, "adfs.username") &&
+	    c->adfs.auth != CONF_AUTH_KERBEROS)
+		conf_report(p, section_mark(p, "adfs"),
+			    "adfs.username is required (unless adfs.auth is "
+			    "kerberos)");
+
+	check_role_ref(p, "default_role", c->default_role);
+	check_role_ref(p, "serve.imds_role", c->serve.imds_role);
+
+	check_listener(p, "serve.ecs", &c->serve.ecs);
+	check_listener(p, "serve.imds", &c->serve.imds);
+	if (c->serve.ecs.enabled && c->serve.imds.enabled &&
+	    c->serve.ecs.port == c->serve.imds.port &&
+	    strcasecmp(c->serve.ecs.host, c->serve.imds.host) == 0) {
+		const struct conf_given *g =
+			conf_report_given_find(p, "serve.imds");
+
+		if (g)
+			conf_report_given(p, g,
+					  "must differ from serve.ecs: both "
+					  "would listen on the same address");
+	}
+
+	(void)set_endpoints(p);
+}
+
+/* ---- the parse ---- */
+
+int conf_parse_yaml(const char *path, const char *data, size_t len,
+		    struct conf **ret, struct conf_errors *errs)
+{
+	_cleanup_(conf_freep) struct conf *c = NULL;
+	struct conf_parse p = { .path = path ? path : "<config>",
+				.errs = errs };
+	int r;
+
+	assert(ret);
+	assert(data || len == 0);
+	if (!data)
+		data = "";
+	if (len > CONF_MAX_SIZE) {
+		r = conf_errors_add(errs,
+				    "%s: the file is larger than %u bytes, too "
+				    "large for a configuration",
+				    p.path, CONF_MAX_SIZE);
+		return r < 0 ? r : -EINVAL;
+	}
+	c = conf_new_defaults(path);
+	if (!c)
 		return -ENOMEM;
-	*ret = (struct conf_listen){ .enabled = true, .host = h, .port = port };
+	p.conf = c;
+
+	r = conf_yaml_map(&p, data, len);
+	if (r > 0)
+		conf_validate(&p);
+	conf_report_finish(&p);
+	if (p.r < 0)
+		return p.r;
+	if (r < 0)
+		return r;
+	if (p.n_errors > 0)
+		return -EINVAL;
+	*ret = TAKE_PTR(c);
 	return 0;
 }
