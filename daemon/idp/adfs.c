@@ -8,6 +8,7 @@
 
 #include "idp/adfs-page.h"
 #include "net/http-call.h"
+#include "net/url.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -40,49 +41,15 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata);
 
 char *adfs_signon_url(const struct conf *conf)
 {
-	char *esc, *url = NULL;
-	CURL *e;
+	_cleanup_free_ char *esc = NULL;
+	const char *rp = conf->adfs.relying_party;
+	char *url;
 
-	e = curl_easy_init();
-	if (!e)
-		return NULL;
-	esc = curl_easy_escape(e, conf->adfs.relying_party, 0);
-	if (esc &&
+	if (!rp || url_escape(rp, strlen(rp), &esc) < 0 ||
 	    asprintf(&url, "%s/adfs/ls/IdpInitiatedSignOn.aspx?loginToRp=%s",
 		     conf->adfs.url, esc) < 0)
-		url = NULL;
-	curl_free(esc);
-	curl_easy_cleanup(e);
-	return url;
-}
-
-/* "https://host:port" of url, lower-cased host; NULL on parse failure.
- * ret_host, when given, gets the host alone. */
-static char *origin_of(const char *url, char **ret_host)
-{
-	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *port = NULL, *o = NULL;
-
-	if (!u)
 		return NULL;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
-		    CURLUE_OK) {
-		for (char *p = host; *p; p++)
-			if (*p >= 'A' && *p <= 'Z')
-				*p = (char)(*p - 'A' + 'a');
-		if (asprintf(&o, "%s://%s:%s", scheme, host, port) < 0)
-			o = NULL;
-		if (o && ret_host)
-			*ret_host = strdup(host);
-	}
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
-	return o;
+	return url;
 }
 
 int adfs_new(sd_event *event, struct curl_glue *g, const struct conf *conf,
@@ -98,8 +65,8 @@ int adfs_new(sd_event *event, struct curl_glue *g, const struct conf *conf,
 	a->glue = g;
 	a->conf = conf;
 	a->share = curl_share_init();
-	a->origin = origin_of(conf->adfs.url, &a->host);
-	if (!a->share || !a->origin || !a->host ||
+	if (url_origin(conf->adfs.url, &a->origin) < 0 ||
+	    url_host(conf->adfs.url, &a->host) < 0 || !a->share ||
 	    curl_share_setopt(a->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE)) {
 		adfs_free(a);
 		return -ENOMEM;
@@ -268,15 +235,11 @@ static int form_body(struct adfs *a, const struct adfs_page *p,
 	_cleanup_(secret_freep) struct secret *b = NULL;
 	size_t extra = (a->password ? a->password->len : 0) +
 		       (code ? code->len : 0);
-	CURL *e;
 	int r = 0;
 
 	b = secret_new(32768 + 3 * extra);
-	e = curl_easy_init();
-	if (!b || !e) {
-		curl_easy_cleanup(e);
+	if (!b)
 		return -ENOMEM;
-	}
 	for (size_t i = 0; i < p->n_fields && r == 0; i++) {
 		const struct adfs_field *f = &p->fields[i];
 		const char *v = f->value;
@@ -292,9 +255,8 @@ static int form_body(struct adfs *a, const struct adfs_page *p,
 		else if (strcasestr(f->name, "user") ||
 			 strcasestr(f->name, "email"))
 			v = strempty(a->conf->adfs.username);
-		r = http_form_append(b, e, f->name, v, strlen(v));
+		r = http_form_append(b, f->name, v, strlen(v));
 	}
-	curl_easy_cleanup(e);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(b);
@@ -311,8 +273,7 @@ static int post_form(struct adfs *a, const struct adfs_page *p,
 
 	if (!p->action || strncmp(p->action, "https://", 8) != 0)
 		return -EPROTO;
-	o = origin_of(p->action, NULL);
-	if (!o || !streq(o, a->origin))
+	if (url_origin(p->action, &o) < 0 || !streq(o, a->origin))
 		return -EXDEV;
 	action = strdup(p->action);
 	if (!action)
@@ -559,10 +520,11 @@ static void on_call_done(struct http_call *c, int error, void *userdata)
 		return;
 	}
 	if (c->status >= 300 && c->status < 400 && c->location) {
-		_cleanup_free_ char *o = origin_of(c->location, NULL);
+		_cleanup_free_ char *o = NULL;
 		_cleanup_free_ char *next = strdup(c->location);
 		int r;
 
+		(void)url_origin(c->location, &o);
 		if (!o || !next || !streq(o, a->origin)) {
 			finish(a, -EPROTO, NULL,
 			       "ADFS redirected outside its origin (%s); "

@@ -6,11 +6,9 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <limits.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
+#include "util/encode.h"
 #include "util/timeutil.h"
 #include "util/xml.h"
 
@@ -34,81 +32,6 @@ struct saml_info *saml_info_free(struct saml_info *s)
 	free(s->name_id);
 	free(s);
 	return NULL;
-}
-
-static bool is_b64_char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9') || c == '+' || c == '/';
-}
-
-int base64_decode_secret(const char *b64, size_t len, struct secret **ret)
-{
-	_cleanup_(secret_freep) struct secret *clean = NULL;
-	_cleanup_(secret_freep) struct secret *out = NULL;
-	size_t n, pad = 0, i;
-	int r;
-
-	assert(b64 || len == 0);
-	assert(ret);
-
-	/* The encoded assertion is as secret as the decoded one, so the
-	 * whitespace-free copy lives in locked memory too. */
-	clean = secret_new(len + 2);
-	if (!clean)
-		return -ENOMEM;
-	for (i = 0; i < len; i++) {
-		char c = b64[i];
-
-		if (xml_is_space(c) || c == '\v')
-			continue;
-		if (c == '=') {
-			if (pad >= 2)
-				return -EINVAL;
-			pad++;
-		} else if (!is_b64_char(c) || pad > 0) {
-			/* Data after padding, or a foreign character. */
-			return -EINVAL;
-		}
-		clean->data[clean->len++] = c;
-	}
-	n = clean->len;
-	if (n == 0)
-		return -EINVAL;
-	/* RFC 4648 3.2: accept input whose padding was left off, but not a
-	 * length no encoder produces. */
-	switch (n % 4) {
-	case 0:
-		break;
-	case 1:
-		return -EINVAL;
-	default:
-		if (pad > 0)
-			return -EINVAL;
-		while (clean->len % 4 != 0) {
-			clean->data[clean->len++] = '=';
-			pad++;
-		}
-		n = clean->len;
-		break;
-	}
-	clean->data[n] = '\0';
-	if (n > INT_MAX)
-		return -E2BIG;
-
-	out = secret_new(n / 4 * 3);
-	if (!out)
-		return -ENOMEM;
-	/* EVP_DecodeBlock does not understand padding: it decodes '=' as
-	 * zero bits and reports the full 3 bytes per quantum. */
-	r = EVP_DecodeBlock((unsigned char *)out->data,
-			    (const unsigned char *)clean->data, (int)n);
-	if (r < 0 || (size_t)r != n / 4 * 3 || (size_t)r < pad)
-		return -EINVAL;
-	out->len = (size_t)r - pad;
-	out->data[out->len] = '\0';
-	*ret = TAKE_PTR(out);
-	return 0;
 }
 
 enum arn_kind {
@@ -473,7 +396,7 @@ int saml_parse_base64(const char *b64, size_t len, struct saml_info **ret)
 	if (chars / 4 > SAML_MAX_XML / 3 + 1)
 		return -E2BIG;
 
-	r = base64_decode_secret(b64, len, &xml);
+	r = encode_base64_decode_secret(b64, len, &xml);
 	if (r < 0)
 		return r;
 	return saml_parse(xml->data, xml->len, ret);

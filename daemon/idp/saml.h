@@ -44,6 +44,3 @@ int saml_parse_base64(const char *b64, size_t len, struct saml_info **ret);
 struct saml_info *saml_info_free(struct saml_info *s);
 DEFINE_FREEP(struct saml_info, saml_info_free)
 
-/* Base64 decode (OpenSSL EVP), whitespace ignored; result in a secret
- * (assertions are secrets). -EINVAL on bad input. */
-int base64_decode_secret(const char *b64, size_t len, struct secret **ret);

@@ -42,10 +42,15 @@ int wstrust_build_request(const char *endpoint, const char *username,
 int wstrust_parse_response(const char *xml, size_t len,
 			   struct secret **ret_assertion, char **ret_fault);
 /* Pure: wraps an Assertion in a minimal samlp:Response (Status Success,
- * Destination https://signin.aws.amazon.com/saml, Issuer copied from the
- * assertion) and base64-encodes it. */
-int wstrust_wrap_response(const struct secret *assertion, usec_t now,
+ * the given Destination, Issuer copied from the assertion) and
+ * base64-encodes it. -EINVAL when destination is NULL or not XML text. */
+int wstrust_wrap_response(const struct secret *assertion,
+			  const char *destination, usec_t now,
 			  struct secret **ret_b64);
+/* The SAML sign-in URL of conf's partition (from aws.region, else from the
+ * roles' ARNs, else aws): the Destination wstrust_fetch() writes. Static
+ * storage. */
+const char *wstrust_destination(const struct conf *conf);
 
 /* Starts one round; password borrowed until done runs. */
 int wstrust_fetch(struct curl_glue *g, const struct conf *conf,

@@ -1,6 +1,7 @@
 #include "net/http-call.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <openssl/ssl.h>
 #include <string.h>
 #include <strings.h>
@@ -19,17 +20,13 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-/* Parses an RFC 7231 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"). */
+/* An HTTP Date header (RFC 9110 section 5.6.7: IMF-fixdate, or the
+ * obsolete RFC 850 and asctime forms) as wall clock; 0 when it does not
+ * parse. */
 static usec_t parse_http_date(const char *v)
 {
-	struct tm tm = { 0 };
-	const char *end;
-	time_t t;
+	time_t t = curl_getdate(v, NULL);
 
-	end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	if (!end)
-		return 0;
-	t = timegm(&tm);
 	return t > 0 ? (usec_t)t * USEC_PER_SEC : 0;
 }
 
@@ -130,13 +127,18 @@ int http_call_set_post_take(struct http_call *c, struct secret *body,
 	return http_call_add_header(c, h);
 }
 
-int http_form_append(struct secret *b, CURL *e, const char *name,
-		     const char *value, size_t value_len)
+int http_form_append(struct secret *b, const char *name, const char *value,
+		     size_t value_len)
 {
-	char *ename = curl_easy_escape(e, name, 0);
-	char *evalue = curl_easy_escape(e, value, (int)value_len);
+	char *ename, *evalue;
 	int r = -ENOMEM;
 
+	/* libcurl escapes without an easy handle since 7.82.0. */
+	if (value_len > INT_MAX)
+		return -E2BIG;
+	ename = curl_easy_escape(NULL, name, 0);
+	evalue = value_len ? curl_easy_escape(NULL, value, (int)value_len)
+			   : curl_easy_escape(NULL, "", 0);
 	if (ename && evalue) {
 		r = b->len ? secret_append(b, "&", 1) : 0;
 		if (r == 0)

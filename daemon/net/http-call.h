@@ -55,10 +55,9 @@ int http_call_set_post_take(struct http_call *c, struct secret *body,
 			    const char *content_type);
 int http_call_add_header(struct http_call *c, const char *header);
 /* Appends "name=value" (both url-encoded, '&' between pairs) to a form
- * body in locked memory; the escaped copy of value is wiped. e: any easy
- * handle (libcurl's escaping needs one). */
-int http_form_append(struct secret *b, CURL *e, const char *name,
-		     const char *value, size_t value_len);
+ * body in locked memory; the escaped copy of value is wiped. */
+int http_form_append(struct secret *b, const char *name, const char *value,
+		     size_t value_len);
 /* Starts it; done runs once from the loop. */
 int http_call_start(struct http_call *c, struct curl_glue *g,
 		    http_call_done_fn done, void *userdata);

@@ -5,20 +5,10 @@
 #include <openssl/hmac.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "util/buf.h"
-
-static void hex(const unsigned char *d, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[d[i] >> 4];
-		out[2 * i + 1] = digits[d[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
+#include "util/encode.h"
+#include "util/timeutil.h"
 
 static int sha256_hex(const void *p, size_t n, char out[65])
 {
@@ -27,7 +17,7 @@ static int sha256_hex(const void *p, size_t n, char out[65])
 
 	if (EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) != 1 || len != 32)
 		return -EIO;
-	hex(md, 32, out);
+	encode_hex(md, 32, out);
 	return 0;
 }
 
@@ -49,14 +39,11 @@ int sigv4_sign(const struct sigv4_request *req, char **ret_auth,
 	unsigned char key[32], sig[32];
 	char date[9], amz[SIGV4_AMZ_DATE_LEN + 1], body_hash[65], creq_hash[65];
 	char sig_hex[65], scope[160], signed_headers[96];
-	time_t t = (time_t)(req->now / USEC_PER_SEC);
 	struct buf creq, sts;
-	struct tm tm;
 	char *auth = NULL;
 	int r;
 
-	if (!gmtime_r(&t, &tm) ||
-	    strftime(amz, sizeof(amz), "%Y%m%dT%H%M%SZ", &tm) != 16)
+	if (strlen(format_iso8601_basic(amz, req->now)) != SIGV4_AMZ_DATE_LEN)
 		return -EINVAL;
 	memcpy(date, amz, 8);
 	date[8] = '\0';
@@ -135,7 +122,7 @@ int sigv4_sign(const struct sigv4_request *req, char **ret_auth,
 	buf_clear(&sts);
 	if (r < 0)
 		return r;
-	hex(sig, 32, sig_hex);
+	encode_hex(sig, 32, sig_hex);
 	if (asprintf(&auth,
 		     "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, "
 		     "Signature=%s",

@@ -101,31 +101,26 @@ int sts_assume_role_with_saml(struct curl_glue *g, const struct conf *conf,
 	_cleanup_(secret_freep) struct secret *body = NULL;
 	struct sts_call *c;
 	char dur[16];
-	CURL *e;
 	int r;
 
 	body = secret_new(1024 + strlen(role_arn) * 3 +
 			  strlen(principal_arn) * 3 + saml_b64->len * 3);
-	e = curl_easy_init();
-	if (!body || !e) {
-		curl_easy_cleanup(e);
+	if (!body)
 		return -ENOMEM;
-	}
 	(void)snprintf(dur, sizeof(dur), "%u", duration);
-	r = http_form_append(body, e, "Action", "AssumeRoleWithSAML", 18);
+	r = http_form_append(body, "Action", "AssumeRoleWithSAML", 18);
 	if (r == 0)
-		r = http_form_append(body, e, "Version", "2011-06-15", 10);
+		r = http_form_append(body, "Version", "2011-06-15", 10);
 	if (r == 0)
-		r = http_form_append(body, e, "RoleArn", role_arn, strlen(role_arn));
+		r = http_form_append(body, "RoleArn", role_arn, strlen(role_arn));
 	if (r == 0)
-		r = http_form_append(body, e, "PrincipalArn", principal_arn,
+		r = http_form_append(body, "PrincipalArn", principal_arn,
 				 strlen(principal_arn));
 	if (r == 0)
-		r = http_form_append(body, e, "SAMLAssertion", saml_b64->data,
+		r = http_form_append(body, "SAMLAssertion", saml_b64->data,
 				 saml_b64->len);
 	if (r == 0 && duration)
-		r = http_form_append(body, e, "DurationSeconds", dur, strlen(dur));
-	curl_easy_cleanup(e);
+		r = http_form_append(body, "DurationSeconds", dur, strlen(dur));
 	if (r < 0)
 		return r;
 

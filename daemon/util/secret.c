@@ -2,11 +2,11 @@
 
 #include <errno.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <string.h>
 #include <sys/mman.h>
 
+#include "util/encode.h"
 #include "util/log.h"
 
 static bool lock_failed;
@@ -104,28 +104,10 @@ void erase_and_free(char *p)
 int random_token(char out[static RANDOM_TOKEN_LEN + 1])
 {
 	unsigned char raw[32];
-	char b64[48];
-	int n;
 
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		return -EIO;
-	n = EVP_EncodeBlock((unsigned char *)b64, raw, sizeof(raw));
+	(void)encode_base64url(raw, sizeof(raw), out);
 	explicit_bzero(raw, sizeof(raw));
-	/* base64 -> base64url without padding: 44 characters less one '='. */
-	if (n != RANDOM_TOKEN_LEN + 1) {
-		explicit_bzero(b64, sizeof(b64));
-		return -EIO;
-	}
-	for (int i = 0; i < RANDOM_TOKEN_LEN; i++) {
-		char ch = b64[i];
-
-		if (ch == '+')
-			ch = '-';
-		else if (ch == '/')
-			ch = '_';
-		out[i] = ch;
-	}
-	out[RANDOM_TOKEN_LEN] = '\0';
-	explicit_bzero(b64, sizeof(b64));
 	return 0;
 }

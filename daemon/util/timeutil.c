@@ -108,15 +108,39 @@ int parse_iso8601(const char *s, usec_t *ret)
 	return 0;
 }
 
-char *format_iso8601(char buf[static 21], usec_t t)
+/* Formats t (UTC, whole seconds) with the strftime format fmt into size
+ * bytes of buf; the epoch when t does not fit a struct tm or buf. */
+static char *format_utc(char *buf, size_t size, const char *fmt, usec_t t)
 {
 	time_t s = (time_t)(t / USEC_PER_SEC);
 	struct tm tm;
 
-	if (!gmtime_r(&s, &tm) ||
-	    strftime(buf, ISO8601_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		(void)snprintf(buf, ISO8601_MAX, "1970-01-01T00:00:00Z");
+	if (!gmtime_r(&s, &tm) || strftime(buf, size, fmt, &tm) == 0) {
+		s = 0;
+		(void)gmtime_r(&s, &tm);
+		(void)strftime(buf, size, fmt, &tm);
+	}
 	return buf;
+}
+
+char *format_iso8601(char buf[static ISO8601_MAX], usec_t t)
+{
+	return format_utc(buf, ISO8601_MAX, "%Y-%m-%dT%H:%M:%SZ", t);
+}
+
+char *format_iso8601_ms(char buf[static ISO8601_MS_MAX], usec_t t)
+{
+	unsigned ms = (unsigned)(t % USEC_PER_SEC / USEC_PER_MSEC);
+	char base[ISO8601_MAX];
+
+	(void)format_utc(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", t);
+	(void)snprintf(buf, ISO8601_MS_MAX, "%s.%03uZ", base, ms);
+	return buf;
+}
+
+char *format_iso8601_basic(char buf[static ISO8601_BASIC_MAX], usec_t t)
+{
+	return format_utc(buf, ISO8601_BASIC_MAX, "%Y%m%dT%H%M%SZ", t);
 }
 
 int parse_duration(const char *s, usec_t *ret)

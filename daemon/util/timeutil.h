@@ -22,6 +22,13 @@ int parse_iso8601(const char *s, usec_t *ret);
  * at least 21 bytes; returns buf. */
 char *format_iso8601(char buf[static 21], usec_t t);
 #define ISO8601_MAX 21
+/* The same with milliseconds, "YYYY-MM-DDTHH:MM:SS.mmmZ", as WCF writes
+ * xs:dateTime (WS-Security u:Timestamp, SAML IssueInstant). */
+char *format_iso8601_ms(char buf[static 32], usec_t t);
+#define ISO8601_MS_MAX 32
+/* The basic format "YYYYMMDDTHHMMSSZ" (SigV4's X-Amz-Date). */
+char *format_iso8601_basic(char buf[static 17], usec_t t);
+#define ISO8601_BASIC_MAX 17
 
 /* Parses a config duration: an integer (seconds) or a number with one
  * suffix s, m, h ("90m", "4h", "30s"). -EINVAL, -ERANGE. */

@@ -30,7 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!assertion)
 		return 0;
 	FUZZ_CHECK(assertion->len > 0);
-	r = wstrust_wrap_response(assertion, NOW, &b64);
+	r = wstrust_wrap_response(assertion, "https://signin.aws.amazon.com/saml",
+				  NOW, &b64);
 	FUZZ_CHECK((r == 0) == (b64 != NULL));
 	if (b64 && saml_parse_base64(b64->data, b64->len, &s) == 0)
 		saml_info_free(s);

@@ -14,6 +14,7 @@
 #include "idp/adfs-page.h"
 #include "idp/saml.h"
 #include "util/buf.h"
+#include "util/encode.h"
 
 #define BASE                                                                 \
 	"https://adfs.example.com/adfs/ls/IdpInitiatedSignOn.aspx"           \
@@ -134,7 +135,7 @@ static void test_saml_page(void **state)
 
 	/* the decoded value is exactly the fixture it was made from */
 	read_fixture("saml-response.xml", &b);
-	assert_int_equal(base64_decode_secret(p->saml_response->data,
+	assert_int_equal(encode_base64_decode_secret(p->saml_response->data,
 					      p->saml_response->len, &xml),
 			 0);
 	assert_int_equal(xml->len, b.len);

@@ -13,6 +13,7 @@
 
 #include "idp/saml.h"
 #include "util/buf.h"
+#include "util/encode.h"
 #include "util/xml.h"
 
 #define ROLE_ATTR                                                            \
@@ -195,7 +196,7 @@ static void test_base64_decode(void **state)
 
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		_cleanup_(secret_freep) struct secret *s = NULL;
-		int r = base64_decode_secret(cases[i].in, strlen(cases[i].in),
+		int r = encode_base64_decode_secret(cases[i].in, strlen(cases[i].in),
 					     &s);
 
 		if (!cases[i].out) {

@@ -26,9 +26,13 @@
 #include "idp/saml.h"
 #include "idp/wstrust.h"
 #include "net/curl-glue.h"
+#include "sts/partition.h"
 #include "util/buf.h"
+#include "util/encode.h"
 #include "util/xml.h"
 
+#define SIGNIN_AWS "https://signin.aws.amazon.com/saml"
+#define SIGNIN_CN "https://signin.amazonaws.cn/saml"
 #define NS_SOAP12 "http://www.w3.org/2003/05/soap-envelope"
 #define NS_WSA "http://www.w3.org/2005/08/addressing"
 #define NS_WSU                                                               \
@@ -659,7 +663,7 @@ static void test_wrap(void **state)
 
 	read_fixture("wstrust-rstr.xml", &b);
 	assert_int_equal(wstrust_parse_response(b.data, b.len, &as, NULL), 0);
-	assert_int_equal(wstrust_wrap_response(as, NOW, &b64), 0);
+	assert_int_equal(wstrust_wrap_response(as, SIGNIN_AWS, NOW, &b64), 0);
 	assert_int_equal(strlen(b64->data), b64->len);
 	assert_null(strpbrk(b64->data, "\r\n "));
 
@@ -677,15 +681,14 @@ static void test_wrap(void **state)
 	assert_int_equal(info->not_on_or_after, 1715678253401000ULL);
 
 	/* The Response around it. */
-	assert_int_equal(base64_decode_secret(b64->data, b64->len, &xml), 0);
+	assert_int_equal(encode_base64_decode_secret(b64->data, b64->len, &xml), 0);
 	assert_int_equal(xml_parse(xml->data, xml->len, SAML_MAX_XML, &doc), 0);
 	root = xmlDocGetRootElement(doc);
 	assert_true(xml_is(root, NS_SAML2P, "Response"));
 	assert_string_equal(xml_attr(root, "Version"), "2.0");
 	assert_string_equal(xml_attr(root, "IssueInstant"),
 			    "2024-05-14T09:12:33.417Z");
-	assert_string_equal(xml_attr(root, "Destination"),
-			    "https://signin.aws.amazon.com/saml");
+	assert_string_equal(xml_attr(root, "Destination"), SIGNIN_AWS);
 	id = xml_attr(root, "ID");
 	assert_non_null(id);
 	assert_int_equal(strlen(id), 33);
@@ -713,8 +716,8 @@ static void test_wrap_ids_differ(void **state)
 
 	as = secret_new_from(a, strlen(a));
 	assert_non_null(as);
-	assert_int_equal(wstrust_wrap_response(as, NOW, &x), 0);
-	assert_int_equal(wstrust_wrap_response(as, NOW, &y), 0);
+	assert_int_equal(wstrust_wrap_response(as, SIGNIN_AWS, NOW, &x), 0);
+	assert_int_equal(wstrust_wrap_response(as, SIGNIN_AWS, NOW, &y), 0);
 	assert_false(streq(x->data, y->data));
 }
 
@@ -742,10 +745,81 @@ static void test_wrap_rejects(void **state)
 			secret_new_from(cases[i].xml, strlen(cases[i].xml));
 
 		assert_non_null(as);
-		assert_int_equal(wstrust_wrap_response(as, NOW, &out),
+		assert_int_equal(wstrust_wrap_response(as, SIGNIN_AWS, NOW, &out),
 				 cases[i].r);
 		assert_null(out);
 	}
+	{
+		static const char a[] = "<Assertion xmlns=\"" NS_SAML2 "\">"
+					"<Issuer>i</Issuer></Assertion>";
+		_cleanup_(secret_freep) struct secret *as =
+			secret_new_from(a, strlen(a));
+
+		assert_int_equal(wstrust_wrap_response(as, NULL, NOW, &out),
+				 -EINVAL);
+		assert_int_equal(wstrust_wrap_response(as, "bad\x01", NOW,
+						       &out),
+				 -EINVAL);
+		assert_null(out);
+	}
+}
+
+/* The Destination is the SAML sign-in URL of the partition: from the
+ * region, else from the roles' ARNs, else the commercial one. */
+static void test_destination_follows_partition(void **state)
+{
+	struct conf_role cn_role = {
+		.arn = (char *)"arn:aws-cn:iam::123456789012:role/Dev",
+	};
+	struct conf_role eusc_role = {
+		.arn = (char *)"arn:aws-eusc:iam::123456789012:role/Dev",
+	};
+	struct conf conf = { 0 };
+	const char *d;
+
+	assert_string_equal(wstrust_destination(&conf), SIGNIN_AWS);
+	conf.aws.region = (char *)"eu-west-1";
+	assert_string_equal(wstrust_destination(&conf), SIGNIN_AWS);
+	conf.aws.region = (char *)"cn-north-1";
+	assert_string_equal(wstrust_destination(&conf), SIGNIN_CN);
+	conf.aws.region = (char *)"us-gov-west-1";
+	assert_string_equal(wstrust_destination(&conf),
+			    "https://signin.amazonaws-us-gov.com/saml");
+	conf.aws.region = (char *)"eusc-de-east-1";
+	d = wstrust_destination(&conf);
+	assert_null(strstr(d, "amazon.com"));
+	assert_null(strstr(d, "amazonaws.com"));
+	assert_string_equal(d, partition_from_name("aws-eusc")->saml_signin);
+
+	/* No region: the roles' partition. */
+	conf.aws.region = NULL;
+	conf.roles = &cn_role;
+	conf.n_roles = 1;
+	assert_string_equal(wstrust_destination(&conf), SIGNIN_CN);
+	conf.roles = &eusc_role;
+	assert_string_equal(wstrust_destination(&conf), d);
+}
+
+/* The wrapper writes the Destination it is given, escaped. */
+static void test_wrap_destination(void **state)
+{
+	static const char a[] = "<Assertion xmlns=\"" NS_SAML2 "\"><Issuer>"
+				"i</Issuer></Assertion>";
+	_cleanup_(secret_freep) struct secret *as = NULL, *b64 = NULL;
+	_cleanup_(secret_freep) struct secret *xml = NULL;
+	_cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
+
+	as = secret_new_from(a, strlen(a));
+	assert_non_null(as);
+	assert_int_equal(wstrust_wrap_response(as, SIGNIN_CN, NOW, &b64), 0);
+	assert_int_equal(encode_base64_decode_secret(b64->data, b64->len,
+						     &xml),
+			 0);
+	assert_int_equal(xml_parse(xml->data, xml->len, SAML_MAX_XML, &doc),
+			 0);
+	assert_string_equal(xml_attr(xmlDocGetRootElement(doc),
+				     "Destination"),
+			    SIGNIN_CN);
 }
 
 /* An assertion handed over with an XML declaration (or a BOM) still makes
@@ -768,10 +842,10 @@ static void test_wrap_declaration(void **state)
 
 	as = secret_new_from(a, strlen(a));
 	assert_non_null(as);
-	assert_int_equal(wstrust_wrap_response(as, NOW, &b64), 0);
+	assert_int_equal(wstrust_wrap_response(as, SIGNIN_AWS, NOW, &b64), 0);
 	assert_int_equal(saml_parse_base64(b64->data, b64->len, &info), 0);
 	assert_int_equal(info->n_roles, 1);
-	assert_int_equal(base64_decode_secret(b64->data, b64->len, &xml), 0);
+	assert_int_equal(encode_base64_decode_secret(b64->data, b64->len, &xml), 0);
 	assert_int_equal(xml_parse(xml->data, xml->len, SAML_MAX_XML, &doc), 0);
 	assert_text(xml_child(xmlDocGetRootElement(doc), NS_SAML2, "Issuer"),
 		    "https://x/?a=1&b=<2>");
@@ -934,6 +1008,9 @@ static void on_round_done(int r, struct secret *saml, const char *message,
 	rd->call = wstrust_call_free(rd->call);
 }
 
+/* aws.region for the next run_round (NULL: none). */
+static char *round_region;
+
 /* Runs one wstrust_fetch against a child serving status/body. */
 static void run_round(int status, const char *body, bool trust,
 		      struct round *rd)
@@ -975,6 +1052,7 @@ static void run_round(int status, const char *body, bool trust,
 	conf.adfs.auth = CONF_AUTH_WSTRUST;
 	conf.adfs.ca_file = trust ? server.ca_path : NULL;
 	conf.adfs.timeout = 10 * USEC_PER_SEC;
+	conf.aws.region = round_region;
 
 	assert_true(sd_event_new(&e) >= 0);
 	assert_int_equal(curl_glue_new(e, &g), 0);
@@ -1058,6 +1136,32 @@ static void test_fetch_ok(void **state)
 				    WSTRUST_PATH);
 	}
 	explicit_bzero(rd.request, sizeof(rd.request));
+}
+
+/* A round for an aws-eusc region wraps the assertion for that
+ * partition's sign-in URL, not the commercial one. */
+static void test_fetch_partition(void **state)
+{
+	_cleanup_free_ char *body = fixture_string("wstrust-rstr.xml");
+	_cleanup_(secret_freep) struct secret *xml = NULL;
+	_cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
+	struct round rd;
+
+	round_region = (char *)"eusc-de-east-1";
+	run_round(200, body, true, &rd);
+	round_region = NULL;
+	assert_int_equal(rd.r, 0);
+	assert_non_null(rd.saml);
+	assert_int_equal(encode_base64_decode_secret(rd.saml->data,
+						     rd.saml->len, &xml),
+			 0);
+	rd.saml = secret_free(rd.saml);
+	explicit_bzero(rd.request, sizeof(rd.request));
+	assert_int_equal(xml_parse(xml->data, xml->len, SAML_MAX_XML, &doc),
+			 0);
+	assert_string_equal(xml_attr(xmlDocGetRootElement(doc),
+				     "Destination"),
+			    partition_from_name("aws-eusc")->saml_signin);
 }
 
 static void test_fetch_auth_fault(void **state)
@@ -1179,6 +1283,9 @@ int main(void)
 		cmocka_unit_test(test_wrap_ids_differ),
 		cmocka_unit_test(test_wrap_rejects),
 		cmocka_unit_test(test_wrap_declaration),
+		cmocka_unit_test(test_destination_follows_partition),
+		cmocka_unit_test(test_wrap_destination),
+		cmocka_unit_test(test_fetch_partition),
 		cmocka_unit_test(test_fetch_ok),
 		cmocka_unit_test(test_fetch_auth_fault),
 		cmocka_unit_test(test_fetch_other_fault),
