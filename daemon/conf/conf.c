@@ -5,10 +5,8 @@
  * See docs/internals/conf.md for the rules and their reasons. */
 #include "conf/conf.h"
 
-#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -17,6 +15,8 @@
 #include <syslog.h>
 
 #include "conf/conf-private.h"
+#include "sts/partition.h"
+#include "util/addr.h"
 #include "util/buf.h"
 
 void conf_listen_clear(struct conf_listen *l)
@@ -113,38 +113,6 @@ const struct conf_role *conf_find_role(const struct conf *c, const char *name)
 		if (c->roles[i].name && streq(c->roles[i].name, name))
 			return &c->roles[i];
 	return NULL;
-}
-
-bool conf_host_is_loopback(const char *host)
-{
-	char tmp[INET6_ADDRSTRLEN];
-	struct in6_addr a6;
-	struct in_addr a4;
-	size_t n;
-
-	if (!host)
-		return false;
-	n = strlen(host);
-	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-		/* Brackets hold an IPv6 address and nothing else. */
-		if (n - 2 >= sizeof(tmp))
-			return false;
-		memcpy(tmp, host + 1, n - 2);
-		tmp[n - 2] = '\0';
-		return inet_pton(AF_INET6, tmp, &a6) == 1 &&
-		       (IN6_IS_ADDR_LOOPBACK(&a6) ||
-			(IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127));
-	}
-	if (strcasecmp(host, "localhost") == 0)
-		return true;
-	/* inet_pton takes only the dotted quad: "127.1" is not an address
-	 * here, so nothing that a resolver might read differently passes. */
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, host, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6) ||
-		       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
-	return false;
 }
 
 char *conf_default_path(void)
@@ -255,53 +223,35 @@ static void check_role_ref(struct conf_parse *p, const char *name,
 		    ref);
 }
 
+/* Loopback is util/addr's one policy: 127.0.0.0/8, ::1, ::ffff:127.x and
+ * localhost(.), as for the HTTP Host header and the peer address. */
 static void check_listener(struct conf_parse *p, const char *name,
 			   const struct conf_listen *l)
 {
 	const struct conf_given *g = conf_report_given_find(p, name);
 
 	if (!l->enabled || p->conf->serve.allow_non_loopback ||
-	    conf_host_is_loopback(l->host) || !g)
+	    addr_host_is_loopback(l->host) || !g)
 		return;
 	conf_report_given(p, g,
 			  "must be on loopback (127.0.0.1, [::1] or localhost) "
 			  "unless serve.allow_non_loopback is true");
 }
 
+/* The endpoints not given, from the region's partition (sts/partition.h,
+ * the one table): STS regional when a region is set (AWS recommends
+ * regional STS endpoints) under the partition's DNS suffix, else global;
+ * IAM is one endpoint per partition. Without a region: aws. */
 static int set_endpoints(struct conf_parse *p)
 {
 	struct conf *c = p->conf;
-	const char *region = c->aws.region;
-	bool cn = region && strneq(region, "cn-", 3);
-	int r;
 
-	/* STS: regional when a region is set (AWS recommends regional STS
-	 * endpoints); the China partition lives under amazonaws.com.cn. */
-	if (!c->aws.sts_endpoint) {
-		if (region)
-			r = asprintf(&c->aws.sts_endpoint,
-				     "https://sts.%s.amazonaws.com%s", region,
-				     cn ? ".cn" : "");
-		else
-			r = (c->aws.sts_endpoint =
-				     strdup(CONF_DEFAULT_STS_ENDPOINT)) ?
-				    0 :
-				    -1;
-		if (r < 0) {
-			c->aws.sts_endpoint = NULL;
-			return conf_report_oom(p);
-		}
-	}
-	/* IAM is global per partition; the commercial endpoint does not
-	 * serve aws-cn or aws-us-gov. */
+	if (!c->aws.sts_endpoint &&
+	    partition_sts_endpoint(c->aws.region, &c->aws.sts_endpoint) < 0)
+		return conf_report_oom(p);
 	if (!c->aws.iam_endpoint) {
-		const char *iam = CONF_DEFAULT_IAM_ENDPOINT;
-
-		if (cn)
-			iam = "https://iam.cn-north-1.amazonaws.com.cn";
-		else if (region && strneq(region, "us-gov-", 7))
-			iam = "https://iam.us-gov.amazonaws.com";
-		c->aws.iam_endpoint = strdup(iam);
+		c->aws.iam_endpoint = strdup(
+			partition_from_region(c->aws.region)->iam_endpoint);
 		if (!c->aws.iam_endpoint)
 			return conf_report_oom(p);
 	}

@@ -124,9 +124,6 @@ char *conf_default_path(void);
 /* Looks up a configured role by name; NULL when absent. */
 const struct conf_role *conf_find_role(const struct conf *c, const char *name);
 
-/* Whether a listener host is loopback: 127.0.0.0/8, ::1, "localhost". */
-bool conf_host_is_loopback(const char *host);
-
 struct conf *conf_free(struct conf *c);
 DEFINE_FREEP(struct conf, conf_free)
 void conf_errors_clear(struct conf_errors *errs);
