@@ -16,26 +16,19 @@
 #include "util/buf.h"
 #include "util/encode.h"
 
+#include "test-util.h"
+
 #define BASE                                                                 \
 	"https://adfs.example.com/adfs/ls/IdpInitiatedSignOn.aspx"           \
 	"?loginToRp=urn:amazon:webservices"
 #define LOGIN_ACTION BASE "&client-request-id=6d4c4c2b-7a1e-4f4e-8c09-0080010000e5"
-
-static void read_fixture(const char *name, struct buf *b)
-{
-	char path[4096];
-
-	(void)snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
-	buf_init(b, 4u * 1024u * 1024u);
-	assert_int_equal(buf_read_file(b, path), 0);
-}
 
 static struct adfs_page *parse_fixture(const char *name, const char *base)
 {
 	struct adfs_page *p = NULL;
 	struct buf b;
 
-	read_fixture(name, &b);
+	test_read_fixture(name, &b);
 	assert_int_equal(adfs_page_parse(b.data, b.len, base, &p), 0);
 	assert_non_null(p);
 	buf_clear(&b);
@@ -134,7 +127,7 @@ static void test_saml_page(void **state)
 	assert_null(strstr(p->saml_response->data, "&#43;"));
 
 	/* the decoded value is exactly the fixture it was made from */
-	read_fixture("saml-response.xml", &b);
+	test_read_fixture("saml-response.xml", &b);
 	assert_int_equal(encode_base64_decode_secret(p->saml_response->data,
 					      p->saml_response->len, &xml),
 			 0);

@@ -31,6 +31,8 @@
 #include "util/buf.h"
 #include "util/socket.h"
 
+#include "test-util.h"
+
 #define MARKER "hostile-test-marker-d3b07384"
 #define BASE_URL "https://adfs.example.com/adfs/ls/IdpInitiatedSignOn.aspx"
 
@@ -116,17 +118,6 @@ static char *expand(const char *t)
 	}
 	assert_int_equal(buf_append(&b, "", 1), 0);
 	return b.data;
-}
-
-static void read_fixture(const char *name, struct buf *b)
-{
-	char path[4096];
-
-	(void)snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
-	buf_init(b, 4u * 1024u * 1024u);
-	assert_int_equal(buf_read_file(b, path), 0);
-	assert_int_equal(buf_append(b, "", 1), 0); /* NUL, not counted */
-	b->len--;
 }
 
 /* ---- the XML parsers, each over a real reply (tests/unit/data) ---- */
@@ -235,7 +226,7 @@ static char *hostile(const struct xml_parser *p, const char *prolog,
 	struct buf in, out;
 	const char *root, *hit;
 
-	read_fixture(p->fixture, &in);
+	test_read_fixture(p->fixture, &in);
 	root = in.data;
 	if (strncmp(root, "<?xml", 5) == 0)
 		root = strstr(root, "?>") + 2;
@@ -304,7 +295,7 @@ static void test_probe_and_controls(void **state)
 		char *doc = hostile(p, "<!-- no DTD -->", "A&amp;B");
 		struct buf b;
 
-		read_fixture(p->fixture, &b);
+		test_read_fixture(p->fixture, &b);
 		if (p->parse(b.data, b.len) != 0 ||
 		    p->parse(doc, strlen(doc)) != 0)
 			fail_msg("%s: the control does not parse", p->name);
@@ -525,7 +516,7 @@ static char *padded(const char *fixture, size_t n)
 	struct buf b;
 	char *s;
 
-	read_fixture(fixture, &b);
+	test_read_fixture(fixture, &b);
 	assert_true(b.len <= n);
 	s = malloc(n + 1);
 	assert_non_null(s);

@@ -12,6 +12,8 @@
 #include "session/store.h"
 #include "util/timeutil.h"
 
+#include "test-util.h"
+
 #define MIN (USEC_PER_MINUTE)
 #define HOUR (USEC_PER_HOUR)
 #define SEC (USEC_PER_SEC)
@@ -47,24 +49,16 @@ static uint64_t rnd_lcg(uint64_t max, void *u)
 static const struct refresh_random LOW = { rnd_zero, NULL };
 static const struct refresh_random HIGH = { rnd_max, NULL };
 
-/* The injectable wall clock (util/timeutil.h) for the simulations. */
-static usec_t fake_now;
-
-static usec_t fake_clock(void)
-{
-	return fake_now;
-}
-
+/* The fake wall clock (test-util.h) for the simulations. */
 static int use_fake_clock(void **state)
 {
-	fake_now = T0;
-	timeutil_set_clock(fake_clock);
+	test_clock_set(T0);
 	return 0;
 }
 
 static int use_real_clock(void **state)
 {
-	timeutil_set_clock(NULL);
+	test_clock_restore();
 	return 0;
 }
 
@@ -352,7 +346,7 @@ static void simulate(struct sim *s, usec_t span, struct refresh_random *rnd)
 			else if (left < s->min_left_seen)
 				s->min_left_seen = left;
 		}
-		fake_now = wake > now ? wake : now + 1;
+		test_clock_set(wake > now ? wake : now + 1);
 	}
 }
 
@@ -372,13 +366,13 @@ static void test_simulated_day(void **state)
 	/* one every 25..30 min, plus the first */
 	assert_true(h1.refreshes >= 49 && h1.refreshes <= 59);
 
-	fake_now = T0;
+	test_clock_set(T0);
 	simulate(&h12, 24 * HOUR, &rnd);
 	assert_true(h12.min_left_at_refresh >= 30 * MIN);
 	assert_true(h12.max_left_at_refresh <= 35 * MIN);
 	assert_int_equal(h12.refreshes, 3);
 
-	fake_now = T0;
+	test_clock_set(T0);
 	simulate(&m15, 6 * HOUR, &rnd);
 	assert_true(m15.min_left_at_refresh >= 7 * MIN + 30 * SEC);
 	assert_true(m15.max_left_at_refresh <= 9 * MIN);
@@ -406,7 +400,7 @@ static void test_simulated_outage(void **state)
 	/* An outage longer than the session: the credentials run out (the
 	 * endpoint then answers 503), retries go on at most 10 min apart,
 	 * and the first one after the outage brings credentials back. */
-	fake_now = T0;
+	test_clock_set(T0);
 	s = (struct sim){ .duration = HOUR,
 			  .outage_from = T0 + 20 * MIN,
 			  .outage_to = T0 + 3 * HOUR };

@@ -16,6 +16,8 @@
 #include "util/encode.h"
 #include "util/xml.h"
 
+#include "test-util.h"
+
 #define ROLE_ATTR                                                            \
 	"<saml:Attribute Name=\"https://aws.amazon.com/SAML/Attributes/Role\">"
 #define DUR_ATTR                                                             \
@@ -23,15 +25,6 @@
 	"Name=\"https://aws.amazon.com/SAML/Attributes/SessionDuration\">"
 #define PROV "arn:aws:iam::123456789012:saml-provider/ADFS"
 #define ROLE_DEV "arn:aws:iam::123456789012:role/ADFS-Dev"
-
-static void read_fixture(const char *name, struct buf *b)
-{
-	char path[4096];
-
-	(void)snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
-	buf_init(b, 4u * 1024u * 1024u);
-	assert_int_equal(buf_read_file(b, path), 0);
-}
 
 /* A samlp:Response around one assertion holding the given attribute
  * statement body; status is the top-level StatusCode value suffix. */
@@ -105,7 +98,7 @@ static void test_response_fixture(void **state)
 	_cleanup_(saml_info_freep) struct saml_info *s = NULL;
 	struct buf b;
 
-	read_fixture("saml-response.xml", &b);
+	test_read_fixture("saml-response.xml", &b);
 	assert_int_equal(saml_parse(b.data, b.len, &s), 0);
 	check_fixture_info(s);
 	buf_clear(&b);
@@ -116,7 +109,7 @@ static void test_bare_assertion(void **state)
 	_cleanup_(saml_info_freep) struct saml_info *s = NULL;
 	struct buf b;
 
-	read_fixture("saml-assertion.xml", &b);
+	test_read_fixture("saml-assertion.xml", &b);
 	assert_int_equal(saml_parse(b.data, b.len, &s), 0);
 	assert_int_equal(s->n_roles, 1);
 	assert_string_equal(s->roles[0].role_arn, ROLE_DEV);
@@ -140,7 +133,7 @@ static void test_base64_fixture(void **state)
 	size_t n, w = 0;
 	int elen;
 
-	read_fixture("saml-response.xml", &b);
+	test_read_fixture("saml-response.xml", &b);
 	n = (b.len + 2) / 3 * 4;
 	enc = malloc(n + 1);
 	assert_non_null(enc);
@@ -232,7 +225,7 @@ static void test_status_not_success(void **state)
 	_cleanup_free_ char *doc = NULL;
 	struct buf b;
 
-	read_fixture("saml-response-denied.xml", &b);
+	test_read_fixture("saml-response-denied.xml", &b);
 	assert_int_equal(saml_parse(b.data, b.len, &s), -EACCES);
 	assert_null(s);
 	buf_clear(&b);
@@ -295,7 +288,7 @@ static void test_missing_role_attribute(void **state)
 	struct buf b;
 	char *p;
 
-	read_fixture("saml-response.xml", &b);
+	test_read_fixture("saml-response.xml", &b);
 	p = strstr(b.data, "Attributes/Role\"");
 	assert_non_null(p);
 	memcpy(p, "Attributes/Rolx\"", 16);
@@ -434,7 +427,7 @@ static void test_bad_timestamp(void **state)
 	struct buf b;
 	char *p;
 
-	read_fixture("saml-response.xml", &b);
+	test_read_fixture("saml-response.xml", &b);
 	p = strstr(b.data, "NotOnOrAfter=\"2024-05-14T09:17:33.417Z\"");
 	assert_non_null(p);
 	/* Drop the zone: parse_iso8601 rejects local times. */
@@ -449,7 +442,7 @@ static void test_truncated(void **state)
 	struct saml_info *s = NULL;
 	struct buf b;
 
-	read_fixture("saml-response.xml", &b);
+	test_read_fixture("saml-response.xml", &b);
 	assert_int_equal(saml_parse(b.data, b.len / 2, &s), -EBADMSG);
 	assert_int_equal(saml_parse(b.data, b.len - 3, &s), -EBADMSG);
 	assert_null(s);

@@ -14,14 +14,7 @@
 #include "sts/sts-xml.h"
 #include "util/buf.h"
 
-static void read_fixture(const char *name, struct buf *b)
-{
-	char path[4096];
-
-	(void)snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
-	buf_init(b, 4u * 1024u * 1024u);
-	assert_int_equal(buf_read_file(b, path), 0);
-}
+#include "test-util.h"
 
 /* A copy of fixture name with the first occurrence of from replaced by
  * to (from must occur). */
@@ -30,7 +23,7 @@ static char *fixture_edit(const char *name, const char *from, const char *to)
 	struct buf b;
 	char *p, *out = NULL;
 
-	read_fixture(name, &b);
+	test_read_fixture(name, &b);
 	p = strstr(b.data, from);
 	if (!p)
 		fail_msg("'%s' not in %s", from, name);
@@ -49,7 +42,7 @@ static char *fixture_drop(const char *name, const char *tag)
 
 	assert_true(asprintf(&open, "<%s>", tag) > 0);
 	assert_true(asprintf(&close, "</%s>", tag) > 0);
-	read_fixture(name, &b);
+	test_read_fixture(name, &b);
 	s = strstr(b.data, open);
 	assert_non_null(s);
 	e = strstr(s, close);
@@ -66,7 +59,7 @@ static void test_assume_ok(void **state)
 	_cleanup_(sts_creds_freep) struct sts_creds *c = NULL;
 	struct buf b;
 
-	read_fixture("sts-assume-ok.xml", &b);
+	test_read_fixture("sts-assume-ok.xml", &b);
 	assert_int_equal(sts_xml_parse_assume(b.data, b.len, &c), 0);
 	assert_string_equal(c->access_key_id, "ASIAIOSFODNN7EXAMPLE");
 	assert_string_equal(c->secret_access_key->data,
@@ -93,7 +86,7 @@ static void test_assume_fractional(void **state)
 	_cleanup_(sts_creds_freep) struct sts_creds *c = NULL;
 	struct buf b;
 
-	read_fixture("sts-assume-frac.xml", &b);
+	test_read_fixture("sts-assume-frac.xml", &b);
 	assert_int_equal(sts_xml_parse_assume(b.data, b.len, &c), 0);
 	assert_int_equal(c->expiration, 1572640007528000ULL);
 	assert_string_equal(c->access_key_id, "ASIA3XFRBF535EXAMPLE");
@@ -191,7 +184,7 @@ static void test_assume_given_error(void **state)
 	struct sts_creds *c = NULL;
 	struct buf b;
 
-	read_fixture("sts-error-expired.xml", &b);
+	test_read_fixture("sts-error-expired.xml", &b);
 	assert_int_equal(sts_xml_parse_assume(b.data, b.len, &c), -EBADMSG);
 	assert_null(c);
 	buf_clear(&b);
@@ -203,7 +196,7 @@ static void check_error(const char *file, const char *type, const char *code,
 	_cleanup_(sts_error_freep) struct sts_error *e = NULL;
 	struct buf b;
 
-	read_fixture(file, &b);
+	test_read_fixture(file, &b);
 	assert_int_equal(sts_xml_parse_error(b.data, b.len, &e), 0);
 	assert_string_equal(e->type, type);
 	assert_string_equal(e->code, code);
@@ -270,7 +263,7 @@ static void test_error_not_an_error(void **state)
 		if (sts_xml_parse_error(docs[i], strlen(docs[i]), &e) !=
 		    -EBADMSG)
 			fail_msg("doc %zu not -EBADMSG", i);
-	read_fixture("sts-assume-ok.xml", &b);
+	test_read_fixture("sts-assume-ok.xml", &b);
 	assert_int_equal(sts_xml_parse_error(b.data, b.len, &e), -EBADMSG);
 	assert_null(e);
 	buf_clear(&b);
@@ -293,7 +286,7 @@ static void test_get_role(void **state)
 	struct buf b;
 	uint32_t v;
 
-	read_fixture("iam-get-role.xml", &b);
+	test_read_fixture("iam-get-role.xml", &b);
 	v = 1;
 	assert_int_equal(sts_xml_parse_get_role(b.data, b.len, &v), 0);
 	assert_int_equal(v, 43200);
@@ -333,7 +326,7 @@ static void test_get_role_failures(void **state)
 			 -EBADMSG);
 	assert_int_equal(sts_xml_parse_get_role(sts_ns, strlen(sts_ns), &v),
 			 -EBADMSG);
-	read_fixture("iam-error-access-denied.xml", &b);
+	test_read_fixture("iam-error-access-denied.xml", &b);
 	assert_int_equal(sts_xml_parse_get_role(b.data, b.len, &v), -EBADMSG);
 	assert_int_equal(v, 7);
 	buf_clear(&b);
@@ -389,7 +382,7 @@ static void test_oversized(void **state)
 	size_t n = STS_MAX_REPLY + 1;
 
 	/* A valid reply padded with whitespace past the cap. */
-	read_fixture("sts-assume-ok.xml", &b);
+	test_read_fixture("sts-assume-ok.xml", &b);
 	big = malloc(n);
 	assert_non_null(big);
 	memset(big, ' ', n);

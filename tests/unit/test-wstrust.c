@@ -31,6 +31,8 @@
 #include "util/encode.h"
 #include "util/xml.h"
 
+#include "test-util.h"
+
 #define SIGNIN_AWS "https://signin.aws.amazon.com/saml"
 #define SIGNIN_CN "https://signin.amazonaws.cn/saml"
 #define NS_SOAP12 "http://www.w3.org/2003/05/soap-envelope"
@@ -64,15 +66,6 @@
 	"authorized. (a:FailedAuthentication)"
 
 /* ---- helpers ---------------------------------------------------------- */
-
-static void read_fixture(const char *name, struct buf *b)
-{
-	char path[4096];
-
-	(void)snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
-	buf_init(b, 4u * 1024u * 1024u);
-	assert_int_equal(buf_read_file(b, path), 0);
-}
 
 static struct secret *password(void)
 {
@@ -321,7 +314,7 @@ static void test_parse_fixture(void **state)
 	xmlNode *root, *n;
 	struct buf b;
 
-	read_fixture("wstrust-rstr.xml", &b);
+	test_read_fixture("wstrust-rstr.xml", &b);
 	assert_int_equal(wstrust_parse_response(b.data, b.len, &as, &fault), 0);
 	assert_null(fault);
 	assert_non_null(as);
@@ -453,7 +446,7 @@ static void test_fault_auth(void **state)
 	struct secret *as = NULL;
 	struct buf b;
 
-	read_fixture("wstrust-fault-auth.xml", &b);
+	test_read_fixture("wstrust-fault-auth.xml", &b);
 	assert_int_equal(wstrust_parse_response(b.data, b.len, &as, &fault),
 			 -EACCES);
 	assert_null(as);
@@ -500,7 +493,7 @@ static void test_fault_other(void **state)
 	struct secret *as = NULL;
 	struct buf b;
 
-	read_fixture("wstrust-fault-other.xml", &b);
+	test_read_fixture("wstrust-fault-other.xml", &b);
 	assert_int_equal(wstrust_parse_response(b.data, b.len, &as, &fault),
 			 -EREMOTEIO);
 	assert_null(as);
@@ -549,7 +542,7 @@ static void test_saml11(void **state)
 	struct secret *as = NULL;
 	struct buf b;
 
-	read_fixture("wstrust-rstr-saml11.xml", &b);
+	test_read_fixture("wstrust-rstr-saml11.xml", &b);
 	assert_int_equal(wstrust_parse_response(b.data, b.len, &as, &fault),
 			 -EOPNOTSUPP);
 	assert_null(as);
@@ -661,7 +654,7 @@ static void test_wrap(void **state)
 	xmlNode *root, *n;
 	struct buf b;
 
-	read_fixture("wstrust-rstr.xml", &b);
+	test_read_fixture("wstrust-rstr.xml", &b);
 	assert_int_equal(wstrust_parse_response(b.data, b.len, &as, NULL), 0);
 	assert_int_equal(wstrust_wrap_response(as, SIGNIN_AWS, NOW, &b64), 0);
 	assert_int_equal(strlen(b64->data), b64->len);
@@ -1082,7 +1075,7 @@ static char *fixture_string(const char *name)
 	struct buf b;
 	char *s;
 
-	read_fixture(name, &b);
+	test_read_fixture(name, &b);
 	s = strdup(b.data);
 	assert_non_null(s);
 	buf_clear(&b);
