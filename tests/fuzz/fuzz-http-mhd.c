@@ -1,13 +1,19 @@
-/* Fuzzes the ECS and IMDS endpoints end to end in one process: the real
- * libmicrohttpd servers (daemon/http/server.c, external epoll on an
- * sd_event loop) with the real handlers (ecs.c, imds.c), guards (guard.c)
- * and peer lookup (peer.c) listen on 127.0.0.1; the input's bytes are sent
- * as a raw request over a TCP connection and the reply is read back until
- * the server closes.
+/* Fuzzes the ECS and IMDS endpoints end to end in one process (the slow
+ * companion of fuzz-http.c, which drives the pure route in-process): the
+ * real libmicrohttpd servers (daemon/http/server.c, external epoll on an
+ * sd_event loop) with the real glue (ecs.c, imds.c, endpoint.c), route
+ * (route.c), guards (guard.c) and peer lookup (peer.c) listen on
+ * 127.0.0.1; the input's bytes are sent as a raw request over a TCP
+ * connection and the reply is read back until the server closes. It finds
+ * what the route fuzzer cannot: libmicrohttpd's parsing (chunked bodies,
+ * pipelining, duplicate headers), the collection of the request, the
+ * zero-copy credential bodies and their references, and connections that
+ * never close. It replays corpus/http/ (docs/internals/fuzzing.md).
  *
  * Input: byte 0 picks the set-up (bit 0: IMDS, else ECS; bit 1: not signed
  * in; bit 2: no imds_role configured; bit 3: the peer's uid is neither the
- * daemon's nor in serve.allowed_uids), the rest is sent as it is, with
+ * daemon's nor in serve.allowed_uids; the higher bits are fuzz-http.c's
+ * and ignored here), the rest is sent as it is, with
  * "@ECS_TOKEN@" and "@IMDS_TOKEN@" replaced by the live tokens so the
  * fuzzer gets past authentication. The store holds a role with valid
  * credentials (prod), one whose credentials expired (dev), one that failed
@@ -42,7 +48,6 @@
 #define PROD_SECRET "prodSECRETprodSECRETprodSECRETprodSECRET"
 #define DEV_SECRET "devSECRETdevSECRETdevSECRETdevSECRETdevSE"
 #define ACCOUNT "123456789012"
-#define PROV "arn:aws:iam::" ACCOUNT ":saml-provider/ADFS"
 /* A credentials document (ECS or IMDS) holding secret. Error bodies may
  * echo the request's path, but JSON-escaped: a bare '"' cannot come from
  * the request. */
@@ -69,7 +74,7 @@ static struct {
 
 static void die(const char *what, int r)
 {
-	(void)fprintf(stderr, "fuzz-http: %s: %s\n", what,
+	(void)fprintf(stderr, "fuzz-http-mhd: %s: %s\n", what,
 		      strerror(r < 0 ? -r : r));
 	abort();
 }
@@ -110,7 +115,7 @@ static void add_role(const char *name, enum role_state state)
 
 	(void)snprintf(arn, sizeof(arn), "arn:aws:iam::" ACCOUNT ":role/%s",
 		       name);
-	r = store_add_role(&F.store, name, arn, PROV, 0);
+	r = store_add_role(&F.store, name, arn, 0);
 	if (r < 0)
 		die("store_add_role", r);
 	F.store.roles[F.store.n_roles - 1].state = state;
@@ -324,7 +329,7 @@ static size_t exchange(int fd, const char *req, size_t req_len)
 			(void)ready(fd, 10);
 		if (now_clock(CLOCK_MONOTONIC) > deadline) {
 			(void)fprintf(stderr,
-				      "fuzz-http: the exchange did not settle "
+				      "fuzz-http-mhd: the exchange did not settle "
 				      "within 5 s (%zu bytes read)\n",
 				      got);
 			abort();
