@@ -1,0 +1,45 @@
+/* adfs-credctl's shared parts: the control socket client and the
+ * printing the subcommands (cmd-*.c) have in common. */
+#pragma once
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "conf/conf.h"
+#include "util/macro.h"
+#include "util/secret.h"
+
+/* Set by main() before a subcommand runs. */
+extern char *cli_socket_path;              /* the control socket */
+extern enum conf_auth cli_auth;            /* from the config, if any */
+extern enum conf_password cli_pw_source;   /* from the config, if any */
+
+/* Prints "adfs-credctl: <message>" to stderr; returns EXIT_FAILURE. */
+int cli_fail(const char *fmt, ...) _printf_(1, 2);
+/* One request on the control socket; body may be NULL. On success *ret is
+ * the parsed JSON (the caller's) and *ret_status the HTTP status. Prints
+ * why on failure. */
+int cli_call(const char *method, const char *path, const char *query_role,
+	     const struct secret *body, json_t **ret, long *ret_status);
+/* cli_call, with a non-2xx reply turned into its "error" line. */
+int cli_call_ok(const char *method, const char *path, const char *role,
+		const struct secret *body, json_t **ret);
+/* The string member k of o, or NULL. */
+const char *cli_jstr(json_t *o, const char *k);
+/* Prints a /v1/status reply as text. */
+void cli_print_status(json_t *o);
+/* Reads one line from in, or from /dev/tty with echo off after printing
+ * prompt; the line goes to *ret in locked memory (the caller's). */
+int cli_read_secret_line(FILE *in, const char *prompt, const char *what,
+			 struct secret **ret);
+
+/* The subcommands: argv[0] is the subcommand's name; they return an exit
+ * status. */
+int cmd_login(int argc, char **argv);
+int cmd_logout(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_roles(int argc, char **argv);
+int cmd_refresh(int argc, char **argv);
+int cmd_env(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_credential_process(int argc, char **argv);

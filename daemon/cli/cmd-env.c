@@ -1,0 +1,109 @@
+/* adfs-credctl env, exec and credential-process: handing the ECS URL and
+ * token, or the credentials, to AWS SDKs. See adfs-credctl(1). */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Fetches the ECS URL for role and the token (or its file). */
+static int get_env(const char *role, char **ret_uri, json_t **ret)
+{
+	json_t *o = NULL;
+	const char *r;
+
+	if (cli_call_ok("GET", "/v1/env", role, NULL, &o) < 0)
+		return -EIO;
+	r = cli_jstr(o, "role");
+	if (asprintf(ret_uri, r ? "%s/role/%s" : "%s/", cli_jstr(o, "url"),
+		     r ? r : "") < 0) {
+		json_decref(o);
+		return -ENOMEM;
+	}
+	*ret = o;
+	return 0;
+}
+
+int cmd_env(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "token-file", no_argument, NULL, 't' },
+		{}
+	};
+	_cleanup_free_ char *uri = NULL;
+	const char *role = NULL;
+	bool file = false;
+	json_t *o = NULL;
+	int c;
+
+	/* GNU order: ROLE may come before or after --token-file. */
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+		if (c != 't' || file)
+			return cli_fail("usage: env [ROLE] [--token-file]");
+		file = true;
+	}
+	if (optind < argc)
+		role = argv[optind++];
+	if (optind < argc)
+		return cli_fail("usage: env [ROLE] [--token-file]");
+	if (get_env(role, &uri, &o) < 0)
+		return EXIT_FAILURE;
+	printf("export AWS_CONTAINER_CREDENTIALS_FULL_URI=%s\n", uri);
+	if (file)
+		printf("export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=%s\n",
+		       cli_jstr(o, "token_file"));
+	else
+		printf("export AWS_CONTAINER_AUTHORIZATION_TOKEN=%s\n",
+		       cli_jstr(o, "token"));
+	json_decref(o);
+	return EXIT_SUCCESS;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	_cleanup_free_ char *uri = NULL;
+	const char *role = NULL;
+	json_t *o = NULL;
+	int i = 1;
+
+	if (i < argc && !streq(argv[i], "--"))
+		role = argv[i++];
+	if (i >= argc || !streq(argv[i], "--") || i + 1 >= argc)
+		return cli_fail("usage: exec [ROLE] -- CMD [ARG...]");
+	if (get_env(role, &uri, &o) < 0)
+		return EXIT_FAILURE;
+	/* Exactly one URI and one token variable: SDKs disagree on which
+	 * wins when both are set (PROTOCOLS.md A1). The token itself, not
+	 * the _FILE variant: older SDKs (Debian 12's botocore 1.29) read
+	 * only AWS_CONTAINER_AUTHORIZATION_TOKEN. */
+	(void)unsetenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	(void)unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	if (setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri, 1) < 0 ||
+	    setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", cli_jstr(o, "token"),
+		   1) < 0) {
+		json_decref(o);
+		return cli_fail("cannot set the environment: %s", strerror(errno));
+	}
+	json_decref(o);
+	execvp(argv[i + 1], &argv[i + 1]);
+	return cli_fail("cannot run %s: %s", argv[i + 1], strerror(errno));
+}
+
+int cmd_credential_process(int argc, char **argv)
+{
+	json_t *o = NULL;
+
+	if (argc > 2)
+		return cli_fail("usage: credential-process [ROLE]");
+	if (cli_call_ok("GET", "/v1/credentials", argc > 1 ? argv[1] : NULL, NULL,
+		    &o) < 0)
+		return EXIT_FAILURE;
+	(void)json_dumpf(o, stdout, JSON_COMPACT);
+	putchar('\n');
+	json_decref(o);
+	return EXIT_SUCCESS;
+}
+

@@ -1,0 +1,94 @@
+/* adfs-credctl login and logout: the sign-in conversation (password, then
+ * second-factor rounds) and forgetting it. See adfs-credctl(1). */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The login conversation: password, then as many second-factor rounds as
+ * ADFS asks for (a code, or waiting for a push approval). */
+int cmd_login(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "password-stdin", no_argument, NULL, 'p' },
+		{}
+	};
+	_cleanup_(secret_freep) struct secret *pw = NULL;
+	bool from_stdin = false;
+	json_t *o = NULL, *mfa;
+	int c, r;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
+		if (c != 'p')
+			return cli_fail("login: unknown option '%s'",
+					argv[optind - 1]);
+		from_stdin = true;
+	}
+	if (optind < argc)
+		return cli_fail("login: unknown option '%s'", argv[optind]);
+	/* Kerberos needs no password (the ticket cache), and a password
+	 * file or systemd credential is read by the daemon itself. */
+	if (cli_auth != CONF_AUTH_KERBEROS && cli_pw_source == CONF_PASSWORD_PROMPT) {
+		r = cli_read_secret_line(from_stdin ? stdin : NULL,
+				     "ADFS password: ", "password", &pw);
+		if (r < 0)
+			return EXIT_FAILURE;
+	}
+	r = cli_call_ok("POST", "/v1/login", NULL, pw, &o);
+	pw = secret_free(pw);
+	while (r == 0 && (mfa = json_object_get(o, "mfa"))) {
+		_cleanup_(secret_freep) struct secret *code = NULL;
+		const char *hint = cli_jstr(mfa, "hint");
+
+		if (streq(strempty(cli_jstr(mfa, "kind")), "push")) {
+			/* The hint is the number to match, or ADFS's own
+			 * instructions when there is no number. */
+			if (hint && hint[strspn(hint, "0123456789")] == '\0')
+				printf("Approve the sign-in request on your "
+				       "device. Number to enter: %s\n",
+				       hint);
+			else
+				printf("Approve the sign-in request on your "
+				       "device%s%s\n",
+				       hint ? ": " : ".", hint ? hint : "");
+			(void)fflush(stdout);
+		} else {
+			r = cli_read_secret_line(from_stdin ? stdin : NULL,
+					     "Verification code: ",
+					     "verification code", &code);
+			if (r < 0)
+				break;
+		}
+		json_decref(o);
+		o = NULL;
+		r = cli_call_ok("POST", "/v1/mfa", NULL, code, &o);
+	}
+	if (r < 0) {
+		json_decref(o);
+		return EXIT_FAILURE;
+	}
+	cli_print_status(o);
+	r = json_is_true(json_object_get(o, "ok")) ? 0 : -1;
+	if (r < 0)
+		cli_fail("%s", strempty(cli_jstr(o, "message")));
+	json_decref(o);
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+int cmd_logout(int argc, char **argv)
+{
+	json_t *o = NULL;
+
+	if (argc > 1)
+		return cli_fail("logout takes no arguments");
+	if (cli_call_ok("POST", "/v1/logout", NULL, NULL, &o) < 0)
+		return EXIT_FAILURE;
+	json_decref(o);
+	printf("signed out: password, ADFS cookies and sessions forgotten; "
+	       "the endpoint token was rotated\n");
+	return EXIT_SUCCESS;
+}
+
