@@ -275,6 +275,12 @@ const char *conf_check_listen(const char *s)
 	return split_listen(s, &host, &n, &port);
 }
 
+void conf_listen_clear(struct conf_listen *l)
+{
+	free(l->host);
+	*l = (struct conf_listen){ .enabled = false };
+}
+
 int conf_parse_listen(const char *s, struct conf_listen *ret)
 {
 	const char *host;

@@ -19,12 +19,6 @@
 #include "util/addr.h"
 #include "util/buf.h"
 
-void conf_listen_clear(struct conf_listen *l)
-{
-	free(l->host);
-	*l = (struct conf_listen){ .enabled = false };
-}
-
 struct conf *conf_free(struct conf *c)
 {
 	if (!c)

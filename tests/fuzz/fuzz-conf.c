@@ -1,6 +1,7 @@
-/* Fuzzes the configuration parser and its validation
- * (daemon/conf/conf-yaml.c, conf.c): YAML bytes to a struct conf, or every
- * error as PATH:LINE:COL: message. A config that parses must satisfy the
+/* Fuzzes the configuration parser and its validation through
+ * conf_parse_yaml(): the mapper (daemon/conf/conf-yaml.c), the per-key
+ * checks (conf-set.c, conf-check.c) and the checks across keys (conf.c).
+ * YAML bytes to a struct conf, or every error as PATH:LINE:COL: message. A config that parses must satisfy the
  * ranges conf.h documents; one that does not must say why. */
 #include <errno.h>
 #include <stdio.h>
