@@ -25,7 +25,6 @@ static void curl_freep(char **p)
 {
 	curl_free(*p);
 }
-#define _cleanup_curl_free_ _cleanup_(curl_freep)
 
 /* Parses url into a new handle; NULL on failure (*ret_r set). */
 static CURLU *parse(const char *url, int *ret_r)
@@ -52,7 +51,7 @@ static CURLU *parse(const char *url, int *ret_r)
 int url_origin(const char *url, char **ret)
 {
 	_cleanup_(curl_url_cleanupp) CURLU *u = NULL;
-	_cleanup_curl_free_ char *scheme = NULL, *host = NULL, *port = NULL;
+	_cleanup_(curl_freep) char *scheme = NULL, *host = NULL, *port = NULL;
 	char *o;
 	int r = 0;
 
@@ -74,7 +73,7 @@ int url_origin(const char *url, char **ret)
 int url_host(const char *url, char **ret)
 {
 	_cleanup_(curl_url_cleanupp) CURLU *u = NULL;
-	_cleanup_curl_free_ char *host = NULL;
+	_cleanup_(curl_freep) char *host = NULL;
 	char *h;
 	int r = 0;
 
@@ -94,7 +93,7 @@ int url_host(const char *url, char **ret)
 int url_authority(const char *url, char **ret)
 {
 	_cleanup_(curl_url_cleanupp) CURLU *u = NULL;
-	_cleanup_curl_free_ char *host = NULL, *port = NULL;
+	_cleanup_(curl_freep) char *host = NULL, *port = NULL;
 	char *v;
 	int r = 0;
 
@@ -117,7 +116,7 @@ int url_authority(const char *url, char **ret)
 
 int url_escape(const char *s, size_t len, char **ret)
 {
-	_cleanup_curl_free_ char *e = NULL;
+	_cleanup_(curl_freep) char *e = NULL;
 	char *v;
 
 	if (len > INT_MAX)

@@ -168,7 +168,8 @@ int encode_base64_decode_secret(const char *b64, size_t len,
 			out->data[out->len++] = (char)(acc >> bits & 0xff);
 		}
 	}
-	acc = 0;
+	/* acc held decoded bytes. */
+	explicit_bzero(&acc, sizeof(acc));
 	out->data[out->len] = '\0';
 	*ret = TAKE_PTR(out);
 	return 0;
