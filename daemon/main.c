@@ -11,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "conf/conf.h"
+#include "control/control.h"
 #include "manager.h"
 #include "util/log.h"
 #include "util/wipe-alloc.h"
@@ -50,6 +51,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	_cleanup_(manager_freep) struct manager *m = NULL;
+	struct control *ctl = NULL;
 	_cleanup_free_ char *path = NULL;
 	struct conf_errors errs = { 0 };
 	struct conf *conf = NULL;
@@ -129,14 +131,19 @@ int main(int argc, char **argv)
 	r = manager_start(m);
 	if (r < 0)
 		return EXIT_FAILURE;
+	r = control_new(m, manager_event(m), manager_state_dir(m), geteuid(),
+			manager_take_control_fd(m), &ctl);
+	if (r < 0)
+		return EXIT_FAILURE;
 	/* WatchdogSec= in the unit: the loop itself pings systemd. */
-	r = sd_event_set_watchdog(m->event, true);
+	r = sd_event_set_watchdog(manager_event(m), true);
 	if (r < 0)
 		log_warning_errno(r, "Cannot serve the systemd watchdog: %m");
 
 	(void)sd_notify(0, "READY=1");
 	r = manager_run(m);
 	(void)sd_notify(0, "STOPPING=1");
+	ctl = control_free(ctl);
 	m = manager_free(m);
 	curl_global_cleanup();
 #if defined(__SANITIZE_ADDRESS__)

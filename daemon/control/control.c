@@ -10,13 +10,13 @@
 
 #include "http/server.h"
 #include "manager.h"
-#include "session/token.h"
 #include "util/log.h"
 #include "util/socket.h"
 #include "util/timeutil.h"
 
 struct control {
 	struct manager *m;
+	uid_t uid;          /* the only peer served */
 	struct http_server *server;
 	char *path;
 	bool from_systemd; /* path belongs to adfs-credd-control.socket */
@@ -70,28 +70,22 @@ static json_t *json_time(usec_t t)
 
 static json_t *status_json(struct manager *m)
 {
-	json_t *roles = json_array(), *o;
-	usec_t now = now_wall();
+	struct manager_status st;
+	json_t *roles, *o;
 
-	for (size_t i = 0; i < m->store.n_roles; i++) {
-		struct role_session *r = &m->store.roles[i];
-		enum role_state st = r->state;
+	if (manager_status(m, &st) < 0)
+		return NULL;
+	roles = json_array();
+	for (size_t i = 0; i < st.n_roles; i++) {
+		const struct manager_role_status *r = &st.roles[i];
 
-		if (st == ROLE_VALID && !role_has_valid_creds(r, now))
-			st = ROLE_EXPIRED;
-		/* INTERFACE.md knows no "empty": a role without credentials
-		 * yet is being fetched, or waits for a login. */
-		if (st == ROLE_EMPTY)
-			st = m->store.signed_in ? ROLE_REFRESHING
-						: ROLE_NOT_SIGNED_IN;
 		(void)json_array_append_new(
 			roles,
 			json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:s, s:o, s:o}",
 				  "name", r->name, "arn", r->arn, "state",
-				  role_state_to_string(st), "expires",
-				  json_time(r->creds ? r->creds->expiration : 0),
-				  "duration", (json_int_t)r->duration_used,
-				  "max_session_duration",
+				  role_state_to_string(r->state), "expires",
+				  json_time(r->expires), "duration",
+				  (json_int_t)r->duration, "max_session_duration",
 				  (json_int_t)r->max_duration, "max_source",
 				  max_source_to_string(r->max_source),
 				  "next_refresh", json_time(r->next_refresh),
@@ -100,19 +94,14 @@ static json_t *status_json(struct manager *m)
 						: json_null()));
 	}
 	o = json_pack("{s:b, s:s, s:o, s:o, s:o, s:o}", "signed_in",
-		      m->signin == SIGNIN_SIGNED_IN, "state",
-		      signin_state_to_string(m->signin), "user",
-		      m->store.user ? json_string(m->store.user) : json_null(),
+		      st.signin == SIGNIN_SIGNED_IN, "state",
+		      signin_state_to_string(st.signin), "user",
+		      st.user ? json_string(st.user) : json_null(),
 		      "sso_expires", json_null(), "error",
-		      m->signin_error ? json_string(m->signin_error)
-				      : json_null(),
-		      "roles", roles);
+		      st.error ? json_string(st.error) : json_null(), "roles",
+		      roles);
+	manager_status_clear(&st);
 	return o;
-}
-
-static struct role_session *pick_role(struct manager *m, const char *name)
-{
-	return name ? store_find(&m->store, name) : store_default(&m->store);
 }
 
 /* The reply to a login, mfa or refresh: the status and how it went. */
@@ -122,13 +111,19 @@ static char *cycle_reply(struct manager *m, int r, const char *message,
 	json_t *o;
 
 	if (r == MANAGER_MFA_NEEDED) {
+		struct manager_status st;
+		bool push;
+
+		if (manager_status(m, &st) < 0)
+			return NULL;
+		push = st.mfa_push;
+		manager_status_clear(&st);
 		/* The login's answer is a question: adfs-credctl asks the
 		 * user and comes back with POST /v1/mfa. */
 		*ret_status = MHD_HTTP_OK;
 		return json_take_dump(json_pack(
-			"{s:{s:s, s:o}}", "mfa", "kind",
-			m->mfa_kind == ADFS_MFA_PUSH ? "push" : "otp", "hint",
-			message ? json_string(message) : json_null()));
+			"{s:{s:s, s:o}}", "mfa", "kind", push ? "push" : "otp",
+			"hint", message ? json_string(message) : json_null()));
 	}
 	*ret_status = r == 0 ? MHD_HTTP_OK
 		      : r == -EACCES || r == -EBADE ? MHD_HTTP_FORBIDDEN
@@ -186,23 +181,24 @@ static enum MHD_Result start_wait(struct req *q, int r, const char *what)
 
 static enum MHD_Result do_env(struct req *q, const char *role)
 {
-	struct manager *m = q->ctl->m;
-	_cleanup_free_ char *url = manager_ecs_url(m);
-	_cleanup_free_ char *tf = token_path(m->state_dir);
-	struct role_session *r = pick_role(m, role);
+	_cleanup_free_ char *url = NULL, *tf = NULL;
+	const struct secret *token;
+	const char *held;
 	char *s;
+	int r;
 
-	if (!url)
+	r = manager_env(q->ctl->m, role, &held, &url, &token, &tf);
+	if (r == -ENXIO)
 		return reply_error(q->conn, MHD_HTTP_CONFLICT,
 				   "the ECS endpoint is off (serve.ecs)");
-	if (role && !r && m->conf->n_roles)
+	if (r == -ENOENT)
 		return reply_error(q->conn, MHD_HTTP_NOT_FOUND,
 				   "no such role; see 'adfs-credctl status'");
+	if (r < 0)
+		return MHD_NO;
 	s = json_take_dump(json_pack("{s:s, s:o, s:s, s:s}", "url", url, "role",
-				     role ? json_string(role)
-				     : r  ? json_string(r->name)
-					  : json_null(),
-				     "token", m->token->data, "token_file", tf));
+				     held ? json_string(held) : json_null(),
+				     "token", token->data, "token_file", tf));
 	if (!s)
 		return MHD_NO;
 	return http_reply_json_secret(q->conn, MHD_HTTP_OK, s);
@@ -210,23 +206,22 @@ static enum MHD_Result do_env(struct req *q, const char *role)
 
 static enum MHD_Result do_credentials(struct req *q, const char *role)
 {
-	struct manager *m = q->ctl->m;
-	struct role_session *r = pick_role(m, role);
+	_cleanup_(creds_unrefp) struct creds *c = NULL;
 	char exp[ISO8601_MAX];
-	struct creds *c;
+	bool signed_in;
 	char *s;
+	int r;
 
-	if (!r)
+	r = manager_credentials(q->ctl->m, role, &c, &signed_in);
+	if (r == -ENOENT)
 		return reply_error(q->conn, MHD_HTTP_NOT_FOUND,
 				   "no such role; see 'adfs-credctl status'");
-	if (!role_has_valid_creds(r, now_wall()))
+	if (r < 0)
 		return reply_error(q->conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-				   m->signin == SIGNIN_SIGNED_IN
-					   ? "no valid credentials for this "
-					     "role; see 'adfs-credctl status'"
-					   : "not signed in: run 'adfs-credctl "
-					     "login'");
-	c = r->creds;
+				   signed_in ? "no valid credentials for this "
+					       "role; see 'adfs-credctl status'"
+					     : "not signed in: run 'adfs-credctl "
+					       "login'");
 	s = json_take_dump(json_pack(
 		"{s:i, s:s, s:s, s:s, s:s}", "Version", 1, "AccessKeyId",
 		c->access_key_id, "SecretAccessKey", c->secret_access_key->data,
@@ -239,22 +234,19 @@ static enum MHD_Result do_credentials(struct req *q, const char *role)
 
 static enum MHD_Result do_roles(struct req *q)
 {
-	struct manager *m = q->ctl->m;
+	const struct saml_info *info = manager_offered(q->ctl->m);
 	json_t *a = json_array();
 
-	if (m->last_saml)
-		for (size_t i = 0; i < m->last_saml->n_roles; i++) {
-			const struct saml_role *sr = &m->last_saml->roles[i];
-			struct role_session *r =
-				store_find_arn(&m->store, sr->role_arn);
+	for (size_t i = 0; info && i < info->n_roles; i++) {
+		const struct saml_role *sr = &info->roles[i];
+		const char *held = manager_held_as(q->ctl->m, sr->role_arn);
 
-			(void)json_array_append_new(
-				a, json_pack("{s:s, s:s, s:o}", "role_arn",
-					     sr->role_arn, "principal_arn",
-					     sr->principal_arn, "held_as",
-					     r ? json_string(r->name)
-					       : json_null()));
-		}
+		(void)json_array_append_new(
+			a, json_pack("{s:s, s:s, s:o}", "role_arn", sr->role_arn,
+				     "principal_arn", sr->principal_arn,
+				     "held_as",
+				     held ? json_string(held) : json_null()));
+	}
 	return http_reply_json_secret(
 		q->conn, MHD_HTTP_OK,
 		json_take_dump(json_pack("{s:o}", "roles", a)));
@@ -281,18 +273,10 @@ static enum MHD_Result dispatch(struct req *q, const char *url,
 	if (streq(url, "/v1/roles") && !post)
 		return do_roles(q);
 	if (streq(url, "/v1/login") && post) {
-		struct secret *pw = NULL;
-
-		if (q->body && q->body->len) {
-			pw = TAKE_PTR(q->body);
-		} else if (m->conf->adfs.password == CONF_PASSWORD_PROMPT &&
-			   m->conf->adfs.auth != CONF_AUTH_KERBEROS) {
+		r = manager_login(m, TAKE_PTR(q->body), on_cycle_done, q);
+		if (r == -EINVAL)
 			return reply_error(q->conn, MHD_HTTP_BAD_REQUEST,
 					   "an empty password was given");
-		}
-		log_info("Signing in to ADFS as %s",
-			 strempty(m->conf->adfs.username));
-		r = manager_login(m, pw, on_cycle_done, q);
 		return start_wait(q, r, "sign-in");
 	}
 	if (streq(url, "/v1/mfa") && post) {
@@ -324,12 +308,11 @@ static enum MHD_Result dispatch(struct req *q, const char *url,
 		return http_reply_json(q->conn, MHD_HTTP_OK, "{\"ok\":true}");
 	}
 	if (streq(url, "/v1/refresh") && post) {
-		if (m->signin != SIGNIN_SIGNED_IN &&
-		    m->signin != SIGNIN_NOT_SIGNED_IN)
+		r = manager_refresh(m, role, on_cycle_done, q);
+		if (r == -ENOTCONN)
 			return reply_error(q->conn, MHD_HTTP_CONFLICT,
 					   "not signed in: run 'adfs-credctl "
 					   "login'");
-		r = manager_refresh(m, role, on_cycle_done, q);
 		return start_wait(q, r, "refresh");
 	}
 	return reply_error(q->conn, MHD_HTTP_NOT_FOUND, "unknown request");
@@ -349,7 +332,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		ci = MHD_get_connection_info(c,
 					     MHD_CONNECTION_INFO_CONNECTION_FD);
 		if (!ci || peer_uid_unix(ci->connect_fd, &uid) < 0 ||
-		    uid != ctl->m->uid) {
+		    uid != ctl->uid) {
 			log_warning("Control request from another user refused");
 			return MHD_NO; /* closes the connection */
 		}
@@ -414,7 +397,8 @@ static bool listens_on(int fd, const char *path)
 	return n == strlen(path) && memcmp(sa.sun_path, path, n) == 0;
 }
 
-int control_new(struct manager *m, int fd, struct control **ret)
+int control_new(struct manager *m, sd_event *e, const char *state_dir,
+		uid_t uid, int fd, struct control **ret)
 {
 	struct control *ctl;
 	int r = 0;
@@ -425,7 +409,8 @@ int control_new(struct manager *m, int fd, struct control **ret)
 		return -ENOMEM;
 	}
 	ctl->m = m;
-	if (asprintf(&ctl->path, "%s/%s", m->state_dir, CONTROL_SOCKET) < 0) {
+	ctl->uid = uid;
+	if (asprintf(&ctl->path, "%s/%s", state_dir, CONTROL_SOCKET) < 0) {
 		(void)safe_close(fd);
 		free(ctl);
 		return -ENOMEM;
@@ -446,7 +431,7 @@ int control_new(struct manager *m, int fd, struct control **ret)
 		r = listen_unix(ctl->path, &fd);
 	}
 	if (r >= 0) {
-		r = http_server_new(m->event, fd, true, handle, ctl, completed,
+		r = http_server_new(e, fd, true, handle, ctl, completed,
 				    "control", &ctl->server);
 		if (r < 0)
 			(void)close(fd);

@@ -20,6 +20,9 @@
  * status. */
 #pragma once
 
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
 #include "util/macro.h"
 
 #define CONTROL_MAX_BODY 4096u /* a password */
@@ -28,8 +31,10 @@
 struct manager;
 struct control;
 
-/* Serves the control socket on fd, a listening unix socket systemd passed
- * (taken), or on a socket of its own at STATE_DIR/control.sock when fd is
- * -1 (removed again on free). */
-int control_new(struct manager *m, int fd, struct control **ret);
+/* Serves the control socket for m (through its public API only) on fd, a
+ * listening unix socket systemd passed (taken), or on a socket of its own
+ * at STATE_DIR/control.sock when fd is -1 (removed again on free). Only
+ * peers with uid are served. */
+int control_new(struct manager *m, sd_event *e, const char *state_dir,
+		uid_t uid, int fd, struct control **ret);
 struct control *control_free(struct control *c);

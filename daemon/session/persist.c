@@ -49,22 +49,23 @@ static json_t *time_or_null(usec_t t)
 	return t ? json_string(format_iso8601(b, t)) : json_null();
 }
 
-static json_t *role_json(const struct role_session *r)
+static json_t *role_json(const struct role_session *r,
+			 const struct role_plan *pl)
 {
 	const struct creds *c = r->creds;
 	json_t *o;
 
 	o = json_pack("{s:s, s:s, s:o, s:I, s:I, s:s, s:I, s:s, s:b, s:o}",
 		      "name", r->name, "arn", r->arn, "principal_arn",
-		      r->principal_arn ? json_string(r->principal_arn)
+		      pl->principal_arn ? json_string(pl->principal_arn)
 				       : json_null(),
 		      "duration_used", (json_int_t)r->duration_used,
 		      "max_duration", (json_int_t)r->max_duration, "max_source",
 		      max_source_to_string(r->max_source), "role_max",
-		      (json_int_t)r->sizing.role_max, "role_max_source",
-		      max_source_to_string(r->sizing.source), "get_role_denied",
-		      r->sizing.get_role_denied, "probed_up",
-		      time_or_null(r->probed_up));
+		      (json_int_t)pl->sizing.role_max, "role_max_source",
+		      max_source_to_string(pl->sizing.source), "get_role_denied",
+		      pl->sizing.get_role_denied, "probed_up",
+		      time_or_null(pl->probed_up));
 	if (o && c &&
 	    json_object_set_new(
 		    o, "creds",
@@ -82,8 +83,9 @@ static json_t *role_json(const struct role_session *r)
 }
 
 int persist_save(const char *state_dir, const char *identity,
-		 const struct store *s, const char *const *cookies, size_t n,
-		 usec_t sso_since, usec_t now)
+		 const struct store *s, const struct plans *p,
+		 const char *const *cookies, size_t n, usec_t sso_since,
+		 usec_t now)
 {
 	json_t *roles = json_array(), *jc = json_array(), *o;
 	char *text;
@@ -100,8 +102,8 @@ int persist_save(const char *state_dir, const char *identity,
 			json_decref(jc);
 			return -ENOMEM;
 		}
-	for (size_t i = 0; i < s->n_roles; i++) {
-		json_t *rj = role_json(&s->roles[i]);
+	for (size_t i = 0; i < s->n_roles && i < p->n; i++) {
+		json_t *rj = role_json(&s->roles[i], &p->v[i]);
 
 		if (!rj || json_array_append_new(roles, rj) < 0) {
 			json_decref(roles);
@@ -191,7 +193,8 @@ static int load_creds(json_t *jc, const char *role_arn, usec_t now,
 }
 
 int persist_load(const char *state_dir, const char *identity, usec_t now,
-		 struct store *s, bool add_roles, struct persist_state *ret,
+		 struct store *s, struct plans *p, bool add_roles,
+		 struct persist_state *ret,
 		 const char **ret_why)
 {
 	_cleanup_free_ char *path = NULL;
@@ -274,32 +277,34 @@ int persist_load(const char *state_dir, const char *identity, usec_t now,
 		const char *pa =
 			json_string_value(json_object_get(v, "principal_arn"));
 		struct role_session *rs;
+		struct role_plan *pl;
 		struct creds *c = NULL;
 
 		if (!name || !arn)
 			continue;
 		rs = store_find_arn(s, arn);
 		if (!rs && add_roles) {
-			r = store_add_role(s, name, arn, pa, 0);
+			r = roles_add(s, p, name, arn, pa, 0);
 			if (r < 0 && r != -EEXIST)
 				goto out;
 			rs = store_find_arn(s, arn);
 		}
-		if (!rs)
+		pl = rs ? plan_of(p, s, rs) : NULL;
+		if (!pl)
 			continue; /* no longer configured */
-		if (!rs->principal_arn && pa)
-			rs->principal_arn = strdup(pa);
+		if (!pl->principal_arn && pa)
+			pl->principal_arn = strdup(pa);
 		rs->duration_used = get_u32(v, "duration_used", CONF_DURATION_MAX);
 		rs->max_duration = get_u32(v, "max_duration", CONF_DURATION_MAX);
-		rs->sizing.role_max = get_u32(v, "role_max", CONF_DURATION_MAX);
-		rs->sizing.get_role_denied =
+		pl->sizing.role_max = get_u32(v, "role_max", CONF_DURATION_MAX);
+		pl->sizing.get_role_denied =
 			json_is_true(json_object_get(v, "get_role_denied"));
-		if (get_time(v, "probed_up", &rs->probed_up) < 0)
-			rs->probed_up = 0;
-		if (!rs->duration_cfg) {
+		if (get_time(v, "probed_up", &pl->probed_up) < 0)
+			pl->probed_up = 0;
+		if (!pl->duration_cfg) {
 			rs->max_source = source_from_string(json_string_value(
 				json_object_get(v, "max_source")));
-			rs->sizing.source = source_from_string(json_string_value(
+			pl->sizing.source = source_from_string(json_string_value(
 				json_object_get(v, "role_max_source")));
 		}
 		if (json_is_object(json_object_get(v, "creds"))) {

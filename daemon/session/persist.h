@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "conf/conf.h"
+#include "session/plan.h"
 #include "session/store.h"
 #include "util/macro.h"
 
@@ -30,7 +31,8 @@ char *persist_identity(const struct conf *c);
 
 /* Writes the state. cookies: n lines (may be 0). */
 int persist_save(const char *state_dir, const char *identity,
-		 const struct store *s, const char *const *cookies, size_t n,
+		 const struct store *s, const struct plans *p,
+		 const char *const *cookies, size_t n,
 		 usec_t sso_since, usec_t now);
 
 /* Reads the state. Roles are matched to s by ARN; when add_roles is set
@@ -39,7 +41,8 @@ int persist_save(const char *state_dir, const char *identity,
  * 0 when there was none or it was ignored (reason in *ret_why, a static
  * string), negative errno on allocation failure. */
 int persist_load(const char *state_dir, const char *identity, usec_t now,
-		 struct store *s, bool add_roles, struct persist_state *ret,
+		 struct store *s, struct plans *p, bool add_roles,
+		 struct persist_state *ret,
 		 const char **ret_why);
 
 /* Deletes the state file (logout); 0 when it did not exist. */

@@ -104,7 +104,7 @@ struct creds *creds_unref(struct creds *c)
 }
 
 int store_add_role(struct store *s, const char *name, const char *arn,
-		   const char *principal_arn, uint32_t duration_cfg)
+		   uint32_t duration_cfg)
 {
 	struct role_session *n, *r;
 
@@ -118,16 +118,12 @@ int store_add_role(struct store *s, const char *name, const char *arn,
 	*r = (struct role_session){
 		.name = strdup(name),
 		.arn = strdup(arn),
-		.principal_arn = principal_arn ? strdup(principal_arn) : NULL,
-		.duration_cfg = duration_cfg,
-		.sizing.cfg = duration_cfg,
 		.max_source = duration_cfg ? MAX_SOURCE_CONFIG
 					   : MAX_SOURCE_DEFAULT,
 	};
-	if (!r->name || !r->arn || (principal_arn && !r->principal_arn)) {
+	if (!r->name || !r->arn) {
 		free(r->name);
 		free(r->arn);
-		free(r->principal_arn);
 		return -ENOMEM;
 	}
 	s->n_roles++;
@@ -179,8 +175,18 @@ static void role_clear(struct role_session *r)
 	store_set_creds(r, NULL);
 	role_set_error(r, NULL);
 	r->state = ROLE_EMPTY;
-	r->next_refresh = 0;
-	r->failures = 0;
+}
+
+enum role_state role_state_shown(const struct store *s,
+				 const struct role_session *r, usec_t now)
+{
+	enum role_state st = r->state;
+
+	if (st == ROLE_VALID && !role_has_valid_creds(r, now))
+		st = ROLE_EXPIRED;
+	if (st == ROLE_EMPTY)
+		st = s->signed_in ? ROLE_REFRESHING : ROLE_NOT_SIGNED_IN;
+	return st;
 }
 
 void store_reset(struct store *s)
@@ -196,7 +202,6 @@ void store_clear(struct store *s)
 		role_clear(&s->roles[i]);
 		free(s->roles[i].name);
 		free(s->roles[i].arn);
-		free(s->roles[i].principal_arn);
 	}
 	free(s->roles);
 	free(s->user);

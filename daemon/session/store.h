@@ -43,21 +43,17 @@ struct creds *creds_ref(struct creds *c);
 struct creds *creds_unref(struct creds *c);
 DEFINE_FREEP(struct creds, creds_unref)
 
+/* A held role as it is served and shown; the cycle's plan for it is in
+ * session/plan.h. */
 struct role_session {
 	char *name;
 	char *arn;
-	char *principal_arn;   /* NULL until known (config or assertion) */
-	uint32_t duration_cfg; /* 0 = max */
 	struct creds *creds;   /* NULL when none */
 	enum role_state state;
 	char *last_error;      /* no secret; NULL when the last attempt worked */
 	uint32_t duration_used; /* what the session got, as status shows it */
 	uint32_t max_duration; /* the cap on this session, as status shows it */
 	enum max_source max_source; /* where that cap came from (status) */
-	struct sizing sizing;  /* what was learnt about the role's maximum */
-	usec_t probed_up;      /* last upward probe (GetRole denied), wall */
-	usec_t next_refresh;   /* wall clock, 0 when none planned */
-	unsigned failures;     /* consecutive */
 };
 
 struct store {
@@ -68,9 +64,10 @@ struct store {
 	char *user;
 };
 
-/* Adds a role; -EEXIST when the name is taken. */
+/* Adds a role; -EEXIST when the name is taken. duration_cfg: the
+ * configured duration (0 = max), which shows as the maximum's source. */
 int store_add_role(struct store *s, const char *name, const char *arn,
-		   const char *principal_arn, uint32_t duration_cfg);
+		   uint32_t duration_cfg);
 struct role_session *store_find(struct store *s, const char *name);
 struct role_session *store_find_arn(struct store *s, const char *arn);
 struct role_session *store_default(struct store *s);
@@ -79,6 +76,11 @@ void store_set_creds(struct role_session *r, struct creds *c);
 /* Whether the role has credentials that are still valid at now. */
 bool role_has_valid_creds(const struct role_session *r, usec_t now);
 void role_set_error(struct role_session *r, const char *msg);
+/* The state status shows for a role at now: a valid role whose
+ * credentials ran out is expired; one never fetched is being fetched, or
+ * waits for a login (INTERFACE.md knows no "empty"). */
+enum role_state role_state_shown(const struct store *s,
+				 const struct role_session *r, usec_t now);
 /* Drops every role's credentials and state (logout). */
 void store_reset(struct store *s);
 void store_clear(struct store *s);

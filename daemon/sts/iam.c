@@ -12,7 +12,6 @@
 
 struct iam_call {
 	struct http_call *http;
-	struct creds *creds;
 	iam_done_fn done;
 	void *userdata;
 };
@@ -33,7 +32,6 @@ struct iam_call *iam_call_free(struct iam_call *c)
 	if (!c)
 		return NULL;
 	http_call_free(c->http);
-	creds_unref(c->creds);
 	free(c);
 	return NULL;
 }
@@ -102,7 +100,7 @@ static char *host_of(const char *url)
 }
 
 int iam_get_role(struct curl_glue *g, const struct conf *conf,
-		 struct creds *creds, const char *role_name, usec_t now,
+		 const struct iam_key *key, const char *role_name, usec_t now,
 		 iam_done_fn done, void *userdata, struct iam_call **ret)
 {
 	struct http_call_opts o = {
@@ -147,9 +145,9 @@ int iam_get_role(struct curl_glue *g, const struct conf *conf,
 			.body_len = strlen(body),
 			.region = iam_signing_region(conf),
 			.service = "iam",
-			.access_key_id = creds->access_key_id,
-			.secret_access_key = creds->secret_access_key,
-			.session_token = creds->session_token,
+			.access_key_id = key->access_key_id,
+			.secret_access_key = key->secret_access_key,
+			.session_token = key->session_token,
 			.now = now,
 		};
 
@@ -160,14 +158,13 @@ int iam_get_role(struct curl_glue *g, const struct conf *conf,
 	if (asprintf(&h_auth, "Authorization: %s", auth) < 0 ||
 	    asprintf(&h_host, "Host: %s", host) < 0 ||
 	    asprintf(&h_tok, "X-Amz-Security-Token: %s",
-		     creds->session_token->data) < 0)
+		     key->session_token->data) < 0)
 		return -ENOMEM;
 	(void)snprintf(h_date, sizeof(h_date), "X-Amz-Date: %s", date);
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	c->creds = creds_ref(creds);
 	c->done = done;
 	c->userdata = userdata;
 	post = secret_new_from(body, strlen(body));

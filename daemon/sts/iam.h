@@ -6,7 +6,7 @@
 
 #include "conf/conf.h"
 #include "net/curl-glue.h"
-#include "session/store.h"
+#include "util/secret.h"
 #include "sts/sts-xml.h"
 
 struct iam_call;
@@ -17,10 +17,17 @@ struct iam_call;
 typedef void (*iam_done_fn)(int r, uint32_t max, struct sts_error *err,
 			    const char *message, void *userdata);
 
-/* role_name: the part of the ARN after "role/" (path excluded). creds are
- * referenced for the duration of the call. */
+/* The session a request is signed with (borrowed: used only while
+ * iam_get_role() runs). */
+struct iam_key {
+	const char *access_key_id;
+	const struct secret *secret_access_key;
+	const struct secret *session_token;
+};
+
+/* role_name: the part of the ARN after "role/" (path excluded). */
 int iam_get_role(struct curl_glue *g, const struct conf *conf,
-		 struct creds *creds, const char *role_name, usec_t now,
+		 const struct iam_key *key, const char *role_name, usec_t now,
 		 iam_done_fn done, void *userdata, struct iam_call **ret);
 struct iam_call *iam_call_free(struct iam_call *c);
 DEFINE_FREEP(struct iam_call, iam_call_free)

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "session/persist.h"
+#include "session/plan.h"
 #include "util/timeutil.h"
 
 #define NOW ((usec_t)1800000000 * USEC_PER_SEC)
@@ -54,19 +55,19 @@ static struct creds *make_creds(const char *akid, usec_t exp)
 	return c;
 }
 
-static void fill(struct store *s)
+static void fill(struct store *s, struct plans *p)
 {
-	assert_int_equal(store_add_role(s, "a", "arn:aws:iam::111122223333:role/A",
+	assert_int_equal(roles_add(s, p, "a", "arn:aws:iam::111122223333:role/A",
 					"arn:aws:iam::111122223333:saml-provider/P",
 					0),
 			 0);
-	assert_int_equal(store_add_role(s, "b", "arn:aws:iam::111122223333:role/B",
+	assert_int_equal(roles_add(s, p, "b", "arn:aws:iam::111122223333:role/B",
 					NULL, 3600),
 			 0);
 	store_set_creds(&s->roles[0], make_creds("ASIAAAAA", NOW + 4 * USEC_PER_HOUR));
 	s->roles[0].duration_used = 14400;
-	s->roles[0].sizing.role_max = 14400;
-	s->roles[0].sizing.get_role_denied = true;
+	p->v[0].sizing.role_max = 14400;
+	p->v[0].sizing.get_role_denied = true;
 	s->roles[0].max_duration = 14400;
 	s->roles[0].max_source = MAX_SOURCE_PROBE;
 	/* b's credentials expire before the restart. */
@@ -78,13 +79,14 @@ static void test_round_trip(void **state)
 {
 	const char *cookies[] = { "#HttpOnly_127.0.0.1\tFALSE\t/adfs\tTRUE\t0\tMSISAuth\tabc" };
 	struct store in = { 0 }, out = { 0 };
+	struct plans pin = { 0 }, pout = { 0 };
 	struct persist_state st = { 0 };
 	const char *why = "x";
 	char p[128];
 	struct stat sb;
 
-	fill(&in);
-	assert_int_equal(persist_save(dir, ID, &in, cookies, 1, NOW - 60 * USEC_PER_SEC,
+	fill(&in, &pin);
+	assert_int_equal(persist_save(dir, ID, &in, &pin, cookies, 1, NOW - 60 * USEC_PER_SEC,
 				      NOW),
 			 0);
 	(void)snprintf(p, sizeof(p), "%s/%s", dir, PERSIST_FILE);
@@ -92,11 +94,11 @@ static void test_round_trip(void **state)
 	assert_int_equal(sb.st_mode & 0777, 0600);
 
 	/* No roles configured: the saved ones come back. */
-	assert_int_equal(persist_load(dir, ID, NOW, &out, true, &st, &why), 1);
+	assert_int_equal(persist_load(dir, ID, NOW, &out, &pout, true, &st, &why), 1);
 	assert_null(why);
 	assert_int_equal(out.n_roles, 2);
 	assert_string_equal(out.roles[0].name, "a");
-	assert_string_equal(out.roles[0].principal_arn,
+	assert_string_equal(pout.v[0].principal_arn,
 			    "arn:aws:iam::111122223333:saml-provider/P");
 	assert_non_null(out.roles[0].creds);
 	assert_string_equal(out.roles[0].creds->access_key_id, "ASIAAAAA");
@@ -105,8 +107,8 @@ static void test_round_trip(void **state)
 	assert_true(out.roles[0].creds->expiration == NOW + 4 * USEC_PER_HOUR);
 	assert_true(out.roles[0].creds->issued == NOW - USEC_PER_HOUR);
 	assert_non_null(strstr(out.roles[0].creds->ecs_json->data, "\"AccountId\":\"111122223333\""));
-	assert_int_equal(out.roles[0].sizing.role_max, 14400);
-	assert_true(out.roles[0].sizing.get_role_denied);
+	assert_int_equal(pout.v[0].sizing.role_max, 14400);
+	assert_true(pout.v[0].sizing.get_role_denied);
 	assert_int_equal(out.roles[0].max_source, MAX_SOURCE_PROBE);
 	assert_int_equal(out.roles[0].state, ROLE_VALID);
 	/* Expired credentials are dropped, the role stays. */
@@ -118,45 +120,51 @@ static void test_round_trip(void **state)
 
 	persist_state_clear(&st);
 	store_clear(&in);
+	plans_clear(&pin);
 	store_clear(&out);
+	plans_clear(&pout);
 }
 
 static void test_configured_roles_only(void **state)
 {
 	struct store in = { 0 }, out = { 0 };
+	struct plans pin = { 0 }, pout = { 0 };
 	struct persist_state st = { 0 };
 	const char *why;
 
-	fill(&in);
-	assert_int_equal(persist_save(dir, ID, &in, NULL, 0, 0, NOW), 0);
+	fill(&in, &pin);
+	assert_int_equal(persist_save(dir, ID, &in, &pin, NULL, 0, 0, NOW), 0);
 	/* Only role B is configured now: A's saved session is not adopted. */
-	assert_int_equal(store_add_role(&out, "b", "arn:aws:iam::111122223333:role/B",
+	assert_int_equal(roles_add(&out, &pout, "b", "arn:aws:iam::111122223333:role/B",
 					NULL, 3600),
 			 0);
-	assert_int_equal(persist_load(dir, ID, NOW, &out, false, &st, &why), 1);
+	assert_int_equal(persist_load(dir, ID, NOW, &out, &pout, false, &st, &why), 1);
 	assert_int_equal(out.n_roles, 1);
 	/* A configured duration keeps its source. */
 	assert_int_equal(out.roles[0].max_source, MAX_SOURCE_CONFIG);
 	persist_state_clear(&st);
 	store_clear(&in);
+	plans_clear(&pin);
 	store_clear(&out);
+	plans_clear(&pout);
 }
 
 static void test_ignored(void **state)
 {
 	struct store in = { 0 }, out = { 0 };
+	struct plans pin = { 0 }, pout = { 0 };
 	struct persist_state st = { 0 };
 	const char *why = NULL;
 	char p[128];
 	FILE *f;
 
 	/* No file: nothing, no complaint. */
-	assert_int_equal(persist_load(dir, ID, NOW, &out, true, &st, &why), 0);
+	assert_int_equal(persist_load(dir, ID, NOW, &out, &pout, true, &st, &why), 0);
 	assert_null(why);
 
-	fill(&in);
-	assert_int_equal(persist_save(dir, ID, &in, NULL, 0, 0, NOW), 0);
-	assert_int_equal(persist_load(dir, "other", NOW, &out, true, &st, &why), 0);
+	fill(&in, &pin);
+	assert_int_equal(persist_save(dir, ID, &in, &pin, NULL, 0, 0, NOW), 0);
+	assert_int_equal(persist_load(dir, "other", NOW, &out, &pout, true, &st, &why), 0);
 	assert_non_null(why);
 	assert_non_null(strstr(why, "another configuration"));
 	assert_int_equal(out.n_roles, 0);
@@ -168,7 +176,7 @@ static void test_ignored(void **state)
 			  "\", \"roles\": ",
 			  f) >= 0);
 	assert_int_equal(fclose(f), 0);
-	assert_int_equal(persist_load(dir, ID, NOW, &out, true, &st, &why), 0);
+	assert_int_equal(persist_load(dir, ID, NOW, &out, &pout, true, &st, &why), 0);
 	assert_string_equal(why, "it does not parse");
 
 	f = fopen(p, "w");
@@ -176,13 +184,15 @@ static void test_ignored(void **state)
 	assert_true(fputs("{\"version\": 99, \"identity\": \"" ID "\"}", f) >=
 		    0);
 	assert_int_equal(fclose(f), 0);
-	assert_int_equal(persist_load(dir, ID, NOW, &out, true, &st, &why), 0);
+	assert_int_equal(persist_load(dir, ID, NOW, &out, &pout, true, &st, &why), 0);
 	assert_string_equal(why, "it has another format version");
 
 	assert_int_equal(persist_remove(dir), 0);
 	assert_int_equal(persist_remove(dir), 0);
 	store_clear(&in);
+	plans_clear(&pin);
 	store_clear(&out);
+	plans_clear(&pout);
 }
 
 static void test_identity(void **state)

@@ -22,7 +22,6 @@
 
 #define ECS_TOKEN "ecsTOKENecsTOKENecsTOKENecsTOKENecsTOKEN123"
 #define ACCOUNT "123456789012"
-#define PROV "arn:aws:iam::" ACCOUNT ":saml-provider/ADFS"
 #define SELF 1000u
 #define OTHER 1001u
 #define ALLOWED 4242u
@@ -83,7 +82,7 @@ static void add_role(const char *name, enum role_state state)
 
 	(void)snprintf(arn, sizeof(arn), "arn:aws:iam::" ACCOUNT ":role/%s",
 		       name);
-	assert_int_equal(store_add_role(&F.store, name, arn, PROV, 0), 0);
+	assert_int_equal(store_add_role(&F.store, name, arn, 0), 0);
 	F.store.roles[F.store.n_roles - 1].state = state;
 }
 

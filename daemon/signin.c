@@ -1,0 +1,154 @@
+#include "signin.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *signin_state_to_string(enum signin_state s)
+{
+	static const char *const names[] = {
+		[SIGNIN_SIGNED_OUT] = "signed_out",
+		[SIGNIN_SIGNING_IN] = "signing_in",
+		[SIGNIN_MFA_PENDING] = "mfa_pending",
+		[SIGNIN_SIGNED_IN] = "signed_in",
+		[SIGNIN_NOT_SIGNED_IN] = "not_signed_in",
+		[SIGNIN_FAILED] = "failed",
+	};
+	return (size_t)s < ELEMENTSOF(names) ? names[s] : "unknown";
+}
+
+static void set_error(struct signin *s, const char *msg)
+{
+	free(s->error);
+	s->error = msg ? strdup(msg) : NULL;
+}
+
+void signin_configure(struct signin *s, enum signin_auth auth, bool remember,
+		      bool password_source)
+{
+	s->auth = auth;
+	s->remember = remember;
+	s->password_source = password_source;
+}
+
+void signin_clear(struct signin *s)
+{
+	s->password = secret_free(s->password);
+	set_error(s, NULL);
+}
+
+void signin_login(struct signin *s, struct secret *password_take)
+{
+	secret_free(s->password);
+	s->password = password_take;
+	/* A new password is the only way out of FAILED; the round that
+	 * sends it decides the state. */
+	if (s->state == SIGNIN_FAILED)
+		s->state = s->signed_in ? SIGNIN_SIGNED_IN : SIGNIN_SIGNED_OUT;
+}
+
+const struct secret *signin_begin_round(struct signin *s, bool login)
+{
+	const struct secret *pw = NULL;
+
+	if (s->password && s->state != SIGNIN_FAILED &&
+	    (login || s->remember))
+		pw = s->password;
+	if (pw)
+		s->state = SIGNIN_SIGNING_IN;
+	return pw;
+}
+
+void signin_rejected(struct signin *s, const char *msg)
+{
+	s->password = secret_free(s->password);
+	s->state = SIGNIN_FAILED;
+	set_error(s, msg);
+}
+
+void signin_sso_ended(struct signin *s, const char *msg)
+{
+	s->state = SIGNIN_NOT_SIGNED_IN;
+	s->signed_in = false;
+	set_error(s, msg);
+}
+
+void signin_round_failed(struct signin *s, const char *msg)
+{
+	if (s->state == SIGNIN_SIGNING_IN || s->state == SIGNIN_MFA_PENDING)
+		s->state = s->signed_in ? SIGNIN_SIGNED_IN : SIGNIN_SIGNED_OUT;
+	set_error(s, msg);
+}
+
+void signin_succeeded(struct signin *s, bool posted_password, usec_t now)
+{
+	if (posted_password)
+		s->sso_since = now;
+	s->state = SIGNIN_SIGNED_IN;
+	s->signed_in = true;
+	set_error(s, NULL);
+}
+
+void signin_mfa_pending(struct signin *s)
+{
+	s->state = SIGNIN_MFA_PENDING;
+}
+
+void signin_mfa_answered(struct signin *s)
+{
+	s->state = SIGNIN_SIGNING_IN;
+}
+
+void signin_round_end(struct signin *s)
+{
+	if (!s->remember)
+		s->password = secret_free(s->password);
+}
+
+void signin_logout(struct signin *s)
+{
+	s->password = secret_free(s->password);
+	s->state = SIGNIN_SIGNED_OUT;
+	s->signed_in = false;
+	set_error(s, NULL);
+}
+
+void signin_restored(struct signin *s, usec_t sso_since)
+{
+	s->state = SIGNIN_SIGNED_IN;
+	s->signed_in = true;
+	s->sso_since = sso_since;
+}
+
+bool signin_may_refresh(const struct signin *s)
+{
+	return s->state != SIGNIN_FAILED;
+}
+
+static bool password_at_hand(const struct signin *s)
+{
+	return (s->remember && s->password) || s->password_source;
+}
+
+bool signin_timer_may_start(const struct signin *s)
+{
+	bool kerberos = s->auth == SIGNIN_AUTH_KERBEROS;
+
+	switch (s->state) {
+	case SIGNIN_SIGNED_IN:
+	case SIGNIN_SIGNING_IN:
+		return true;
+	case SIGNIN_NOT_SIGNED_IN:
+		return kerberos;
+	case SIGNIN_SIGNED_OUT:
+		/* A sign-in that failed for another reason than the password
+		 * (ADFS unreachable at boot): try again, with backoff. */
+		return kerberos || password_at_hand(s);
+	default: /* failed (password rejected), waiting for a second factor */
+		return false;
+	}
+}
+
+bool signin_timer_logs_in(const struct signin *s)
+{
+	return s->state == SIGNIN_SIGNED_OUT && !(s->remember && s->password);
+}

@@ -1,0 +1,81 @@
+/* The sign-in state and the password's lifetime, as pure transitions: no
+ * I/O, no clock, no network (docs/internals/signin.md). The one rule that
+ * matters most lives here: a password ADFS rejected is wiped at once and
+ * never offered again; only a new login (a new password) leaves that
+ * state. Everything that could send a password (a refresh, the timer, a
+ * remembered password, a reload, a restart) asks signin_password() first. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "util/macro.h"
+#include "util/secret.h"
+
+enum signin_state {
+	SIGNIN_SIGNED_OUT,
+	SIGNIN_SIGNING_IN,
+	SIGNIN_MFA_PENDING,   /* waiting on the user for a second factor */
+	SIGNIN_SIGNED_IN,
+	SIGNIN_NOT_SIGNED_IN, /* the ADFS SSO ended and nothing can renew it */
+	SIGNIN_FAILED,        /* ADFS rejected the password: wait for login */
+};
+
+/* How assertions are had: Kerberos needs no password ever. */
+enum signin_auth {
+	SIGNIN_AUTH_FORMS,
+	SIGNIN_AUTH_WSTRUST, /* the password every time, no SSO cookies */
+	SIGNIN_AUTH_KERBEROS,
+};
+
+struct signin {
+	enum signin_state state;
+	char *error;             /* why not signed in; no secret */
+	struct secret *password; /* only for one round, or remembered */
+	bool signed_in;          /* an SSO session exists (cookies or sessions) */
+	usec_t sso_since;        /* wall clock of the last password round */
+
+	/* From the configuration (signin_configure, again at reload). */
+	enum signin_auth auth;
+	bool remember;           /* adfs.remember_password */
+	bool password_source;    /* adfs.password is a file or credential */
+};
+
+void signin_configure(struct signin *s, enum signin_auth auth, bool remember,
+		      bool password_source);
+void signin_clear(struct signin *s);
+
+/* A login with a new password (taken): clears a rejected-password state. */
+void signin_login(struct signin *s, struct secret *password_take);
+/* The password to send in this round, or NULL: a login's own password,
+ * else a remembered one that ADFS has not rejected. Marks the round as
+ * signing in when there is one. */
+const struct secret *signin_begin_round(struct signin *s, bool login);
+/* ADFS rejected the password: wiped, FAILED, never sent again. */
+void signin_rejected(struct signin *s, const char *msg);
+/* Nothing can renew the SSO without the user. */
+void signin_sso_ended(struct signin *s, const char *msg);
+/* A round failed for another reason (ADFS down): back to where it was. */
+void signin_round_failed(struct signin *s, const char *msg);
+/* An assertion came. posted_password: this round sent the password, so a
+ * new SSO session starts at now. */
+void signin_succeeded(struct signin *s, bool posted_password, usec_t now);
+void signin_mfa_pending(struct signin *s);
+void signin_mfa_answered(struct signin *s);
+/* The round is over: a password not remembered goes. */
+void signin_round_end(struct signin *s);
+/* Logout: password and state forgotten. */
+void signin_logout(struct signin *s);
+/* A saved SSO session was restored at start. */
+void signin_restored(struct signin *s, usec_t sso_since);
+
+/* Whether a refresh may be asked for (no: the password was rejected). */
+bool signin_may_refresh(const struct signin *s);
+/* Whether the timer may start a round without the user: SSO cookies,
+ * Kerberos, or a password at hand; never after a rejected password nor
+ * while a second factor is awaited. */
+bool signin_timer_may_start(const struct signin *s);
+/* Whether the timer's round is a new sign-in from the configured source
+ * (the sign-in at start failed), rather than a refresh. */
+bool signin_timer_logs_in(const struct signin *s);
+
+const char *signin_state_to_string(enum signin_state s);

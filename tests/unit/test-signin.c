@@ -1,0 +1,134 @@
+/* The sign-in rules (signin.c), as pure transitions. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "signin.h"
+
+static struct secret *pw(const char *s)
+{
+	struct secret *p = secret_new_from(s, strlen(s));
+
+	assert_non_null(p);
+	return p;
+}
+
+static void test_login_round(void **state)
+{
+	struct signin s = { 0 };
+	const struct secret *p;
+
+	signin_configure(&s, SIGNIN_AUTH_FORMS, false, false);
+	assert_null(signin_begin_round(&s, false));
+	assert_int_equal(s.state, SIGNIN_SIGNED_OUT);
+	signin_login(&s, pw("secret"));
+	p = signin_begin_round(&s, true);
+	assert_non_null(p);
+	assert_int_equal(s.state, SIGNIN_SIGNING_IN);
+	signin_succeeded(&s, true, 42);
+	assert_int_equal(s.state, SIGNIN_SIGNED_IN);
+	assert_true(s.sso_since == 42);
+	signin_round_end(&s);
+	/* Not remembered: gone after the round. */
+	assert_null(s.password);
+	signin_clear(&s);
+}
+
+static void test_remembered(void **state)
+{
+	struct signin s = { 0 };
+
+	signin_configure(&s, SIGNIN_AUTH_FORMS, true, false);
+	signin_login(&s, pw("secret"));
+	assert_non_null(signin_begin_round(&s, true));
+	signin_succeeded(&s, true, 1);
+	signin_round_end(&s);
+	assert_non_null(s.password);
+	/* A refresh round sends it, and it stays. */
+	assert_non_null(signin_begin_round(&s, false));
+	signin_succeeded(&s, false, 2);
+	assert_true(s.sso_since == 1); /* no password posted: same SSO */
+	signin_round_end(&s);
+	assert_non_null(s.password);
+	signin_logout(&s);
+	assert_null(s.password);
+	assert_int_equal(s.state, SIGNIN_SIGNED_OUT);
+	signin_clear(&s);
+}
+
+static void test_rejected(void **state)
+{
+	struct signin s = { 0 };
+
+	signin_configure(&s, SIGNIN_AUTH_FORMS, true, true);
+	signin_login(&s, pw("wrong"));
+	assert_non_null(signin_begin_round(&s, true));
+	signin_rejected(&s, "Incorrect user ID or password");
+	assert_int_equal(s.state, SIGNIN_FAILED);
+	assert_null(s.password);
+	assert_string_equal(s.error, "Incorrect user ID or password");
+	/* No path sends it again. */
+	assert_null(signin_begin_round(&s, false));
+	assert_false(signin_timer_may_start(&s));
+	assert_false(signin_may_refresh(&s));
+	signin_configure(&s, SIGNIN_AUTH_FORMS, true, true); /* reload */
+	assert_null(signin_begin_round(&s, false));
+	assert_false(signin_timer_may_start(&s));
+	/* A new login does. */
+	signin_login(&s, pw("right"));
+	assert_int_not_equal(s.state, SIGNIN_FAILED);
+	assert_string_equal(signin_begin_round(&s, true)->data, "right");
+	signin_clear(&s);
+}
+
+static void test_timer_rules(void **state)
+{
+	struct signin s = { 0 };
+
+	/* Signed out, prompt: the timer waits for a login. */
+	signin_configure(&s, SIGNIN_AUTH_FORMS, false, false);
+	assert_false(signin_timer_may_start(&s));
+	/* A password file: the sign-in at start failed, try again. */
+	signin_configure(&s, SIGNIN_AUTH_FORMS, false, true);
+	assert_true(signin_timer_may_start(&s));
+	assert_true(signin_timer_logs_in(&s));
+	/* Kerberos renews alone, even after the SSO ended. */
+	signin_configure(&s, SIGNIN_AUTH_KERBEROS, false, false);
+	signin_sso_ended(&s, "ended");
+	assert_int_equal(s.state, SIGNIN_NOT_SIGNED_IN);
+	assert_true(signin_timer_may_start(&s));
+	signin_configure(&s, SIGNIN_AUTH_FORMS, false, false);
+	assert_false(signin_timer_may_start(&s));
+	/* Waiting on a second factor: not the timer's. */
+	signin_mfa_pending(&s);
+	assert_false(signin_timer_may_start(&s));
+	signin_mfa_answered(&s);
+	assert_int_equal(s.state, SIGNIN_SIGNING_IN);
+	/* ADFS down during a round: back to where it was. */
+	signin_round_failed(&s, "timeout");
+	assert_int_equal(s.state, SIGNIN_SIGNED_OUT);
+	signin_restored(&s, 7);
+	assert_int_equal(s.state, SIGNIN_SIGNED_IN);
+	assert_true(s.signed_in);
+	assert_null(signin_begin_round(&s, false));
+	signin_round_failed(&s, "timeout");
+	assert_int_equal(s.state, SIGNIN_SIGNED_IN);
+	assert_string_equal(signin_state_to_string(s.state), "signed_in");
+	signin_clear(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_login_round),
+		cmocka_unit_test(test_remembered),
+		cmocka_unit_test(test_rejected),
+		cmocka_unit_test(test_timer_rules),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
