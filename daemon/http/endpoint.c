@@ -143,7 +143,7 @@ enum MHD_Result endpoint_send(struct MHD_Connection *c, enum endpoint_kind k,
 			    a->refusal);
 	else if (a->refusal)
 		log_debug("%s request refused (%u): %s",
-			  k == ENDPOINT_ECS ? "ECS" : "IMDS", a->status,
+			  k == ENDPOINT_ECS ? "ECS" : "IMDS", a->refusal_status,
 			  a->refusal);
 	if (a->throttle_began)
 		guard_log_throttle(a->throttle_uid);

@@ -8,7 +8,6 @@
 #include "http/route.h"
 #include "util/addr.h"
 #include "util/log.h"
-#include "util/timeutil.h"
 
 static struct guard_peer *find_peer(struct guard *g, uid_t uid, bool create)
 {

@@ -182,6 +182,7 @@ static void imds_refuse(struct imds *m, const struct http_request *req,
 						     : status;
 	a->body = HTTP_BODY_EMPTY;
 	a->refusal = why;
+	a->refusal_status = status;
 }
 
 static void imds_text(struct http_answer *a, const char *text, size_t len)

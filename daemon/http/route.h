@@ -108,6 +108,8 @@ struct http_answer {
 	/* Why the request was refused, for the log; NULL when it was not. */
 	const char *refusal;
 	bool refusal_warning; /* log it as a warning (else debug) */
+	unsigned refusal_status; /* the status the refusal asked for, before
+				    any throttling (for the debug line) */
 	/* The peer's uid whose throttling began with this request, for one
 	 * warning; -1 when none began. */
 	bool throttle_began;

@@ -463,6 +463,7 @@ static void test_throttle(void **state)
 	bad.now_mono = good.now_mono;
 	http_route_imds(&F.imds, &bad, &a);
 	assert_int_equal(a.status, 429);
+	assert_int_equal(a.refusal_status, 401); /* what the debug line says */
 	assert_int_equal(a.body, HTTP_BODY_EMPTY);
 	http_answer_clear(&a);
 
@@ -543,6 +544,7 @@ static void test_imds_token_refusals(void **state)
 	http_route_imds(&F.imds, &req, &a);
 	assert_int_equal(a.status, 400);
 	assert_string_equal(a.refusal, "no TTL");
+	assert_int_equal(a.refusal_status, 400);
 	assert_false(a.refusal_warning);
 	assert_int_equal(a.body, HTTP_BODY_EMPTY);
 	http_answer_clear(&a);
