@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "net/http-call.h"
+#include "net/url.h"
+#include "sts/partition.h"
 #include "sts/sigv4.h"
 #include "util/log.h"
 
@@ -18,13 +20,7 @@ struct iam_call {
 
 const char *iam_signing_region(const struct conf *conf)
 {
-	const char *r = conf->aws.region;
-
-	if (r && strneq(r, "cn-", 3))
-		return "cn-north-1";
-	if (r && strneq(r, "us-gov-", 7))
-		return "us-gov-west-1";
-	return "us-east-1";
+	return partition_from_region(conf->aws.region)->iam_region;
 }
 
 struct iam_call *iam_call_free(struct iam_call *c)
@@ -76,29 +72,6 @@ static void on_done(struct http_call *h, int error, void *userdata)
 		c->userdata);
 }
 
-/* Host header value (host[:port]) of url, as SigV4 signs it. */
-static char *host_of(const char *url)
-{
-	CURLU *u = curl_url();
-	char *host = NULL, *port = NULL, *v = NULL;
-
-	if (!u)
-		return NULL;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-		if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
-		    port) {
-			if (asprintf(&v, "%s:%s", host, port) < 0)
-				v = NULL;
-		} else
-			v = strdup(host);
-	}
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
-	return v;
-}
-
 int iam_get_role(struct curl_glue *g, const struct conf *conf,
 		 const struct iam_key *key, const char *role_name, usec_t now,
 		 iam_done_fn done, void *userdata, struct iam_call **ret)
@@ -114,24 +87,17 @@ int iam_get_role(struct curl_glue *g, const struct conf *conf,
 	char date[SIGV4_AMZ_DATE_LEN + 1], h_date[48];
 	struct secret *post;
 	struct iam_call *c;
-	CURL *e;
 	int r;
 
-	host = host_of(conf->aws.iam_endpoint);
-	e = curl_easy_init();
-	if (!host || !e) {
-		curl_easy_cleanup(e);
-		return -ENOMEM;
-	}
-	{
-		char *x = curl_easy_escape(e, role_name, 0);
-
-		esc = x ? strdup(x) : NULL;
-		curl_free(x);
-	}
-	curl_easy_cleanup(e);
-	if (!esc || asprintf(&body, "Action=GetRole&RoleName=%s&Version=2010-05-08",
-			     esc) < 0)
+	/* The Host header value (host[:port]), as SigV4 signs it. */
+	r = url_authority(conf->aws.iam_endpoint, &host);
+	if (r < 0)
+		return r;
+	r = url_escape(role_name, strlen(role_name), &esc);
+	if (r < 0)
+		return r;
+	if (asprintf(&body, "Action=GetRole&RoleName=%s&Version=2010-05-08",
+		     esc) < 0)
 		return -ENOMEM;
 
 	{
