@@ -28,9 +28,7 @@ struct cycle {
 	sd_event_source *defer;
 	enum step step;
 
-	bool login;              /* this cycle sends the login's password */
 	bool with_password;      /* it sends one */
-	bool interactive;
 	bool explicit_refresh;
 	struct secret *saml;     /* the assertion being redeemed */
 	usec_t saml_at;          /* CLOCK_BOOTTIME when it came */
@@ -104,58 +102,17 @@ static void res_clear(struct cycle *c)
 	set_str(&c->res.msg, NULL);
 }
 
-/* DESIGN.md "Refresh timing" (session/refresh.c): expiry - lead - jitter. */
-static usec_t plan_refresh(const struct cycle *c, usec_t expiry,
-			   usec_t duration)
+static void fail(struct cycle *c, size_t i, const char *msg, bool retry)
 {
-	return refresh_plan(expiry, duration, conf(c)->refresh.min_remaining,
-			    c->s.jitter);
-}
-
-static struct refresh_role role_view(const struct role_session *r,
-				     const struct role_plan *p)
-{
-	return (struct refresh_role){
-		.next_refresh = p->next_refresh,
-		.expiry = r->creds ? r->creds->expiration : 0,
-		.empty = r->state == ROLE_EMPTY,
-	};
-}
-
-static bool role_is_due(struct cycle *c, size_t i, usec_t now)
-{
-	struct refresh_role v = role_view(role_at(c, i), plan_at(c, i));
-
-	return refresh_is_due(&v, now);
-}
-
-static void role_failed(struct cycle *c, size_t i, const char *msg,
-			bool retry)
-{
-	struct role_session *r = role_at(c, i);
-	struct role_plan *p = plan_at(c, i);
-	usec_t now = now_wall();
-
-	role_set_error(r, msg);
-	p->failures++;
-	/* While valid credentials last, the backoff never outlives them. */
-	if (retry)
-		p->next_refresh =
-			now + refresh_backoff(p->failures, now,
-					      r->creds ? r->creds->expiration : 0,
-					      c->s.jitter);
-	else
-		p->next_refresh = 0;
-	if (role_has_valid_creds(r, now))
-		r->state = ROLE_VALID;
-	else
-		r->state = retry ? ROLE_EXPIRED : ROLE_FAILED;
+	plans_failed(c->s.plans, c->s.store, i, msg, retry, now_wall(),
+		     c->s.jitter);
 }
 
 static void fail_all(struct cycle *c, const char *msg, bool retry)
 {
 	for (size_t i = 0; i < c->s.store->n_roles; i++)
-		role_failed(c, i, msg, retry);
+		plans_failed(c->s.plans, c->s.store, i, msg, retry, now_wall(),
+			     c->s.jitter);
 }
 
 static void end(struct cycle *c, int r, const char *msg)
@@ -165,14 +122,6 @@ static void end(struct cycle *c, int r, const char *msg)
 	c->step = STEP_END;
 }
 
-/* Short role name from an ARN: the part after the last '/'. */
-static const char *arn_role_name(const char *arn)
-{
-	const char *s = strrchr(arn, '/');
-
-	return s ? s + 1 : arn;
-}
-
 static const struct saml_role *offered(const struct saml_info *info,
 				       const char *arn)
 {
@@ -180,49 +129,6 @@ static const struct saml_role *offered(const struct saml_info *info,
 		if (streq(info->roles[i].role_arn, arn))
 			return &info->roles[i];
 	return NULL;
-}
-
-/* With no `roles:` in the config, hold every role the assertion offers,
- * named after the role ("account-id/role" when names clash). */
-static int adopt_roles(struct cycle *c, const struct saml_info *info)
-{
-	struct store *st = c->s.store;
-
-	for (size_t i = 0; i < info->n_roles; i++) {
-		const struct saml_role *sr = &info->roles[i];
-		const char *name = arn_role_name(sr->role_arn);
-		char alt[160];
-		int clash = 0, r;
-
-		if (store_find_arn(st, sr->role_arn))
-			continue;
-		for (size_t j = 0; j < info->n_roles; j++)
-			if (j != i &&
-			    streq(arn_role_name(info->roles[j].role_arn), name))
-				clash = 1;
-		if (clash) {
-			/* arn:aws:iam::ACCOUNT:role/... */
-			const char *acct = sr->role_arn;
-
-			for (int k = 0; k < 4 && acct; k++) {
-				acct = strchr(acct, ':');
-				if (acct)
-					acct++;
-			}
-			(void)snprintf(alt, sizeof(alt), "%.12s/%.100s",
-				       acct ? acct : "?", name);
-			name = alt;
-		}
-		r = roles_add(st, c->s.plans, name, sr->role_arn,
-			      sr->principal_arn, 0);
-		if (r < 0 && r != -EEXIST)
-			return r;
-	}
-	if (conf(c)->default_role)
-		for (size_t i = 0; i < st->n_roles; i++)
-			if (streq(st->roles[i].name, conf(c)->default_role))
-				st->default_idx = i;
-	return 0;
 }
 
 /* Nothing can get an assertion without the user: keep serving what is
@@ -247,42 +153,14 @@ static void sso_ended(struct cycle *c, const char *msg)
 /* The role keeps the session it got in this cycle. */
 static void role_keep(struct cycle *c, size_t i)
 {
-	struct role_session *rs = role_at(c, i);
-	struct role_plan *p = plan_at(c, i);
-	char exp[ISO8601_MAX], dur[32];
-	usec_t lifetime = c->got_lifetime;
+	struct plan_kept k = {
+		.expiry = c->got_exp,
+		.lifetime = c->got_lifetime,
+		.session_duration = c->info->session_duration,
+		.min_remaining = conf(c)->refresh.min_remaining,
+	};
 
-	rs->state = ROLE_VALID;
-	p->failures = 0;
-	role_set_error(rs, NULL);
-	p->next_refresh = plan_refresh(c, c->got_exp, lifetime);
-	rs->max_source = p->sizing.source;
-	rs->max_duration = p->duration_cfg      ? p->duration_cfg
-			   : p->sizing.role_max ? p->sizing.role_max
-						: rs->duration_used;
-	/* The assertion (SessionDuration / SessionNotOnOrAfter) can only
-	 * shorten a session (PROTOCOLS.md C4): when it did, the session got
-	 * less than asked and the assertion is what capped it. */
-	if (lifetime + 120 * USEC_PER_SEC <
-	    (usec_t)rs->duration_used * USEC_PER_SEC) {
-		uint32_t sd = c->info->session_duration;
-		uint32_t got = (uint32_t)((lifetime + USEC_PER_SEC / 2) /
-					  USEC_PER_SEC);
-
-		rs->duration_used = sd && sd < rs->duration_used ? sd : got;
-		rs->max_duration = rs->duration_used;
-		rs->max_source = MAX_SOURCE_ASSERTION;
-	}
-	/* The cycle that first finds GetRole denied has probed from the top
-	 * already: the next upward probe is CYCLE_PROBE_UP_INTERVAL away. */
-	if (p->sizing.probe_up ||
-	    (p->sizing.get_role_denied && !p->probed_up))
-		p->probed_up = now_wall();
-	log_id(LOG_INFO, LOG_ID_REFRESHED,
-	       "Role %s: credentials valid until %s (%s, maximum from %s)",
-	       rs->name, format_iso8601(exp, rs->creds->expiration),
-	       format_duration(dur, lifetime),
-	       max_source_to_string(rs->max_source));
+	plans_kept(c->s.plans, c->s.store, i, &k, now_wall(), c->s.jitter);
 }
 
 /* The cycle has no usable assertion: each role it was still to serve
@@ -297,14 +175,14 @@ static void fail_cycle_roles(struct cycle *c, const char *msg)
 
 	if (!c->due) {
 		for (i = 0; i < c->s.store->n_roles; i++)
-			if (role_is_due(c, i, now))
-				role_failed(c, i, msg, true);
+			if (plans_due(c->s.plans, c->s.store, i, now))
+				fail(c, i, msg, true);
 		return;
 	}
 	if (c->refetching && c->got && i < c->n_due)
 		role_keep(c, c->due[i++]);
 	for (; i < c->n_due; i++)
-		role_failed(c, c->due[i], msg, true);
+		fail(c, c->due[i], msg, true);
 }
 
 /* The current role's part is over; the next one begins. */
@@ -337,7 +215,7 @@ static void role_error(struct cycle *c, const char *msg)
 	c->failed++;
 	if (!c->first_error)
 		c->first_error = strdup(msg);
-	role_failed(c, cur(c), msg, true);
+	fail(c, cur(c), msg, true);
 	role_next(c);
 }
 
@@ -438,7 +316,7 @@ static bool take_assertion(struct cycle *c)
 		info->name_id ? info->name_id : strempty(cf->adfs.username));
 
 	if (cf->n_roles == 0) {
-		r = adopt_roles(c, info);
+		r = roles_adopt(st, c->s.plans, info, cf->default_role);
 		if (r < 0) {
 			end(c, r, "out of memory");
 			return false;
@@ -454,15 +332,10 @@ static bool take_assertion(struct cycle *c)
 
 	/* Which roles this cycle serves: the ones chosen at start (a login
 	 * or a manual refresh) or, when none, every role due soon. */
-	if (!c->due) {
-		c->due = calloc(st->n_roles ? st->n_roles : 1, sizeof(size_t));
-		if (!c->due) {
-			end(c, -ENOMEM, "out of memory");
-			return false;
-		}
-		for (size_t i = 0; i < st->n_roles; i++)
-			if (role_is_due(c, i, now))
-				c->due[c->n_due++] = i;
+	if (!c->due && plans_pick(c->s.plans, st, NULL, now, &c->due,
+				  &c->n_due) < 0) {
+		end(c, -ENOMEM, "out of memory");
+		return false;
 	}
 	/* A cycle's later assertion replaces its first. */
 	saml_info_free(c->info);
@@ -506,7 +379,7 @@ static void step_next_role(struct cycle *c)
 			c->failed++;
 			if (!c->first_error)
 				c->first_error = strdup(msg);
-			role_failed(c, cur(c), msg, false);
+			fail(c, cur(c), msg, false);
 			c->next++;
 			continue;
 		}
@@ -584,7 +457,7 @@ static void step_act(struct cycle *c)
 		 * STS's time: IAM refuses a signature 15 min off its clock. */
 		c->step = STEP_WAIT_GET_ROLE;
 		r = c->s.ops->get_role(c->s.ops_ud, rs->creds,
-				       arn_role_name(rs->arn), sts_clock(c));
+				       roles_arn_name(rs->arn), sts_clock(c));
 		if (r < 0) {
 			uint32_t next = 0;
 			enum sizing_action a = sizing_on_get_role(
@@ -802,20 +675,10 @@ int cycle_start(struct cycle *c, const char *role, bool login,
 		return -EBUSY;
 	c->due = NULL;
 	c->n_due = 0;
-	if (role) {
-		c->due = calloc(st->n_roles ? st->n_roles : 1, sizeof(size_t));
-		if (!c->due)
-			return -ENOMEM;
-		for (size_t i = 0; i < st->n_roles; i++)
-			if (!*role || streq(role, st->roles[i].name))
-				c->due[c->n_due++] = i;
-		/* With no configured roles the list is only known once
-		 * the assertion arrives: let the assertion choose. */
-		if (c->n_due == 0 && !*role) {
-			free(c->due);
-			c->due = NULL;
-		}
-	}
+	/* With no configured roles the list is only known once the
+	 * assertion arrives: then it chooses (c->due stays NULL). */
+	if (role && plans_pick(c->s.plans, st, role, 0, &c->due, &c->n_due) < 0)
+		return -ENOMEM;
 	if (explicit_refresh)
 		for (size_t i = 0; i < st->n_roles; i++)
 			if (!role || !*role || streq(role, st->roles[i].name))
@@ -823,9 +686,7 @@ int cycle_start(struct cycle *c, const char *role, bool login,
 	/* A new login's password, or a remembered one that ADFS has not
 	 * rejected (a rejected password is never sent again). */
 	pw = signin_begin_round(c->s.signin, login);
-	c->login = login;
 	c->with_password = pw != NULL;
-	c->interactive = interactive;
 	c->explicit_refresh = explicit_refresh;
 	r = fetch_assertion(c, pw, interactive);
 	if (r == -ENOKEY)
@@ -910,91 +771,9 @@ void cycle_mfa_asked(struct cycle *c, bool push, const char *hint)
 	c->s.hooks->mfa(c->s.hooks_ud, push, hint);
 }
 
-void cycle_expire(struct cycle *c, usec_t now)
-{
-	for (size_t i = 0; i < c->s.store->n_roles; i++) {
-		struct role_session *rs = role_at(c, i);
-
-		if (rs->creds && !role_has_valid_creds(rs, now) &&
-		    rs->state == ROLE_VALID)
-			rs->state = ROLE_EXPIRED;
-	}
-}
-
-/* Every role's view (free it); NULL only when out of memory. */
-static struct refresh_role *role_views(const struct cycle *c)
-{
-	const struct store *st = c->s.store;
-	struct refresh_role *v;
-
-	v = calloc(st->n_roles ? st->n_roles : 1, sizeof(*v));
-	if (!v)
-		return NULL;
-	for (size_t i = 0; i < st->n_roles; i++)
-		v[i] = role_view(&st->roles[i], &c->s.plans->v[i]);
-	return v;
-}
-
-bool cycle_any_due(const struct cycle *c, usec_t now)
-{
-	_cleanup_free_ struct refresh_role *v = role_views(c);
-
-	return !v || refresh_any_due(v, c->s.store->n_roles, now);
-}
-
-usec_t cycle_next_wakeup(const struct cycle *c, usec_t now, bool planned)
-{
-	_cleanup_free_ struct refresh_role *v = role_views(c);
-
-	if (!v)
-		return now + USEC_PER_SEC; /* out of memory: look again */
-	return refresh_next_wakeup(v, c->s.store->n_roles, now, planned);
-}
-
-void cycle_start_failed(struct cycle *c, usec_t now, const char *msg)
-{
-	for (size_t i = 0; i < c->s.store->n_roles; i++) {
-		struct refresh_role v = role_view(role_at(c, i), plan_at(c, i));
-
-		if (refresh_planned_due(&v, now))
-			role_failed(c, i, msg, true);
-	}
-}
-
-size_t cycle_plan_restored(struct cycle *c, usec_t now)
-{
-	size_t valid = 0;
-
-	for (size_t i = 0; i < c->s.store->n_roles; i++) {
-		struct role_session *rs = role_at(c, i);
-		struct role_plan *p = plan_at(c, i);
-
-		if (role_has_valid_creds(rs, now)) {
-			valid++;
-			p->next_refresh = plan_refresh(
-				c, rs->creds->expiration,
-				rs->creds->expiration - rs->creds->issued);
-		} else {
-			p->next_refresh = now;
-		}
-	}
-	return valid;
-}
-
 const struct saml_info *cycle_offered(const struct cycle *c)
 {
 	return c->last_info;
-}
-
-usec_t cycle_next_refresh(const struct cycle *c)
-{
-	usec_t next = USEC_INFINITY;
-
-	for (size_t i = 0; i < c->s.plans->n; i++)
-		if (c->s.plans->v[i].next_refresh &&
-		    c->s.plans->v[i].next_refresh < next)
-			next = c->s.plans->v[i].next_refresh;
-	return next;
 }
 
 void cycle_forget(struct cycle *c, bool forget_roles)

@@ -110,24 +110,8 @@ void cycle_get_role_done(struct cycle *c, enum sizing_result res,
 			 uint32_t max, const char *msg);
 void cycle_mfa_asked(struct cycle *c, bool push, const char *hint);
 
-/* Timer support (the manager's refresh timer, session/schedule.c). */
-/* Marks valid roles whose credentials ran out as expired. */
-void cycle_expire(struct cycle *c, usec_t now);
-/* Whether any role needs a refresh now. */
-bool cycle_any_due(const struct cycle *c, usec_t now);
-/* When the timer should fire next (wall clock), USEC_INFINITY for never.
- * planned: planned refreshes count (else only expiries do). */
-usec_t cycle_next_wakeup(const struct cycle *c, usec_t now, bool planned);
-/* A cycle the timer wanted could not start: roles planned for now wait
- * with backoff. */
-void cycle_start_failed(struct cycle *c, usec_t now, const char *msg);
-/* Plans every role after a restore: valid ones before they expire,
- * others now. Returns how many are valid. */
-size_t cycle_plan_restored(struct cycle *c, usec_t now);
 /* The roles the last assertion offered (NULL before one came). */
 const struct saml_info *cycle_offered(const struct cycle *c);
-/* The next planned refresh of any role (wall), USEC_INFINITY for none. */
-usec_t cycle_next_refresh(const struct cycle *c);
 /* Logout: forgets sessions and plans; roles learnt from the assertion go
  * too (forget_roles). */
 void cycle_forget(struct cycle *c, bool forget_roles);

@@ -662,7 +662,7 @@ static void test_suspend_10h(void **state)
 	assert_int_equal(schedule_new(F.e, &clk, on_fired, &cf, &s), 0);
 	assert_int_equal(login("pw"), 0);
 	run();
-	when = cycle_next_wakeup(F.cycle, now_wall(), true);
+	when = plans_next_wakeup(&F.plans, &F.store, now_wall(), true);
 	schedule_arm(s, when);
 	assert_true(schedule_armed_at(s) == cf.boot + (when - NOW));
 
@@ -673,7 +673,7 @@ static void test_suspend_10h(void **state)
 	schedule_clock_changed(s);
 	assert_int_equal(cf.fired, 1);
 	/* What the manager does when it fires. */
-	cycle_expire(F.cycle, now);
+	plans_expire(&F.store, now);
 	for (size_t i = 0; i < 2; i++) {
 		assert_false(role_has_valid_creds(&F.store.roles[i], now));
 		assert_int_equal(F.store.roles[i].state, ROLE_EXPIRED);
@@ -681,8 +681,8 @@ static void test_suspend_10h(void **state)
 						  now),
 				 ROLE_EXPIRED);
 	}
-	assert_true(cycle_any_due(F.cycle, now));
-	when = cycle_next_wakeup(F.cycle, now, true);
+	assert_true(plans_any_due(&F.plans, &F.store, now));
+	when = plans_next_wakeup(&F.plans, &F.store, now, true);
 	assert_true(when <= now);
 	schedule_arm(s, when);
 	assert_true(schedule_armed_at(s) == cf.boot); /* at once */
