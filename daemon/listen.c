@@ -144,7 +144,7 @@ int listen_take_activated(struct listen *l)
 	return r;
 }
 
-int listen_start(struct listen *ls, sd_event *e, const struct conf_listen *l,
+int listen_start(struct listen *l, sd_event *e, const struct conf_listen *cfg,
 			  const char *name, const char *what,
 			  MHD_AccessHandlerCallback handler, void *cls,
 			  struct http_server **ret)
@@ -152,21 +152,21 @@ int listen_start(struct listen *ls, sd_event *e, const struct conf_listen *l,
 	int fd, r;
 	bool activated;
 
-	fd = listen_take(ls, name);
+	fd = listen_take(l, name);
 	activated = fd >= 0;
-	if (!activated && !l->enabled)
+	if (!activated && !cfg->enabled)
 		return 0;
 	if (!activated) {
-		r = listen_tcp(l->host, l->port, &fd);
+		r = listen_tcp(cfg->host, cfg->port, &fd);
 		if (r < 0)
 			return log_error_errno(r, "Cannot listen on %s:%u for "
 						  "the %s endpoint: %m",
-					       l->host, l->port, what);
+					       cfg->host, cfg->port, what);
 	} else if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1,
-				     l->enabled ? l->port : 0) <= 0) {
+				     cfg->enabled ? cfg->port : 0) <= 0) {
 		log_warning("The socket systemd passed for %s is not on port %u "
 			    "(serve.%s); serving on it anyway",
-			    what, l->port, name);
+			    what, cfg->port, name);
 	}
 	r = http_server_new(e, fd, false, handler, cls, NULL, what, ret);
 	if (r < 0) {
@@ -174,16 +174,16 @@ int listen_start(struct listen *ls, sd_event *e, const struct conf_listen *l,
 		return log_error_errno(r, "Cannot start the %s endpoint: %m",
 				       what);
 	}
-	http_server_set_peer_diag(*ret, activated_peek(ls, "diag"),
-				  ls->peer_userns, ls->peer_overflow_uid);
+	http_server_set_peer_diag(*ret, activated_peek(l, "diag"),
+				  l->peer_userns, l->peer_overflow_uid);
 	if (activated)
 		log_info("Serving %s on the socket from systemd (socket "
 			 "activation)",
 			 what);
 	else
 		log_info("Serving %s on http://%s%s%s:%u/", what,
-			 strchr(l->host, ':') ? "[" : "", l->host,
-			 strchr(l->host, ':') ? "]" : "", l->port);
+			 strchr(cfg->host, ':') ? "[" : "", cfg->host,
+			 strchr(cfg->host, ':') ? "]" : "", cfg->port);
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include "session/persist.h"
 #include "session/token.h"
 #include "util/log.h"
+#include "util/paths.h"
 #include "util/timeutil.h"
 
 static int add_waiter(struct manager *m, manager_cycle_fn fn, void *userdata)
@@ -233,8 +234,7 @@ int manager_env(struct manager *m, const char *role, const char **ret_role,
 	if (role && !r && m->conf->n_roles)
 		return -ENOENT;
 	url = strdup(m->ecs_url);
-	tf = token_path(m->state_dir);
-	if (!url || !tf)
+	if (!url || paths_token(m->state_dir, &tf) < 0)
 		return -ENOMEM;
 	*ret_role = role ? role : r ? r->name : NULL;
 	*ret_url = TAKE_PTR(url);

@@ -261,11 +261,6 @@ void manager_reload(struct manager *m)
 	    n->n_roles != old->n_roles)
 		log_warning("Changes to serve.ecs, serve.imds and roles apply at "
 			    "the next restart");
-	/* TODO(slot) */
-	adfs_set_conf(m->adfs, n);
-	m->guard.allowed = n->serve.allowed_uids;
-	m->guard.n_allowed = n->serve.n_allowed_uids;
-	m->imds.role = n->serve.imds_role ? n->serve.imds_role : n->default_role;
 	m->conf = n;
 	conf_free(old);
 	configure_signin(m);
@@ -313,7 +308,7 @@ int manager_new(struct conf *conf_take, struct manager **ret)
 	r = curl_glue_new(m->event, &m->glue);
 	if (r < 0)
 		return r;
-	r = adfs_new(m->event, m->glue, m->conf, &m->adfs);
+	r = adfs_new(m->event, m->glue, &m->conf, &m->adfs);
 	if (r < 0)
 		return r;
 	r = backend_new(m->glue, m->adfs, &m->conf, &m->backend);
@@ -366,9 +361,7 @@ int manager_start(struct manager *m)
 				       m->state_dir);
 	m->guard = (struct guard){
 		.self = m->uid,
-		.allowed = m->conf->serve.allowed_uids,
-		.n_allowed = m->conf->serve.n_allowed_uids,
-		.allow_non_loopback = m->conf->serve.allow_non_loopback,
+		.conf = &m->conf,
 		.event = m->event,
 	};
 	m->ecs = (struct ecs){ .store = &m->store, .token = m->token,
@@ -397,9 +390,7 @@ int manager_start(struct manager *m)
 			return log_error_errno(r, "Cannot start IMDS: %m");
 		m->imds.store = &m->store;
 		m->imds.guard = &m->guard;
-		m->imds.role = m->conf->serve.imds_role
-					? m->conf->serve.imds_role
-					: m->conf->default_role;
+		m->imds.conf = &m->conf;
 		r = listen_start(&m->listen, m->event, &m->conf->serve.imds,
 				 "imds", "EC2 IMDSv2", imds_handle, &m->imds,
 				 &m->imds_server);

@@ -11,6 +11,7 @@
 #include "http/server.h"
 #include "manager.h"
 #include "util/log.h"
+#include "util/paths.h"
 #include "util/socket.h"
 #include "util/timeutil.h"
 
@@ -410,7 +411,7 @@ int control_new(struct manager *m, sd_event *e, const char *state_dir,
 	}
 	ctl->m = m;
 	ctl->uid = uid;
-	if (asprintf(&ctl->path, "%s/%s", state_dir, CONTROL_SOCKET) < 0) {
+	if (paths_control_socket(state_dir, &ctl->path) < 0) {
 		(void)safe_close(fd);
 		free(ctl);
 		return -ENOMEM;

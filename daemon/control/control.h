@@ -26,7 +26,6 @@
 #include "util/macro.h"
 
 #define CONTROL_MAX_BODY 4096u /* a password */
-#define CONTROL_SOCKET "control.sock"
 
 struct manager;
 struct control;

@@ -29,10 +29,12 @@ static struct guard_peer *find_peer(struct guard *g, uid_t uid, bool create)
 
 static bool uid_allowed(const struct guard *g, uid_t uid)
 {
+	const struct conf *c = *g->conf;
+
 	if (uid == g->self)
 		return true;
-	for (size_t i = 0; i < g->n_allowed; i++)
-		if (g->allowed[i] == uid)
+	for (size_t i = 0; i < c->serve.n_allowed_uids; i++)
+		if (c->serve.allowed_uids[i] == uid)
 			return true;
 	return false;
 }
@@ -73,7 +75,7 @@ enum guard_verdict guard_check(const struct guard *g,
 		return GUARD_REFUSE;
 	}
 	if (!p->loopback) {
-		if (g->allow_non_loopback)
+		if ((*g->conf)->serve.allow_non_loopback)
 			return GUARD_OK; /* only the token protects it */
 		*ret_why = "requests from other hosts are refused";
 		return GUARD_REFUSE;

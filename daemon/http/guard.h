@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "conf/conf.h"
 #include "util/macro.h"
 
 struct http_request;
@@ -49,9 +50,9 @@ struct guard_audit_key {
 
 struct guard {
 	uid_t self;
-	const uid_t *allowed; /* borrowed: serve.allowed_uids */
-	size_t n_allowed;
-	bool allow_non_loopback;
+	/* The manager's configuration slot (a reload swaps what it points
+	 * at): serve.allowed_uids and serve.allow_non_loopback. */
+	struct conf *const *conf;
 	struct guard_peer peers[GUARD_PEERS];
 	/* borrowed: the loop, for the audit window's timer; NULL: every
 	 * served read gets its own line */

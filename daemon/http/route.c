@@ -262,7 +262,7 @@ static bool token_valid(const struct imds *m, const char *t, usec_t now)
 void http_route_imds(struct imds *m, const struct http_request *req,
 		     struct http_answer *a)
 {
-	const char *why = NULL, *name, *role;
+	const char *why = NULL, *name, *role, *cfg_role;
 	struct role_session *r;
 	char path[256];
 	size_t n;
@@ -303,8 +303,10 @@ void http_route_imds(struct imds *m, const struct http_request *req,
 		path[--n] = '\0';
 
 	/* The configured imds_role, else the default role. */
-	r = m->role ? NULL : store_default(m->store);
-	role = m->role ? m->role : r ? r->name : NULL;
+	cfg_role = (*m->conf)->serve.imds_role ? (*m->conf)->serve.imds_role
+						: (*m->conf)->default_role;
+	r = cfg_role ? NULL : store_default(m->store);
+	role = cfg_role ? cfg_role : r ? r->name : NULL;
 	if (streq(path, CREDS_PATH)) {
 		/* One name, no trailing newline: two SDKs use the whole body
 		 * as the role name (PROTOCOLS.md B3). */

@@ -39,8 +39,9 @@ struct imds_token {
 struct imds {
 	struct store *store;  /* borrowed */
 	struct guard *guard;  /* borrowed */
-	const char *role;     /* serve.imds_role or default_role (borrowed), NULL:
-				 the store's default role */
+	/* The manager's configuration slot: serve.imds_role, else
+	 * default_role, else the store's default role. */
+	struct conf *const *conf;
 	struct secret *tokens_mem; /* IMDS_MAX_TOKENS * IMDS_TOKEN_LEN, locked */
 	struct imds_token tokens[IMDS_MAX_TOKENS];
 	size_t next;          /* slot to reuse when all are live */

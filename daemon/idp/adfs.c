@@ -15,7 +15,7 @@
 struct adfs {
 	sd_event *event;
 	struct curl_glue *glue;
-	const struct conf *conf;
+	struct conf *const *conf; /* the manager's slot: a reload swaps it */
 	CURLSH *share;               /* the cookie jar */
 	char *origin;                /* "https://host:port" of adfs.url */
 	char *host;                  /* for messages */
@@ -52,7 +52,7 @@ char *adfs_signon_url(const struct conf *conf)
 	return url;
 }
 
-int adfs_new(sd_event *event, struct curl_glue *g, const struct conf *conf,
+int adfs_new(sd_event *event, struct curl_glue *g, struct conf *const *conf,
 	     struct adfs **ret)
 {
 	struct adfs *a;
@@ -65,8 +65,8 @@ int adfs_new(sd_event *event, struct curl_glue *g, const struct conf *conf,
 	a->glue = g;
 	a->conf = conf;
 	a->share = curl_share_init();
-	if (url_origin(conf->adfs.url, &a->origin) < 0 ||
-	    url_host(conf->adfs.url, &a->host) < 0 || !a->share ||
+	if (url_origin((*conf)->adfs.url, &a->origin) < 0 ||
+	    url_host((*conf)->adfs.url, &a->host) < 0 || !a->share ||
 	    curl_share_setopt(a->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE)) {
 		adfs_free(a);
 		return -ENOMEM;
@@ -108,11 +108,6 @@ struct adfs *adfs_free(struct adfs *a)
 	free(a->host);
 	free(a);
 	return NULL;
-}
-
-void adfs_set_conf(struct adfs *a, const struct conf *conf)
-{
-	a->conf = conf;
 }
 
 void adfs_cancel(struct adfs *a)
@@ -254,7 +249,7 @@ static int form_body(struct adfs *a, const struct adfs_page *p,
 			v = code ? code->data : f->value;
 		else if (strcasestr(f->name, "user") ||
 			 strcasestr(f->name, "email"))
-			v = strempty(a->conf->adfs.username);
+			v = strempty((*a->conf)->adfs.username);
 		r = http_form_append(b, f->name, v, strlen(v));
 	}
 	if (r < 0)
@@ -432,7 +427,7 @@ static void on_page(struct adfs *a, const char *url)
 		}
 		if (!a->password) {
 			finish(a, -ENOKEY, NULL,
-			       a->conf->adfs.auth == CONF_AUTH_KERBEROS
+			       (*a->conf)->adfs.auth == CONF_AUTH_KERBEROS
 				       ? "not signed in: ADFS showed its login "
 					 "form instead of accepting the Kerberos "
 					 "ticket; check 'klist' and that ADFS "
@@ -481,7 +476,7 @@ static void on_call_done(struct http_call *c, int error, void *userdata)
 	char *eff = NULL;
 
 	(void)curl_easy_getinfo(c->easy, CURLINFO_EFFECTIVE_URL, &eff);
-	url = strdup(eff ? eff : a->conf->adfs.url);
+	url = strdup(eff ? eff : (*a->conf)->adfs.url);
 	if (!url) {
 		finish(a, -ENOMEM, NULL, "out of memory");
 		return;
@@ -510,7 +505,7 @@ static void on_call_done(struct http_call *c, int error, void *userdata)
 		finish(a, error, NULL,
 		       "ADFS at %s did not answer within %llus (adfs.timeout)",
 		       a->host,
-		       (unsigned long long)(a->conf->adfs.timeout /
+		       (unsigned long long)((*a->conf)->adfs.timeout /
 					    USEC_PER_SEC));
 		return;
 	}
@@ -540,7 +535,7 @@ static void on_call_done(struct http_call *c, int error, void *userdata)
 			finish(a, r, NULL, "Failed to follow the ADFS redirect");
 		return;
 	}
-	if (c->status == 401 && a->conf->adfs.auth == CONF_AUTH_KERBEROS) {
+	if (c->status == 401 && (*a->conf)->adfs.auth == CONF_AUTH_KERBEROS) {
 		/* Not a password: nothing to lock out. Either no ticket was
 		 * sent or ADFS refused it; the user can fix both (kinit) and
 		 * the next round tries again. */
@@ -564,10 +559,10 @@ static void on_call_done(struct http_call *c, int error, void *userdata)
 
 static int start(struct adfs *a, const char *url, struct secret *post)
 {
-	bool kerberos = a->conf->adfs.auth == CONF_AUTH_KERBEROS;
+	bool kerberos = (*a->conf)->adfs.auth == CONF_AUTH_KERBEROS;
 	struct http_call_opts o = {
-		.ca_file = a->conf->adfs.ca_file,
-		.timeout = a->conf->adfs.timeout,
+		.ca_file = (*a->conf)->adfs.ca_file,
+		.timeout = (*a->conf)->adfs.timeout,
 		.max_body = ADFS_MAX_PAGE,
 		.share = a->share,
 		.negotiate = kerberos,
@@ -609,7 +604,7 @@ int adfs_fetch(struct adfs *a, const struct secret *password,
 
 	if (a->done)
 		return -EBUSY;
-	url = adfs_signon_url(a->conf);
+	url = adfs_signon_url(*a->conf);
 	if (!url)
 		return -ENOMEM;
 	a->password = password;

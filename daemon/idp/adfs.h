@@ -43,15 +43,13 @@ enum adfs_mfa_kind {
 typedef void (*adfs_mfa_fn)(enum adfs_mfa_kind kind, const char *hint,
 			    void *userdata);
 
-/* conf is borrowed and must outlive the object (the manager swaps both). */
-int adfs_new(sd_event *event, struct curl_glue *g, const struct conf *conf,
+/* conf is the manager's slot: the object reads the configuration through
+ * it, so a reload (same adfs.url) swaps it for every round after. */
+int adfs_new(sd_event *event, struct curl_glue *g, struct conf *const *conf,
 	     struct adfs **ret);
 struct adfs *adfs_free(struct adfs *a);
 DEFINE_FREEP(struct adfs, adfs_free)
 
-/* Points at a new conf after a reload (same adfs.url); not while a round
- * is running. */
-void adfs_set_conf(struct adfs *a, const struct conf *conf);
 /* Starts a sign-on round. password may be NULL (cookie round only); it is
  * borrowed until done runs. mfa may be NULL: then a second factor ends
  * the round with -ENOKEY. -EBUSY while a round is running. */

@@ -7,15 +7,7 @@
 #include <sys/stat.h>
 
 #include "util/log.h"
-
-char *token_path(const char *state_dir)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/token", state_dir) < 0)
-		return NULL;
-	return p;
-}
+#include "util/paths.h"
 
 int state_dir_prepare(const char *dir)
 {
@@ -93,7 +85,7 @@ int token_rotate(const char *state_dir, struct secret **ret)
 	explicit_bzero(tok, sizeof(tok));
 	if (!t)
 		return -ENOMEM;
-	r = write_file_atomic(state_dir, "token", t->data, t->len);
+	r = write_file_atomic(state_dir, PATHS_TOKEN, t->data, t->len);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(t);
@@ -102,13 +94,13 @@ int token_rotate(const char *state_dir, struct secret **ret)
 
 int token_load_or_create(const char *state_dir, struct secret **ret)
 {
-	_cleanup_free_ char *path = token_path(state_dir);
+	_cleanup_free_ char *path = NULL;
 	_cleanup_close_ int fd = -1;
 	char b[TOKEN_LEN + 2];
 	struct stat st;
 	ssize_t n;
 
-	if (!path)
+	if (paths_token(state_dir, &path) < 0)
 		return -ENOMEM;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&

@@ -13,8 +13,6 @@
 int token_load_or_create(const char *state_dir, struct secret **ret);
 /* Makes and writes a new token. */
 int token_rotate(const char *state_dir, struct secret **ret);
-/* Path of the token file; caller frees. */
-char *token_path(const char *state_dir);
 /* Creates dir with mode 0700 (or checks an existing one is ours, 0700). */
 int state_dir_prepare(const char *dir);
 /* Writes data to dir/name via a temp file, fsync and rename, mode 0600. */

@@ -68,6 +68,8 @@ static struct {
 	struct http_server *ecs_server, *imds_server;
 	uint16_t ecs_port, imds_port;
 	uid_t allowed[1];
+	struct conf conf;   /* what the manager's slot points at */
+	struct conf *confp;
 	char *reply;
 	bool debug; /* FUZZ_HTTP_DEBUG set: print each exchange */
 } F;
@@ -165,8 +167,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!F.token)
 		die("secret_new_from", ENOMEM);
 	F.allowed[0] = 4242;
-	F.guard = (struct guard){ .self = getuid(), .allowed = F.allowed,
-				  .n_allowed = 1 };
+	F.conf.serve.allowed_uids = F.allowed;
+	F.conf.serve.n_allowed_uids = 1;
+	F.confp = &F.conf;
+	F.imds.conf = &F.confp;
+	F.guard = (struct guard){ .self = getuid(), .conf = &F.confp };
 	F.ecs = (struct ecs){ .store = &F.store, .token = F.token,
 			      .guard = &F.guard };
 	r = imds_init(&F.imds);
@@ -231,7 +236,7 @@ static void reset(uint8_t mode)
 	F.imds.next = 0;
 	memcpy(F.imds.tokens[0].value, IMDS_TOKEN, IMDS_TOKEN_LEN + 1);
 	F.imds.tokens[0].expires = mono + USEC_PER_HOUR;
-	F.imds.role = (mode & 4) ? NULL : "prod";
+	F.conf.serve.imds_role = (mode & 4) ? NULL : (char *)"prod";
 	F.store.signed_in = !(mode & 2);
 	/* Another user's daemon: our uid is not its own. */
 	F.guard.self = (mode & 8) ? getuid() + 1 : getuid();

@@ -62,6 +62,8 @@ static struct {
 	struct ecs ecs;
 	struct imds imds;
 	uid_t allowed[1];
+	struct conf conf;   /* what the manager's slot points at */
+	struct conf *confp;
 	struct peer_info peer;
 	struct creds *prod, *dev;
 	bool debug; /* FUZZ_HTTP_DEBUG set: print each request's outcome */
@@ -143,6 +145,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!F.token)
 		die("secret_new_from", ENOMEM);
 	F.allowed[0] = 4242;
+	F.conf.serve.allowed_uids = F.allowed;
+	F.conf.serve.n_allowed_uids = 1;
+	F.confp = &F.conf;
+	F.imds.conf = &F.confp;
 	F.ecs = (struct ecs){ .store = &F.store, .token = F.token,
 			      .guard = &F.guard };
 	r = imds_init(&F.imds);
@@ -161,16 +167,15 @@ static void reset(uint8_t mode)
 {
 	F.guard = (struct guard){
 		.self = (mode & 8) ? 1001 : 1000,
-		.allowed = F.allowed,
-		.n_allowed = 1,
-		.allow_non_loopback = (mode & 64) != 0,
+		.conf = &F.confp,
 	};
+	F.conf.serve.allow_non_loopback = (mode & 64) != 0;
 	for (size_t i = 0; i < IMDS_MAX_TOKENS; i++)
 		F.imds.tokens[i].expires = 0;
 	F.imds.next = 0;
 	memcpy(F.imds.tokens[0].value, IMDS_TOKEN, IMDS_TOKEN_LEN + 1);
 	F.imds.tokens[0].expires = T0_MONO + USEC_PER_HOUR;
-	F.imds.role = (mode & 4) ? NULL : "prod";
+	F.conf.serve.imds_role = (mode & 4) ? NULL : (char *)"prod";
 	F.store.signed_in = !(mode & 2);
 	F.peer = (struct peer_info){
 		.loopback = !(mode & 16),

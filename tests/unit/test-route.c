@@ -36,6 +36,8 @@ static struct {
 	struct ecs ecs;
 	struct imds imds;
 	uid_t allowed[1];
+	struct conf conf;   /* what the manager's slot points at */
+	struct conf *confp;
 	struct peer_info peer;
 	unsigned minted; /* tokens handed out by fake_token */
 } F;
@@ -103,14 +105,17 @@ static int setup(void **state)
 	F.token = secret_new_from(ECS_TOKEN, strlen(ECS_TOKEN));
 	assert_non_null(F.token);
 	F.allowed[0] = ALLOWED;
-	F.guard = (struct guard){ .self = SELF, .allowed = F.allowed,
-				  .n_allowed = 1 };
+	F.conf.serve.allowed_uids = F.allowed;
+	F.conf.serve.n_allowed_uids = 1;
+	F.conf.serve.imds_role = (char *)"prod";
+	F.confp = &F.conf;
+	F.guard = (struct guard){ .self = SELF, .conf = &F.confp };
 	F.ecs = (struct ecs){ .store = &F.store, .token = F.token,
 			      .guard = &F.guard };
 	assert_int_equal(imds_init(&F.imds), 0);
 	F.imds.store = &F.store;
 	F.imds.guard = &F.guard;
-	F.imds.role = "prod";
+	F.imds.conf = &F.confp;
 	F.imds.random_token = fake_token;
 	F.peer = (struct peer_info){ .loopback = true, .uid_known = true,
 				     .uid = SELF };
@@ -269,7 +274,7 @@ static void test_guard_passes(void **state)
 	req.peer = &remote;
 	assert_int_equal(guard_check(&F.guard, &req, buf, sizeof(buf), &why),
 			 GUARD_REFUSE);
-	F.guard.allow_non_loopback = true;
+	F.conf.serve.allow_non_loopback = true;
 	assert_int_equal(guard_check(&F.guard, &req, buf, sizeof(buf), &why),
 			 GUARD_OK);
 	/* Still not a browser's request. */
@@ -696,7 +701,7 @@ static void test_imds_default_role(void **state)
 	memcpy(token, a.token, sizeof(token));
 	http_answer_clear(&a);
 
-	F.imds.role = NULL;
+	F.conf.serve.imds_role = NULL;
 	req = imds_req("GET", CREDS_PATH, token);
 	http_route_imds(&F.imds, &req, &a);
 	assert_int_equal(a.status, 200);
