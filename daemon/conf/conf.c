@@ -15,7 +15,7 @@
 #include <syslog.h>
 
 #include "conf/conf-private.h"
-#include "sts/partition.h"
+#include "util/partition.h"
 #include "util/addr.h"
 #include "util/buf.h"
 
@@ -232,7 +232,7 @@ static void check_listener(struct conf_parse *p, const char *name,
 			  "unless serve.allow_non_loopback is true");
 }
 
-/* The endpoints not given, from the region's partition (sts/partition.h,
+/* The endpoints not given, from the region's partition (util/partition.h,
  * the one table): STS regional when a region is set (AWS recommends
  * regional STS endpoints) under the partition's DNS suffix, else global;
  * IAM is one endpoint per partition. Without a region: aws. */

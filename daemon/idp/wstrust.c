@@ -11,7 +11,7 @@
 
 #include "net/http-call.h"
 #include "net/url.h"
-#include "sts/partition.h"
+#include "util/partition.h"
 #include "util/timeutil.h"
 
 struct wstrust_call {

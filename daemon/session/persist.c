@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "session/token.h"
+#include "util/encode.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
 
@@ -31,11 +32,10 @@ char *persist_identity(const struct conf *c)
 	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
 		goto fail;
 	EVP_MD_CTX_free(ctx);
-	hex = malloc(2 * mdlen + 1);
+	hex = malloc(ENCODE_HEX_LEN(mdlen) + 1);
 	if (!hex)
 		return NULL;
-	for (unsigned int i = 0; i < mdlen; i++)
-		(void)snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	encode_hex(md, mdlen, hex);
 	return hex;
 fail:
 	EVP_MD_CTX_free(ctx);

@@ -6,7 +6,7 @@
 
 #include "net/http-call.h"
 #include "net/url.h"
-#include "sts/partition.h"
+#include "util/partition.h"
 #include "sts/sigv4.h"
 #include "util/log.h"
 

@@ -32,6 +32,6 @@ int iam_get_role(struct curl_glue *g, const struct conf *conf,
 struct iam_call *iam_call_free(struct iam_call *c);
 DEFINE_FREEP(struct iam_call, iam_call_free)
 
-/* The SigV4 region for IAM in conf's partition (sts/partition.c:
+/* The SigV4 region for IAM in conf's partition (util/partition.c:
  * us-east-1, cn-north-1, us-gov-west-1 or eusc-de-east-1). */
 const char *iam_signing_region(const struct conf *conf);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sts/partition.h"
+#include "util/partition.h"
 
 static void test_from_region(void **state)
 {

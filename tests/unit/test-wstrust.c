@@ -26,7 +26,7 @@
 #include "idp/saml.h"
 #include "idp/wstrust.h"
 #include "net/curl-glue.h"
-#include "sts/partition.h"
+#include "util/partition.h"
 #include "util/buf.h"
 #include "util/encode.h"
 #include "util/xml.h"

@@ -1,5 +1,5 @@
 /* The partition table (see partition.h for the sources). */
-#include "sts/partition.h"
+#include "util/partition.h"
 
 #include <errno.h>
 #include <stdio.h>
