@@ -399,11 +399,9 @@ int manager_start(struct manager *m)
 	}
 
 	r = sd_event_add_signal(m->event, &m->sigterm, SIGTERM, on_stop, m);
-	if (r >= 0)
-		r = sd_event_add_signal(m->event, &m->sigint, SIGINT, on_stop, m);
-	if (r >= 0)
-		r = sd_event_add_signal(m->event, &m->sighup, SIGHUP, on_reload,
-					m);
+	r = r ?: sd_event_add_signal(m->event, &m->sigint, SIGINT, on_stop, m);
+	r = r ?: sd_event_add_signal(m->event, &m->sighup, SIGHUP, on_reload,
+				     m);
 	if (r < 0)
 		return log_error_errno(r, "Cannot watch signals: %m");
 

@@ -141,12 +141,9 @@ int http_form_append(struct secret *b, const char *name, const char *value,
 			   : curl_easy_escape(NULL, "", 0);
 	if (ename && evalue) {
 		r = b->len ? secret_append(b, "&", 1) : 0;
-		if (r == 0)
-			r = secret_append(b, ename, strlen(ename));
-		if (r == 0)
-			r = secret_append(b, "=", 1);
-		if (r == 0)
-			r = secret_append(b, evalue, strlen(evalue));
+		r = r ?: secret_append(b, ename, strlen(ename));
+		r = r ?: secret_append(b, "=", 1);
+		r = r ?: secret_append(b, evalue, strlen(evalue));
 	}
 	if (evalue)
 		explicit_bzero(evalue, strlen(evalue));

@@ -109,16 +109,12 @@ int sts_assume_role_with_saml(struct curl_glue *g, const struct conf *conf,
 		return -ENOMEM;
 	(void)snprintf(dur, sizeof(dur), "%u", duration);
 	r = http_form_append(body, "Action", "AssumeRoleWithSAML", 18);
-	if (r == 0)
-		r = http_form_append(body, "Version", "2011-06-15", 10);
-	if (r == 0)
-		r = http_form_append(body, "RoleArn", role_arn, strlen(role_arn));
-	if (r == 0)
-		r = http_form_append(body, "PrincipalArn", principal_arn,
-				 strlen(principal_arn));
-	if (r == 0)
-		r = http_form_append(body, "SAMLAssertion", saml_b64->data,
-				 saml_b64->len);
+	r = r ?: http_form_append(body, "Version", "2011-06-15", 10);
+	r = r ?: http_form_append(body, "RoleArn", role_arn, strlen(role_arn));
+	r = r ?: http_form_append(body, "PrincipalArn", principal_arn,
+				  strlen(principal_arn));
+	r = r ?: http_form_append(body, "SAMLAssertion", saml_b64->data,
+				  saml_b64->len);
 	if (r == 0 && duration)
 		r = http_form_append(body, "DurationSeconds", dur, strlen(dur));
 	if (r < 0)
@@ -130,12 +126,10 @@ int sts_assume_role_with_saml(struct curl_glue *g, const struct conf *conf,
 	c->done = done;
 	c->userdata = userdata;
 	r = http_call_new(conf->aws.sts_endpoint, &o, &c->http);
-	if (r == 0)
-		r = http_call_set_post_take(c->http, TAKE_PTR(body),
-					    "application/x-www-form-urlencoded; "
-					    "charset=utf-8");
-	if (r == 0)
-		r = http_call_start(c->http, g, on_done, c);
+	r = r ?: http_call_set_post_take(c->http, TAKE_PTR(body),
+					 "application/x-www-form-urlencoded; "
+					 "charset=utf-8");
+	r = r ?: http_call_start(c->http, g, on_done, c);
 	if (r < 0) {
 		sts_call_free(c);
 		return r;
