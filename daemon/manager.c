@@ -10,6 +10,7 @@
 
 #include "session/persist.h"
 #include "session/token.h"
+#include "state.h"
 #include "util/log.h"
 #include "util/notify.h"
 #include "util/paths.h"
@@ -46,37 +47,6 @@ static void configure_signin(struct manager *m)
 					 CONF_PASSWORD_CREDENTIAL);
 }
 
-/* Saves cookies and sessions so a restart needs no new login. */
-void manager_save_state(struct manager *m)
-{
-	struct curl_slist *cookies = adfs_export_cookies(m->adfs);
-	const char **lines = NULL;
-	size_t n = 0;
-	int r;
-
-	for (struct curl_slist *l = cookies; l; l = l->next)
-		n++;
-	if (n) {
-		lines = calloc(n, sizeof(char *));
-		if (!lines) {
-			curl_slist_free_all(cookies);
-			return;
-		}
-		n = 0;
-		for (struct curl_slist *l = cookies; l; l = l->next)
-			lines[n++] = l->data;
-	}
-	r = persist_save(m->state_dir, m->identity, &m->store, &m->plans, lines,
-			 n, m->signin.sso_since, now_wall());
-	for (struct curl_slist *l = cookies; l; l = l->next)
-		explicit_bzero(l->data, strlen(l->data));
-	curl_slist_free_all(cookies);
-	free(lines);
-	if (r < 0)
-		log_warning_errno(r, "Failed to save state in %s: %m, a restart "
-				     "will need a new login",
-				  m->state_dir);
-}
 
 /* The refresh timer is wanted at the earliest time any role needs us;
  * not while a cycle runs (its end arms it again). */
@@ -93,41 +63,32 @@ void manager_arm_timer(struct manager *m)
 					       now_wall(), can));
 }
 
-/* Restores what persist_save wrote: cookies, user, sessions. */
+static struct state state_of(struct manager *m)
+{
+	return (struct state){
+		.dir = m->state_dir,
+		.identity = m->identity,
+		.adfs = m->adfs,
+		.store = &m->store,
+		.plans = &m->plans,
+		.signin = &m->signin,
+	};
+}
+
+void manager_save_state(struct manager *m)
+{
+	struct state st = state_of(m);
+
+	state_save(&st);
+}
+
+/* Restores what state_save() wrote: cookies, user, sessions. */
 static void restore_state(struct manager *m)
 {
-	struct persist_state st = { 0 };
-	const char *why = NULL;
-	usec_t now = now_wall();
-	size_t valid;
-	int r;
+	struct state st = state_of(m);
 
-	r = persist_load(m->state_dir, m->identity, now, &m->store, &m->plans,
-			 m->conf->n_roles == 0, &st, &why);
-	if (why)
-		log_warning("Ignoring the saved state %s/%s: %s", m->state_dir,
-			    PERSIST_FILE, why);
-	if (r <= 0) {
-		if (r < 0)
-			log_warning_errno(r, "Cannot restore the saved state: %m");
-		return;
-	}
-	if (st.n_cookies &&
-	    adfs_import_cookies(m->adfs, (const char *const *)st.cookies,
-				st.n_cookies) < 0)
-		log_warning("Some saved ADFS cookies could not be restored");
-	valid = plans_restored(&m->plans, &m->store, now,
-			       m->conf->refresh.min_remaining, &manager_jitter);
-	if (st.n_cookies || valid) {
-		signin_restored(&m->signin, st.sso_since);
-		m->store.signed_in = true;
-		free(m->store.user);
-		m->store.user = TAKE_PTR(st.user);
-		log_info("Restored the saved state: signed in as %s, %zu role(s) "
-			 "with valid credentials",
-			 strempty(m->store.user), valid);
-	}
-	persist_state_clear(&st);
+	state_restore(&st, m->conf->n_roles == 0,
+		      m->conf->refresh.min_remaining, &manager_jitter);
 	manager_arm_timer(m);
 }
 
