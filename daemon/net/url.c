@@ -26,26 +26,24 @@ static void curl_freep(char **p)
 	curl_free(*p);
 }
 
-/* Parses url into a new handle; NULL on failure (*ret_r set). */
-static CURLU *parse(const char *url, int *ret_r)
+/* Parses url into a new handle (*ret_u) and reads its host as libcurl
+ * writes it (*ret_host, for curl_free()). -EINVAL, -ENOMEM. */
+static int parse_host(const char *url, CURLU **ret_u, char **ret_host)
 {
-	CURLU *u;
+	_cleanup_(curl_url_cleanupp) CURLU *u = NULL;
+	_cleanup_(curl_freep) char *host = NULL;
 
-	if (!url) {
-		*ret_r = -EINVAL;
-		return NULL;
-	}
+	if (!url)
+		return -EINVAL;
 	u = curl_url();
-	if (!u) {
-		*ret_r = -ENOMEM;
-		return NULL;
-	}
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-		curl_url_cleanup(u);
-		*ret_r = -EINVAL;
-		return NULL;
-	}
-	return u;
+	if (!u)
+		return -ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		return -EINVAL;
+	*ret_u = TAKE_PTR(u);
+	*ret_host = TAKE_PTR(host);
+	return 0;
 }
 
 int url_origin(const char *url, char **ret)
@@ -53,13 +51,12 @@ int url_origin(const char *url, char **ret)
 	_cleanup_(curl_url_cleanupp) CURLU *u = NULL;
 	_cleanup_(curl_freep) char *scheme = NULL, *host = NULL, *port = NULL;
 	char *o;
-	int r = 0;
+	int r;
 
-	u = parse(url, &r);
-	if (!u)
+	r = parse_host(url, &u, &host);
+	if (r < 0)
 		return r;
 	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
 		    CURLUE_OK)
 		return -EINVAL;
@@ -75,13 +72,11 @@ int url_host(const char *url, char **ret)
 	_cleanup_(curl_url_cleanupp) CURLU *u = NULL;
 	_cleanup_(curl_freep) char *host = NULL;
 	char *h;
-	int r = 0;
+	int r;
 
-	u = parse(url, &r);
-	if (!u)
+	r = parse_host(url, &u, &host);
+	if (r < 0)
 		return r;
-	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-		return -EINVAL;
 	h = strdup(host);
 	if (!h)
 		return -ENOMEM;
@@ -95,13 +90,11 @@ int url_authority(const char *url, char **ret)
 	_cleanup_(curl_url_cleanupp) CURLU *u = NULL;
 	_cleanup_(curl_freep) char *host = NULL, *port = NULL;
 	char *v;
-	int r = 0;
+	int r;
 
-	u = parse(url, &r);
-	if (!u)
+	r = parse_host(url, &u, &host);
+	if (r < 0)
 		return r;
-	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-		return -EINVAL;
 	/* Without CURLU_DEFAULT_PORT, a port is returned only when the URL
 	 * names one. */
 	if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK && port)
