@@ -296,6 +296,7 @@ static void map_roles(struct map *m, const char *name, yaml_node_t *node)
 {
 	struct conf_value v = value_of(node);
 	char g[CONF_QUOTE_BUF], prefix[CONF_NAME_MAX];
+	int n;
 	size_t i = 0;
 
 	if (conf_set_roles(m->p, name, &v) < 0)
@@ -308,7 +309,9 @@ static void map_roles(struct map *m, const char *name, yaml_node_t *node)
 
 		if (!item)
 			continue;
-		(void)snprintf(prefix, sizeof(prefix), "%s[%zu]", name, i);
+		n = snprintf(prefix, sizeof(prefix), "%s[%zu]", name, i);
+		if (n < 0 || (size_t)n >= sizeof(prefix))
+			continue; /* "roles[N]" always fits */
 		if (item->type != YAML_MAPPING_NODE) {
 			report(m, item->start_mark,
 			       "%s must be a mapping with name and arn "
