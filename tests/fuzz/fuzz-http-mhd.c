@@ -33,6 +33,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "../http-fixture.h"
 #include "fuzz.h"
 #include "http/ecs.h"
 #include "http/guard.h"
@@ -43,11 +44,8 @@
 #include "util/socket.h"
 #include "util/timeutil.h"
 
-#define ECS_TOKEN "ecsTOKENecsTOKENecsTOKENecsTOKENecsTOKEN123"
-#define IMDS_TOKEN "imdsTOKENimdsTOKENimdsTOKENimdsTOKENimdsTOK"
 #define PROD_SECRET "prodSECRETprodSECRETprodSECRETprodSECRET"
 #define DEV_SECRET "devSECRETdevSECRETdevSECRETdevSECRETdevSE"
-#define ACCOUNT "123456789012"
 /* A credentials document (ECS or IMDS) holding secret. Error bodies may
  * echo the request's path, but JSON-escaped: a bare '"' cannot come from
  * the request. */
@@ -55,21 +53,12 @@
 #define REPLY_MAX (256u * 1024u)
 #define DEADLINE (5 * USEC_PER_SEC)
 
-_Static_assert(sizeof(ECS_TOKEN) - 1 == RANDOM_TOKEN_LEN, "ECS token size");
-_Static_assert(sizeof(IMDS_TOKEN) - 1 == IMDS_TOKEN_LEN, "IMDS token size");
 
 static struct {
 	sd_event *event;
-	struct store store;
-	struct secret *token;
-	struct guard guard;
-	struct ecs ecs;
-	struct imds imds;
+	struct http_fixture h; /* the store, token, guard, ECS, IMDS, conf */
 	struct http_server *ecs_server, *imds_server;
 	uint16_t ecs_port, imds_port;
-	uid_t allowed[1];
-	struct conf conf;   /* what the manager's slot points at */
-	struct conf *confp;
 	char *reply;
 	bool debug; /* FUZZ_HTTP_DEBUG set: print each exchange */
 } F;
@@ -79,48 +68,6 @@ static void die(const char *what, int r)
 	(void)fprintf(stderr, "fuzz-http-mhd: %s: %s\n", what,
 		      strerror(r < 0 ? -r : r));
 	abort();
-}
-
-static struct creds *make_creds(const char *role, const char *secret,
-				usec_t expiration)
-{
-	struct sts_creds *sc = calloc(1, sizeof(*sc));
-	struct creds *c = NULL;
-	char arn[256];
-	int r;
-
-	if (!sc)
-		die("calloc", ENOMEM);
-	(void)snprintf(arn, sizeof(arn),
-		       "arn:aws:sts::" ACCOUNT ":assumed-role/%s/alice", role);
-	sc->access_key_id = strdup("ASIAFUZZFUZZFUZZFUZZ");
-	sc->secret_access_key = secret_new_from(secret, strlen(secret));
-	sc->session_token = secret_new_from("FwoGZXIvYXdzEFUZZ", 17);
-	sc->assumed_role_arn = strdup(arn);
-	sc->account_id = strdup(ACCOUNT);
-	sc->expiration = expiration;
-	if (!sc->access_key_id || !sc->secret_access_key ||
-	    !sc->session_token || !sc->assumed_role_arn || !sc->account_id)
-		die("creds", ENOMEM);
-	(void)snprintf(arn, sizeof(arn), "arn:aws:iam::" ACCOUNT ":role/%s",
-		       role);
-	r = creds_new_take(sc, arn, now_wall(), &c);
-	if (r < 0)
-		die("creds_new_take", r);
-	return c;
-}
-
-static void add_role(const char *name, enum role_state state)
-{
-	char arn[256];
-	int r;
-
-	(void)snprintf(arn, sizeof(arn), "arn:aws:iam::" ACCOUNT ":role/%s",
-		       name);
-	r = store_add_role(&F.store, name, arn, 0);
-	if (r < 0)
-		die("store_add_role", r);
-	F.store.roles[F.store.n_roles - 1].state = state;
 }
 
 static uint16_t start(MHD_AccessHandlerCallback handler, void *cls,
@@ -143,7 +90,13 @@ static uint16_t start(MHD_AccessHandlerCallback handler, void *cls,
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	usec_t now = now_wall();
+	const struct http_fixture_spec spec = {
+		.prod_secret = PROD_SECRET,
+		.dev_secret = DEV_SECRET,
+		.broken_error = "STS refused AssumeRoleWithSAML: AccessDenied",
+		.issued = now_wall(),
+		.self = getuid(),
+	};
 	int r;
 
 	log_set_level(LOG_ERR);
@@ -151,37 +104,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	r = sd_event_new(&F.event);
 	if (r < 0)
 		die("sd_event_new", r);
-
-	add_role("prod", ROLE_VALID);
-	store_set_creds(&F.store.roles[0],
-			make_creds("prod", PROD_SECRET, now + USEC_PER_HOUR * 12));
-	add_role("dev", ROLE_EXPIRED);
-	store_set_creds(&F.store.roles[1],
-			make_creds("dev", DEV_SECRET, now - USEC_PER_HOUR));
-	add_role("broken", ROLE_FAILED);
-	role_set_error(&F.store.roles[2],
-		       "STS refused AssumeRoleWithSAML: AccessDenied");
-	add_role("later", ROLE_NOT_SIGNED_IN);
-
-	F.token = secret_new_from(ECS_TOKEN, strlen(ECS_TOKEN));
-	if (!F.token)
-		die("secret_new_from", ENOMEM);
-	F.allowed[0] = 4242;
-	F.conf.serve.allowed_uids = F.allowed;
-	F.conf.serve.n_allowed_uids = 1;
-	F.confp = &F.conf;
-	F.imds.conf = &F.confp;
-	F.guard = (struct guard){ .self = getuid(), .conf = &F.confp };
-	F.ecs = (struct ecs){ .store = &F.store, .token = F.token,
-			      .guard = &F.guard };
-	r = imds_init(&F.imds);
+	r = http_fixture_init(&F.h, &spec);
 	if (r < 0)
-		die("imds_init", r);
-	F.imds.store = &F.store;
-	F.imds.guard = &F.guard;
+		die("http_fixture_init", r);
 
-	F.ecs_port = start(ecs_handle, &F.ecs, "ECS (fuzz)", &F.ecs_server);
-	F.imds_port = start(imds_handle, &F.imds, "IMDS (fuzz)",
+	F.ecs_port = start(ecs_handle, &F.h.ecs, "ECS (fuzz)", &F.ecs_server);
+	F.imds_port = start(imds_handle, &F.h.imds, "IMDS (fuzz)",
 			    &F.imds_server);
 	F.reply = malloc(REPLY_MAX);
 	if (!F.reply)
@@ -192,54 +120,23 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* The request with the token placeholders replaced. */
 static char *substitute(const uint8_t *data, size_t size, size_t *ret_len)
 {
-	static const struct {
-		const char *from, *to;
-	} subs[] = {
-		{ "@ECS_TOKEN@", ECS_TOKEN },
-		{ "@IMDS_TOKEN@", IMDS_TOKEN },
+	static const struct http_fixture_sub subs[] = {
+		{ "@ECS_TOKEN@", HTTP_FIXTURE_ECS_TOKEN },
+		{ "@IMDS_TOKEN@", HTTP_FIXTURE_IMDS_TOKEN },
 	};
-	/* Each replacement is at most 4x its placeholder. */
-	char *out = malloc(size * 4 + 1);
-	size_t o = 0;
 
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < size;) {
-		bool done = false;
-
-		for (size_t k = 0; k < ELEMENTSOF(subs) && !done; k++) {
-			size_t fl = strlen(subs[k].from);
-
-			if (size - i >= fl && memcmp(data + i, subs[k].from, fl) == 0) {
-				memcpy(out + o, subs[k].to, strlen(subs[k].to));
-				o += strlen(subs[k].to);
-				i += fl;
-				done = true;
-			}
-		}
-		if (!done)
-			out[o++] = (char)data[i++];
-	}
-	*ret_len = o;
-	return out;
+	return http_fixture_substitute(data, size, subs, ELEMENTSOF(subs),
+				       ret_len);
 }
 
 /* Per input: the same state every time (no throttling carried over, one
  * live IMDS token, the sign-in state the input asked for). */
 static void reset(uint8_t mode)
 {
-	usec_t mono = now_clock(CLOCK_MONOTONIC);
-
-	memset(F.guard.peers, 0, sizeof(F.guard.peers));
-	for (size_t i = 0; i < IMDS_MAX_TOKENS; i++)
-		F.imds.tokens[i].expires = 0;
-	F.imds.next = 0;
-	memcpy(F.imds.tokens[0].value, IMDS_TOKEN, IMDS_TOKEN_LEN + 1);
-	F.imds.tokens[0].expires = mono + USEC_PER_HOUR;
-	F.conf.serve.imds_role = (mode & 4) ? NULL : (char *)"prod";
-	F.store.signed_in = !(mode & 2);
+	memset(F.h.guard.peers, 0, sizeof(F.h.guard.peers));
+	http_fixture_reset(&F.h, mode, now_clock(CLOCK_MONOTONIC));
 	/* Another user's daemon: our uid is not its own. */
-	F.guard.self = (mode & 8) ? getuid() + 1 : getuid();
+	F.h.guard.self = (mode & 8) ? getuid() + 1 : getuid();
 }
 
 /* Dispatches whatever the event loop has ready, without waiting; returns
@@ -402,7 +299,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (memmem(F.reply, got, SERVED(PROD_SECRET), strlen(SERVED(PROD_SECRET))))
 		FUZZ_CHECK(!(mode & 8) &&
 			   memmem(req, req_len,
-				  (mode & 1) ? IMDS_TOKEN : ECS_TOKEN,
+				  (mode & 1) ? HTTP_FIXTURE_IMDS_TOKEN
+					     : HTTP_FIXTURE_ECS_TOKEN,
 				  RANDOM_TOKEN_LEN));
 	FUZZ_CHECK(!memmem(F.reply, got, SERVED(DEV_SECRET),
 			   strlen(SERVED(DEV_SECRET))));

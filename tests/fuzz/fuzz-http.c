@@ -31,6 +31,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "../http-fixture.h"
 #include "fuzz.h"
 #include "http/guard.h"
 #include "http/imds.h"
@@ -39,31 +40,19 @@
 #include "session/store.h"
 #include "util/log.h"
 
-#define ECS_TOKEN "ecsTOKENecsTOKENecsTOKENecsTOKENecsTOKEN123"
-#define IMDS_TOKEN "imdsTOKENimdsTOKENimdsTOKENimdsTOKENimdsTOK"
 #define MINTED_TOKEN "mintedTOKENmintedTOKENmintedTOKENmintedTOKE"
 #define PROD_SECRET "prodSECRETprodSECRETprodSECRETprodSECRET"
 #define DEV_SECRET "devSECRETdevSECRETdevSECRETdevSECRETdevSE"
-#define ACCOUNT "123456789012"
 #define T0_WALL (1800000000ull * USEC_PER_SEC)
 #define T0_MONO (1000ull * USEC_PER_SEC)
 #define MAX_REQUESTS 64u
 #define MAX_HEADERS 64u
 
-_Static_assert(sizeof(ECS_TOKEN) - 1 == RANDOM_TOKEN_LEN, "ECS token size");
-_Static_assert(sizeof(IMDS_TOKEN) - 1 == IMDS_TOKEN_LEN, "IMDS token size");
 _Static_assert(sizeof(MINTED_TOKEN) - 1 == IMDS_TOKEN_LEN, "minted size");
 
 static struct {
 	bool ready;
-	struct store store;
-	struct secret *token;
-	struct guard guard;
-	struct ecs ecs;
-	struct imds imds;
-	uid_t allowed[1];
-	struct conf conf;   /* what the manager's slot points at */
-	struct conf *confp;
+	struct http_fixture h; /* the store, token, guard, ECS, IMDS, conf */
 	struct peer_info peer;
 	struct creds *prod, *dev;
 	bool debug; /* FUZZ_HTTP_DEBUG set: print each request's outcome */
@@ -82,81 +71,25 @@ static int minted_token(char out[static RANDOM_TOKEN_LEN + 1])
 	return 0;
 }
 
-static struct creds *make_creds(const char *role, const char *secret,
-				usec_t expiration)
-{
-	struct sts_creds *sc = calloc(1, sizeof(*sc));
-	struct creds *c = NULL;
-	char arn[256];
-	int r;
-
-	if (!sc)
-		die("calloc", ENOMEM);
-	(void)snprintf(arn, sizeof(arn),
-		       "arn:aws:sts::" ACCOUNT ":assumed-role/%s/alice", role);
-	sc->access_key_id = strdup("ASIAFUZZFUZZFUZZFUZZ");
-	sc->secret_access_key = secret_new_from(secret, strlen(secret));
-	sc->session_token = secret_new_from("FwoGZXIvYXdzEFUZZ", 17);
-	sc->assumed_role_arn = strdup(arn);
-	sc->account_id = strdup(ACCOUNT);
-	sc->expiration = expiration;
-	if (!sc->access_key_id || !sc->secret_access_key ||
-	    !sc->session_token || !sc->assumed_role_arn || !sc->account_id)
-		die("creds", ENOMEM);
-	(void)snprintf(arn, sizeof(arn), "arn:aws:iam::" ACCOUNT ":role/%s",
-		       role);
-	r = creds_new_take(sc, arn, T0_WALL, &c);
-	if (r < 0)
-		die("creds_new_take", r);
-	return c;
-}
-
-static void add_role(const char *name, enum role_state state)
-{
-	char arn[256];
-	int r;
-
-	(void)snprintf(arn, sizeof(arn), "arn:aws:iam::" ACCOUNT ":role/%s",
-		       name);
-	r = store_add_role(&F.store, name, arn, 0);
-	if (r < 0)
-		die("store_add_role", r);
-	F.store.roles[F.store.n_roles - 1].state = state;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	static const struct http_fixture_spec spec = {
+		.prod_secret = PROD_SECRET,
+		.dev_secret = DEV_SECRET,
+		.broken_error = "STS refused AssumeRoleWithSAML: AccessDenied",
+		.issued = T0_WALL,
+		.self = 1000,
+	};
 	int r;
 
 	log_set_level(LOG_ERR);
 	F.debug = getenv("FUZZ_HTTP_DEBUG") != NULL;
-	add_role("prod", ROLE_VALID);
-	F.prod = make_creds("prod", PROD_SECRET, T0_WALL + USEC_PER_HOUR * 12);
-	store_set_creds(&F.store.roles[0], creds_ref(F.prod));
-	add_role("dev", ROLE_EXPIRED);
-	F.dev = make_creds("dev", DEV_SECRET, T0_WALL - USEC_PER_HOUR);
-	store_set_creds(&F.store.roles[1], creds_ref(F.dev));
-	add_role("broken", ROLE_FAILED);
-	role_set_error(&F.store.roles[2],
-		       "STS refused AssumeRoleWithSAML: AccessDenied");
-	add_role("later", ROLE_NOT_SIGNED_IN);
-
-	F.token = secret_new_from(ECS_TOKEN, strlen(ECS_TOKEN));
-	if (!F.token)
-		die("secret_new_from", ENOMEM);
-	F.allowed[0] = 4242;
-	F.conf.serve.allowed_uids = F.allowed;
-	F.conf.serve.n_allowed_uids = 1;
-	F.confp = &F.conf;
-	F.imds.conf = &F.confp;
-	F.ecs = (struct ecs){ .store = &F.store, .token = F.token,
-			      .guard = &F.guard };
-	r = imds_init(&F.imds);
+	r = http_fixture_init(&F.h, &spec);
 	if (r < 0)
-		die("imds_init", r);
-	F.imds.store = &F.store;
-	F.imds.guard = &F.guard;
-	F.imds.random_token = minted_token;
+		die("http_fixture_init", r);
+	F.prod = creds_ref(F.h.store.roles[0].creds);
+	F.dev = creds_ref(F.h.store.roles[1].creds);
+	F.h.imds.random_token = minted_token;
 	F.ready = true;
 	return 0;
 }
@@ -165,18 +98,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
  * live IMDS token, the set-up the input asked for). */
 static void reset(uint8_t mode)
 {
-	F.guard = (struct guard){
+	F.h.guard = (struct guard){
 		.self = (mode & 8) ? 1001 : 1000,
-		.conf = &F.confp,
+		.conf = &F.h.confp,
 	};
-	F.conf.serve.allow_non_loopback = (mode & 64) != 0;
-	for (size_t i = 0; i < IMDS_MAX_TOKENS; i++)
-		F.imds.tokens[i].expires = 0;
-	F.imds.next = 0;
-	memcpy(F.imds.tokens[0].value, IMDS_TOKEN, IMDS_TOKEN_LEN + 1);
-	F.imds.tokens[0].expires = T0_MONO + USEC_PER_HOUR;
-	F.conf.serve.imds_role = (mode & 4) ? NULL : (char *)"prod";
-	F.store.signed_in = !(mode & 2);
+	F.h.conf.serve.allow_non_loopback = (mode & 64) != 0;
+	http_fixture_reset(&F.h, mode, T0_MONO);
 	F.peer = (struct peer_info){
 		.loopback = !(mode & 16),
 		.uid_known = !(mode & 32),
@@ -187,39 +114,14 @@ static void reset(uint8_t mode)
 /* The request with the token placeholders replaced; NUL-terminated. */
 static char *substitute(const uint8_t *data, size_t size, size_t *ret_len)
 {
-	static const struct {
-		const char *from, *to;
-	} subs[] = {
-		{ "@ECS_TOKEN@", ECS_TOKEN },
-		{ "@IMDS_TOKEN@", IMDS_TOKEN },
+	static const struct http_fixture_sub subs[] = {
+		{ "@ECS_TOKEN@", HTTP_FIXTURE_ECS_TOKEN },
+		{ "@IMDS_TOKEN@", HTTP_FIXTURE_IMDS_TOKEN },
 		{ "@MINTED_TOKEN@", MINTED_TOKEN },
 	};
-	/* Each replacement is at most 4x its placeholder. */
-	char *out = malloc(size * 4 + 1);
-	size_t o = 0;
 
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < size;) {
-		bool done = false;
-
-		for (size_t k = 0; k < ELEMENTSOF(subs) && !done; k++) {
-			size_t fl = strlen(subs[k].from);
-
-			if (size - i >= fl &&
-			    memcmp(data + i, subs[k].from, fl) == 0) {
-				memcpy(out + o, subs[k].to, strlen(subs[k].to));
-				o += strlen(subs[k].to);
-				i += fl;
-				done = true;
-			}
-		}
-		if (!done)
-			out[o++] = (char)data[i++];
-	}
-	out[o] = '\0';
-	*ret_len = o;
-	return out;
+	return http_fixture_substitute(data, size, subs, ELEMENTSOF(subs),
+				       ret_len);
 }
 
 /* Cuts the line at *pos (ending in LF or CRLF) out of buf in place; NULL
@@ -349,8 +251,8 @@ static bool imds_token_live(const char *t, usec_t now)
 	if (!t || strlen(t) != IMDS_TOKEN_LEN)
 		return false;
 	for (size_t i = 0; i < IMDS_MAX_TOKENS; i++)
-		if (F.imds.tokens[i].expires > now &&
-		    memcmp(F.imds.tokens[i].value, t, IMDS_TOKEN_LEN) == 0)
+		if (F.h.imds.tokens[i].expires > now &&
+		    memcmp(F.h.imds.tokens[i].value, t, IMDS_TOKEN_LEN) == 0)
 			return true;
 	return false;
 }
@@ -371,7 +273,8 @@ static void check(uint8_t mode, const struct http_request *req,
 			FUZZ_CHECK(token_was_live);
 		else
 			FUZZ_CHECK(req->authorization &&
-				   streq(req->authorization, ECS_TOKEN));
+				   streq(req->authorization,
+					 HTTP_FIXTURE_ECS_TOKEN));
 	}
 	FUZZ_CHECK(a->creds == NULL || a->body == HTTP_BODY_CREDS);
 	if (a->status == 200) {
@@ -395,8 +298,9 @@ static void check(uint8_t mode, const struct http_request *req,
 			 * not escape; the JSON encoder does). */
 			FUZZ_CHECK(!strstr(a->message, PROD_SECRET) ||
 				   strstr(req->path, PROD_SECRET));
-			FUZZ_CHECK(!strstr(a->message, ECS_TOKEN) ||
-				   strstr(req->path, ECS_TOKEN));
+			FUZZ_CHECK(
+				!strstr(a->message, HTTP_FIXTURE_ECS_TOKEN) ||
+				strstr(req->path, HTTP_FIXTURE_ECS_TOKEN));
 		}
 	}
 	if (a->body == HTTP_BODY_TOKEN)
@@ -443,9 +347,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		live = imds_token_live(req.imds_token, req.now_mono);
 		if (mode & 1)
-			http_route_imds(&F.imds, &req, &a);
+			http_route_imds(&F.h.imds, &req, &a);
 		else
-			http_route_ecs(&F.ecs, &req, &a);
+			http_route_ecs(&F.h.ecs, &req, &a);
 		if (F.debug)
 			(void)fprintf(stderr, "%s %s %s -> %u body=%d %s\n",
 				      (mode & 1) ? "IMDS" : "ECS", req.method,

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../http-fixture.h"
 #include "http/guard.h"
 #include "http/imds.h"
 #include "http/peer.h"
@@ -20,24 +21,14 @@
 #include "session/store.h"
 #include "util/log.h"
 
-#define ECS_TOKEN "ecsTOKENecsTOKENecsTOKENecsTOKENecsTOKEN123"
-#define ACCOUNT "123456789012"
 #define SELF 1000u
 #define OTHER 1001u
-#define ALLOWED 4242u
 #define T0_WALL (1800000000ull * USEC_PER_SEC)
 #define T0_MONO (5000ull * USEC_PER_SEC)
 #define CREDS_PATH "/latest/meta-data/iam/security-credentials"
 
 static struct {
-	struct store store;
-	struct secret *token;
-	struct guard guard;
-	struct ecs ecs;
-	struct imds imds;
-	uid_t allowed[1];
-	struct conf conf;   /* what the manager's slot points at */
-	struct conf *confp;
+	struct http_fixture h; /* the store, token, guard, ECS, IMDS, conf */
 	struct peer_info peer;
 	unsigned minted; /* tokens handed out by fake_token */
 } F;
@@ -57,66 +48,19 @@ static int failing_token(char out[static RANDOM_TOKEN_LEN + 1])
 	return -EIO;
 }
 
-static struct creds *make_creds(const char *role, usec_t expiration)
-{
-	struct sts_creds *sc = calloc(1, sizeof(*sc));
-	struct creds *c = NULL;
-	char arn[256];
-
-	assert_non_null(sc);
-	(void)snprintf(arn, sizeof(arn),
-		       "arn:aws:sts::" ACCOUNT ":assumed-role/%s/alice", role);
-	sc->access_key_id = strdup("ASIATESTTESTTESTTEST");
-	sc->secret_access_key = secret_new_from("sEcReT", 6);
-	sc->session_token = secret_new_from("FwoGZXIvYXdzETEST", 17);
-	sc->assumed_role_arn = strdup(arn);
-	sc->account_id = strdup(ACCOUNT);
-	sc->expiration = expiration;
-	(void)snprintf(arn, sizeof(arn), "arn:aws:iam::" ACCOUNT ":role/%s",
-		       role);
-	assert_int_equal(creds_new_take(sc, arn, T0_WALL, &c), 0);
-	return c;
-}
-
-static void add_role(const char *name, enum role_state state)
-{
-	char arn[256];
-
-	(void)snprintf(arn, sizeof(arn), "arn:aws:iam::" ACCOUNT ":role/%s",
-		       name);
-	assert_int_equal(store_add_role(&F.store, name, arn, 0), 0);
-	F.store.roles[F.store.n_roles - 1].state = state;
-}
-
 static int setup(void **state)
 {
-	memset(&F, 0, sizeof(F));
-	add_role("prod", ROLE_VALID);
-	store_set_creds(&F.store.roles[0],
-			make_creds("prod", T0_WALL + 12 * USEC_PER_HOUR));
-	add_role("dev", ROLE_EXPIRED);
-	store_set_creds(&F.store.roles[1],
-			make_creds("dev", T0_WALL - USEC_PER_HOUR));
-	add_role("broken", ROLE_FAILED);
-	role_set_error(&F.store.roles[2], "STS said no");
-	add_role("later", ROLE_NOT_SIGNED_IN);
-	F.store.signed_in = true;
+	static const struct http_fixture_spec spec = {
+		.prod_secret = "sEcReT",
+		.dev_secret = "sEcReT",
+		.broken_error = "STS said no",
+		.issued = T0_WALL,
+		.self = SELF,
+	};
 
-	F.token = secret_new_from(ECS_TOKEN, strlen(ECS_TOKEN));
-	assert_non_null(F.token);
-	F.allowed[0] = ALLOWED;
-	F.conf.serve.allowed_uids = F.allowed;
-	F.conf.serve.n_allowed_uids = 1;
-	F.conf.serve.imds_role = (char *)"prod";
-	F.confp = &F.conf;
-	F.guard = (struct guard){ .self = SELF, .conf = &F.confp };
-	F.ecs = (struct ecs){ .store = &F.store, .token = F.token,
-			      .guard = &F.guard };
-	assert_int_equal(imds_init(&F.imds), 0);
-	F.imds.store = &F.store;
-	F.imds.guard = &F.guard;
-	F.imds.conf = &F.confp;
-	F.imds.random_token = fake_token;
+	memset(&F, 0, sizeof(F));
+	assert_int_equal(http_fixture_init(&F.h, &spec), 0);
+	F.h.imds.random_token = fake_token;
 	F.peer = (struct peer_info){ .loopback = true, .uid_known = true,
 				     .uid = SELF };
 	return 0;
@@ -124,10 +68,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	imds_clear(&F.imds);
-	guard_clear(&F.guard);
-	store_clear(&F.store);
-	F.token = secret_free(F.token);
+	http_fixture_clear(&F.h);
 	return 0;
 }
 
@@ -139,7 +80,7 @@ static struct http_request ecs_req(const char *path)
 		.path = path,
 		.host = "127.0.0.1:9911",
 		.n_host = 1,
-		.authorization = ECS_TOKEN,
+		.authorization = HTTP_FIXTURE_ECS_TOKEN,
 		.peer = &F.peer,
 		.now_wall = T0_WALL,
 		.now_mono = T0_MONO,
@@ -168,7 +109,7 @@ static void assert_ecs_refused(const struct http_request *req,
 {
 	struct http_answer a;
 
-	http_route_ecs(&F.ecs, req, &a);
+	http_route_ecs(&F.h.ecs, req, &a);
 	assert_int_equal(a.status, status);
 	assert_int_equal(a.body, HTTP_BODY_ERROR);
 	assert_true(a.json);
@@ -243,7 +184,7 @@ static void test_guard_passes(void **state)
 		"[::ffff:127.0.0.1]:9911", "127.8.9.10:1",
 	};
 	struct peer_info allowed = { .loopback = true, .uid_known = true,
-				     .uid = ALLOWED };
+				     .uid = HTTP_FIXTURE_ALLOWED };
 	struct peer_info remote = { .loopback = false };
 	struct http_request req;
 	char buf[96];
@@ -253,45 +194,45 @@ static void test_guard_passes(void **state)
 		req = ecs_req("/");
 		req.host = hosts[i];
 		req.n_host = hosts[i] ? 1 : 0;
-		assert_int_equal(guard_check(&F.guard, &req, buf, sizeof(buf),
+		assert_int_equal(guard_check(&F.h.guard, &req, buf, sizeof(buf),
 					     &why),
 				 GUARD_OK);
 	}
 	req = ecs_req("/");
 	req.sec_fetch_site = "None";
-	assert_int_equal(guard_check(&F.guard, &req, buf, sizeof(buf), &why),
+	assert_int_equal(guard_check(&F.h.guard, &req, buf, sizeof(buf), &why),
 			 GUARD_OK);
 	req.sec_fetch_site = "same-origin";
-	assert_int_equal(guard_check(&F.guard, &req, buf, sizeof(buf), &why),
+	assert_int_equal(guard_check(&F.h.guard, &req, buf, sizeof(buf), &why),
 			 GUARD_OK);
 	req.sec_fetch_site = "same-site";
-	assert_int_equal(guard_check(&F.guard, &req, buf, sizeof(buf), &why),
+	assert_int_equal(guard_check(&F.h.guard, &req, buf, sizeof(buf), &why),
 			 GUARD_REFUSE);
 	req = ecs_req("/");
 	req.peer = &allowed;
-	assert_int_equal(guard_check(&F.guard, &req, buf, sizeof(buf), &why),
+	assert_int_equal(guard_check(&F.h.guard, &req, buf, sizeof(buf), &why),
 			 GUARD_OK);
 	req.peer = &remote;
-	assert_int_equal(guard_check(&F.guard, &req, buf, sizeof(buf), &why),
+	assert_int_equal(guard_check(&F.h.guard, &req, buf, sizeof(buf), &why),
 			 GUARD_REFUSE);
-	F.conf.serve.allow_non_loopback = true;
-	assert_int_equal(guard_check(&F.guard, &req, buf, sizeof(buf), &why),
+	F.h.conf.serve.allow_non_loopback = true;
+	assert_int_equal(guard_check(&F.h.guard, &req, buf, sizeof(buf), &why),
 			 GUARD_OK);
 	/* Still not a browser's request. */
 	req.origin = "http://x";
-	assert_int_equal(guard_check(&F.guard, &req, buf, sizeof(buf), &why),
+	assert_int_equal(guard_check(&F.h.guard, &req, buf, sizeof(buf), &why),
 			 GUARD_REFUSE);
 }
 
 static void assert_ecs_served(const struct http_request *req,
 			      const char *role)
 {
-	struct role_session *r = store_find(&F.store, role);
+	struct role_session *r = store_find(&F.h.store, role);
 	unsigned refs = r->creds->n_ref;
 	struct http_answer a;
 	struct creds *c;
 
-	http_route_ecs(&F.ecs, req, &a);
+	http_route_ecs(&F.h.ecs, req, &a);
 	assert_int_equal(a.status, 200);
 	assert_int_equal(a.body, HTTP_BODY_CREDS);
 	assert_true(a.json);
@@ -322,10 +263,10 @@ static void test_ecs_ok(void **state)
 	req = ecs_req("/role/prod");
 	assert_ecs_served(&req, "prod");
 	/* Clearing an answer drops its reference too. */
-	http_route_ecs(&F.ecs, &req, &a);
-	assert_int_equal(F.store.roles[0].creds->n_ref, 2);
+	http_route_ecs(&F.h.ecs, &req, &a);
+	assert_int_equal(F.h.store.roles[0].creds->n_ref, 2);
 	http_answer_clear(&a);
-	assert_int_equal(F.store.roles[0].creds->n_ref, 1);
+	assert_int_equal(F.h.store.roles[0].creds->n_ref, 1);
 }
 
 static void test_ecs_refusals(void **state)
@@ -339,7 +280,7 @@ static void test_ecs_refusals(void **state)
 
 	req = ecs_req("/");
 	req.authorization = NULL;
-	http_route_ecs(&F.ecs, &req, &a);
+	http_route_ecs(&F.h.ecs, &req, &a);
 	assert_int_equal(a.status, 403);
 	assert_string_equal(a.refusal, "no Authorization header");
 	assert_true(a.refusal_warning);
@@ -347,8 +288,8 @@ static void test_ecs_refusals(void **state)
 				       "see 'adfs-credctl env'");
 	http_answer_clear(&a);
 
-	req.authorization = ECS_TOKEN "x";
-	http_route_ecs(&F.ecs, &req, &a);
+	req.authorization = HTTP_FIXTURE_ECS_TOKEN "x";
+	http_route_ecs(&F.h.ecs, &req, &a);
 	assert_int_equal(a.status, 403);
 	assert_string_equal(a.refusal, "wrong token");
 	http_answer_clear(&a);
@@ -373,7 +314,7 @@ static void test_ecs_unavailable(void **state)
 
 	/* Expired creds: never served. */
 	req = ecs_req("/role/dev");
-	http_route_ecs(&F.ecs, &req, &a);
+	http_route_ecs(&F.h.ecs, &req, &a);
 	assert_int_equal(a.status, 503);
 	assert_string_equal(a.code, "CredentialsUnavailable");
 	assert_string_equal(a.message, "no valid credentials for role 'dev'");
@@ -382,14 +323,14 @@ static void test_ecs_unavailable(void **state)
 	http_answer_clear(&a);
 
 	req = ecs_req("/role/broken");
-	http_route_ecs(&F.ecs, &req, &a);
+	http_route_ecs(&F.h.ecs, &req, &a);
 	assert_int_equal(a.status, 503);
 	assert_string_equal(a.message,
 			    "no valid credentials for role 'broken': STS said no");
 	http_answer_clear(&a);
 
 	req = ecs_req("/role/later");
-	http_route_ecs(&F.ecs, &req, &a);
+	http_route_ecs(&F.h.ecs, &req, &a);
 	assert_int_equal(a.status, 503);
 	assert_string_equal(a.code, "NotSignedIn");
 	assert_string_equal(a.audit.role, "later");
@@ -398,17 +339,17 @@ static void test_ecs_unavailable(void **state)
 	/* The clock moves past prod's expiry: not served any more. */
 	req = ecs_req("/role/prod");
 	req.now_wall = T0_WALL + 13 * USEC_PER_HOUR;
-	http_route_ecs(&F.ecs, &req, &a);
+	http_route_ecs(&F.h.ecs, &req, &a);
 	assert_int_equal(a.status, 503);
 	assert_null(a.creds);
 	http_answer_clear(&a);
 
 	/* Signed out: valid creds are still served until they expire. */
-	F.store.signed_in = false;
+	F.h.store.signed_in = false;
 	req = ecs_req("/role/prod");
 	assert_ecs_served(&req, "prod");
 	req = ecs_req("/role/broken");
-	http_route_ecs(&F.ecs, &req, &a);
+	http_route_ecs(&F.h.ecs, &req, &a);
 	assert_string_equal(a.code, "NotSignedIn");
 	http_answer_clear(&a);
 }
@@ -417,7 +358,8 @@ static void test_ecs_unavailable(void **state)
 static void test_ecs_no_roles(void **state)
 {
 	struct store empty = { 0 };
-	struct ecs e = { .store = &empty, .token = F.token, .guard = &F.guard };
+	struct ecs e = { .store = &empty, .token = F.h.token,
+			 .guard = &F.h.guard };
 	struct http_request req = ecs_req("/role/anything");
 	struct http_answer a;
 
@@ -445,7 +387,7 @@ static void test_throttle(void **state)
 	bad.authorization = "nope";
 	for (unsigned i = 1; i <= GUARD_MAX_REFUSALS + 5; i++) {
 		bad.now_mono = T0_MONO + i * USEC_PER_MSEC;
-		http_route_ecs(&F.ecs, &bad, &a);
+		http_route_ecs(&F.h.ecs, &bad, &a);
 		if (i <= GUARD_MAX_REFUSALS) {
 			assert_int_equal(a.status, 403);
 		} else {
@@ -466,7 +408,7 @@ static void test_throttle(void **state)
 	/* IMDS shares the peer's count: empty 429. */
 	bad = imds_req("GET", CREDS_PATH "/prod", NULL);
 	bad.now_mono = good.now_mono;
-	http_route_imds(&F.imds, &bad, &a);
+	http_route_imds(&F.h.imds, &bad, &a);
 	assert_int_equal(a.status, 429);
 	assert_int_equal(a.refusal_status, 401); /* what the debug line says */
 	assert_int_equal(a.body, HTTP_BODY_EMPTY);
@@ -483,11 +425,11 @@ static void test_throttle(void **state)
 static void test_imds_flow(void **state)
 {
 	struct http_request req = imds_req("PUT", "/latest/api/token", NULL);
-	struct role_session *prod = &F.store.roles[0];
+	struct role_session *prod = &F.h.store.roles[0];
 	char token[IMDS_TOKEN_LEN + 1];
 	struct http_answer a;
 
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 200);
 	assert_int_equal(a.body, HTTP_BODY_TOKEN);
 	assert_false(a.json);
@@ -501,7 +443,7 @@ static void test_imds_flow(void **state)
 		assert_int_equal(a.token[i], 0);
 
 	req = imds_req("GET", CREDS_PATH, token);
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 200);
 	assert_int_equal(a.body, HTTP_BODY_TEXT);
 	assert_int_equal(a.text_len, 4);
@@ -510,12 +452,12 @@ static void test_imds_flow(void **state)
 	http_answer_clear(&a);
 
 	req = imds_req("GET", CREDS_PATH "/", token);
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.body, HTTP_BODY_TEXT);
 	http_answer_clear(&a);
 
 	req = imds_req("GET", CREDS_PATH "/prod//", token);
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 200);
 	assert_int_equal(a.body, HTTP_BODY_CREDS);
 	assert_false(a.json);
@@ -526,11 +468,11 @@ static void test_imds_flow(void **state)
 
 	/* The token lives its TTL on the monotonic clock, not longer. */
 	req.now_mono = T0_MONO + 21600 * USEC_PER_SEC - 1;
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 200);
 	http_answer_clear(&a);
 	req.now_mono = T0_MONO + 21600 * USEC_PER_SEC;
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 401);
 	assert_int_equal(a.body, HTTP_BODY_EMPTY);
 	http_answer_clear(&a);
@@ -546,7 +488,7 @@ static void test_imds_token_refusals(void **state)
 
 	req = imds_req("PUT", "/latest/api/token", NULL);
 	req.imds_token_ttl = NULL;
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 400);
 	assert_string_equal(a.refusal, "no TTL");
 	assert_int_equal(a.refusal_status, 400);
@@ -555,20 +497,20 @@ static void test_imds_token_refusals(void **state)
 	http_answer_clear(&a);
 	for (size_t i = 0; i < ELEMENTSOF(bad_ttl); i++) {
 		req.imds_token_ttl = bad_ttl[i];
-		http_route_imds(&F.imds, &req, &a);
+		http_route_imds(&F.h.imds, &req, &a);
 		if (a.status != 400)
 			fail_msg("TTL '%s' got %u", bad_ttl[i], a.status);
 		http_answer_clear(&a);
 	}
 	req.imds_token_ttl = "1";
 	req.forwarded_for = "10.0.0.1";
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 403);
 	assert_string_equal(a.refusal, "X-Forwarded-For");
 	http_answer_clear(&a);
 
 	req = imds_req("PUT", "/latest/api/token/", NULL);
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 403);
 	assert_string_equal(a.refusal, "token path");
 	http_answer_clear(&a);
@@ -577,14 +519,14 @@ static void test_imds_token_refusals(void **state)
 	assert_int_equal(F.minted, 0);
 
 	/* The random source fails: 500, no token stored. */
-	F.imds.random_token = failing_token;
+	F.h.imds.random_token = failing_token;
 	req = imds_req("PUT", "/latest/api/token", NULL);
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 500);
 	assert_int_equal(a.body, HTTP_BODY_EMPTY);
 	http_answer_clear(&a);
 	for (size_t i = 0; i < IMDS_MAX_TOKENS; i++)
-		assert_int_equal(F.imds.tokens[i].expires, 0);
+		assert_int_equal(F.h.imds.tokens[i].expires, 0);
 }
 
 static void test_imds_get_refusals(void **state)
@@ -595,13 +537,13 @@ static void test_imds_get_refusals(void **state)
 	char token[IMDS_TOKEN_LEN + 1], wrong[IMDS_TOKEN_LEN + 1];
 	struct http_answer a;
 
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	memcpy(token, a.token, sizeof(token));
 	http_answer_clear(&a);
 
 	/* IMDSv1: no token. */
 	req = imds_req("GET", CREDS_PATH "/prod", NULL);
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 401);
 	assert_int_equal(a.body, HTTP_BODY_EMPTY);
 	assert_string_equal(a.refusal, "no valid token");
@@ -612,26 +554,26 @@ static void test_imds_get_refusals(void **state)
 	memcpy(wrong, token, sizeof(wrong));
 	wrong[IMDS_TOKEN_LEN - 1] ^= 1;
 	req.imds_token = wrong;
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 401);
 	http_answer_clear(&a);
 	req.imds_token = "T0000x";
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 401);
 	http_answer_clear(&a);
-	req.imds_token = ECS_TOKEN;
-	http_route_imds(&F.imds, &req, &a);
+	req.imds_token = HTTP_FIXTURE_ECS_TOKEN;
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 401);
 	http_answer_clear(&a);
 
 	req = imds_req("DELETE", CREDS_PATH "/prod", token);
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 405);
 	http_answer_clear(&a);
 
 	/* Another role than the one served: 404, audited as asked. */
 	req = imds_req("GET", CREDS_PATH "/dev/", token);
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 404);
 	assert_int_equal(a.body, HTTP_BODY_EMPTY);
 	assert_true(a.audit.write);
@@ -642,7 +584,7 @@ static void test_imds_get_refusals(void **state)
 
 	req = imds_req("GET", "/latest/meta-data/iam/security-credentials-"
 			      "extended", token);
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 404);
 	assert_string_equal(a.refusal, "path");
 	http_answer_clear(&a);
@@ -650,7 +592,7 @@ static void test_imds_get_refusals(void **state)
 	/* The owner check: another user's process, with a valid token. */
 	req = imds_req("GET", CREDS_PATH "/prod", token);
 	req.peer = &other;
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 403);
 	assert_int_equal(a.body, HTTP_BODY_EMPTY);
 	assert_true(a.refusal_warning);
@@ -664,7 +606,7 @@ static void test_imds_get_refusals(void **state)
 	/* A Host that is not loopback (DNS rebinding). */
 	req = imds_req("GET", CREDS_PATH "/prod", token);
 	req.host = "169.254.169.254";
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 403);
 	assert_string_equal(a.refusal,
 			    "the Host header does not name a loopback address");
@@ -672,7 +614,7 @@ static void test_imds_get_refusals(void **state)
 	/* Also on the token PUT. */
 	req = imds_req("PUT", "/latest/api/token", NULL);
 	req.host = "rebind.example";
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 403);
 	assert_int_equal(a.body, HTTP_BODY_EMPTY);
 	http_answer_clear(&a);
@@ -680,8 +622,8 @@ static void test_imds_get_refusals(void **state)
 	/* Not signed in, creds expired: 503 with an empty body. */
 	req = imds_req("GET", CREDS_PATH "/prod", token);
 	req.now_wall = T0_WALL + 13 * USEC_PER_HOUR;
-	F.store.signed_in = false;
-	http_route_imds(&F.imds, &req, &a);
+	F.h.store.signed_in = false;
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 503);
 	assert_int_equal(a.body, HTTP_BODY_EMPTY);
 	assert_string_equal(a.audit.why, "not signed in");
@@ -697,23 +639,24 @@ static void test_imds_default_role(void **state)
 	struct store empty = { 0 };
 	struct http_answer a;
 
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	memcpy(token, a.token, sizeof(token));
 	http_answer_clear(&a);
 
-	F.conf.serve.imds_role = NULL;
+	F.h.conf.serve.imds_role = NULL;
 	req = imds_req("GET", CREDS_PATH, token);
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 200);
-	assert_memory_equal(a.text, store_default(&F.store)->name, a.text_len);
+	assert_memory_equal(a.text, store_default(&F.h.store)->name,
+			    a.text_len);
 	http_answer_clear(&a);
 
-	F.imds.store = &empty;
-	http_route_imds(&F.imds, &req, &a);
+	F.h.imds.store = &empty;
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 404);
 	assert_string_equal(a.refusal, "no role");
 	http_answer_clear(&a);
-	F.imds.store = &F.store;
+	F.h.imds.store = &F.h.store;
 }
 
 /* All IMDS_MAX_TOKENS live: the oldest issued gives way. */
@@ -724,7 +667,7 @@ static void test_imds_token_table(void **state)
 	struct http_answer a;
 
 	for (unsigned i = 0; i <= IMDS_MAX_TOKENS; i++) {
-		http_route_imds(&F.imds, &req, &a);
+		http_route_imds(&F.h.imds, &req, &a);
 		assert_int_equal(a.status, 200);
 		if (i == 0)
 			memcpy(first, a.token, sizeof(first));
@@ -732,11 +675,11 @@ static void test_imds_token_table(void **state)
 		http_answer_clear(&a);
 	}
 	req = imds_req("GET", CREDS_PATH, first);
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 401);
 	http_answer_clear(&a);
 	req.imds_token = last;
-	http_route_imds(&F.imds, &req, &a);
+	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 200);
 	http_answer_clear(&a);
 }
