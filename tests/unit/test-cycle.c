@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/guard.h"
+#include "http/peer.h"
+#include "http/route.h"
 #include "session/cycle.h"
 #include "session/persist.h"
 #include "session/schedule.h"
@@ -644,6 +647,40 @@ static usec_t fake_boot(void *ud)
 	return ((struct clock_fake *)ud)->boot;
 }
 
+/* What the ECS endpoint answers for role at now (the pure route, as a
+ * request from our own uid on loopback with the right token). */
+static unsigned ecs_status(const char *role, usec_t now)
+{
+	struct secret *token = secret_new_from("tok", 3);
+	struct peer_info peer = { .loopback = true, .uid_known = true,
+				  .uid = 1000 };
+	struct guard g = { .self = 1000, .conf = &F.conf };
+	struct ecs e = { .store = &F.store, .token = token, .guard = &g };
+	char path[64];
+	struct http_request req = {
+		.method = "GET",
+		.path = path,
+		.host = "127.0.0.1:9911",
+		.n_host = 1,
+		.authorization = "tok",
+		.peer = &peer,
+		.now_wall = now,
+		.now_mono = 1,
+	};
+	struct http_answer a;
+	unsigned st;
+
+	assert_non_null(token);
+	(void)snprintf(path, sizeof(path), "/role/%s", role);
+	http_answer_init(&a);
+	http_route_ecs(&e, &req, &a);
+	st = a.status;
+	http_answer_clear(&a);
+	guard_clear(&g);
+	secret_free(token);
+	return st;
+}
+
 static void on_fired(void *ud)
 {
 	((struct clock_fake *)ud)->fired++;
@@ -664,12 +701,16 @@ static void test_suspend_10h(void **state)
 	run();
 	when = plans_next_wakeup(&F.plans, &F.store, now_wall(), true);
 	schedule_arm(s, when);
+	assert_int_equal(ecs_status("prod", now_wall()), 200);
 	assert_true(schedule_armed_at(s) == cf.boot + (when - NOW));
 
 	now = NOW + F.store.roles[0].duration_used * USEC_PER_SEC +
 	      10 * USEC_PER_HOUR;
 	test_clock_set(now);
 	cf.boot += 10 * USEC_PER_HOUR + 43200 * USEC_PER_SEC;
+	/* Nothing that ran out is served, before the timer even looks. */
+	assert_int_equal(ecs_status("prod", now), 503);
+	assert_int_equal(ecs_status("dev", now), 503);
 	schedule_clock_changed(s);
 	assert_int_equal(cf.fired, 1);
 	/* What the manager does when it fires. */
@@ -690,6 +731,7 @@ static void test_suspend_10h(void **state)
 	run();
 	assert_int_equal(F.ended_r, 0);
 	assert_true(role_has_valid_creds(&F.store.roles[0], now));
+	assert_int_equal(ecs_status("prod", now), 200);
 	schedule_free(s);
 }
 
