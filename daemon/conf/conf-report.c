@@ -10,6 +10,57 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The error list (conf.h) that a parse hands its messages to. */
+void conf_errors_clear(struct conf_errors *errs)
+{
+	if (!errs)
+		return;
+	for (size_t i = 0; i < errs->n; i++)
+		free(errs->msgs[i]);
+	*errs = (struct conf_errors){ .n = 0 };
+}
+
+int conf_errors_add(struct conf_errors *errs, const char *fmt, ...)
+{
+	char *m = NULL;
+	va_list ap;
+	int r;
+
+	if (!errs)
+		return 0;
+	va_start(ap, fmt);
+	r = vasprintf(&m, fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		errs->dropped++;
+		return -ENOMEM;
+	}
+	/* The same line twice (a file loaded twice into one list) says
+	 * nothing new. */
+	for (size_t i = 0; i < errs->n; i++)
+		if (streq(errs->msgs[i], m)) {
+			free(m);
+			return 0;
+		}
+	if (errs->n >= CONF_MAX_ERRORS) {
+		errs->dropped++;
+		free(m);
+		return 0;
+	}
+	errs->msgs[errs->n++] = m;
+	return 0;
+}
+
+void conf_errors_print(const struct conf_errors *errs, FILE *f)
+{
+	if (!errs)
+		return;
+	for (size_t i = 0; i < errs->n; i++)
+		(void)fprintf(f, "%s\n", errs->msgs[i]);
+	if (errs->dropped)
+		(void)fprintf(f, "(%zu more errors not shown)\n", errs->dropped);
+}
+
 int conf_report_oom(struct conf_parse *p)
 {
 	p->r = -ENOMEM;
