@@ -58,24 +58,41 @@ int manager_login_now(struct manager *m, struct secret *password_take,
 		      manager_cycle_fn fn, void *userdata)
 {
 	_cleanup_(secret_freep) struct secret *pw = password_take;
+	struct signin_source from = { 0 };
 	char why[256] = "";
 	int r;
 
 	if (cycle_running(m->cycle))
 		return -EBUSY;
 	if (!pw && m->conf->adfs.auth != CONF_AUTH_KERBEROS) {
-		r = password_read_source(m->conf, &pw, why, sizeof(why));
+		r = password_read_source(m->conf, &pw, &from, why, sizeof(why));
+		if (r >= 0 && signin_source_blocked(&m->signin, &from)) {
+			/* Lockout safety across restarts and reloads: the
+			 * version of the file ADFS rejected is not sent
+			 * again; a new one, or a login, is. */
+			(void)snprintf(why, sizeof(why),
+				       "ADFS rejected the password in %s; put "
+				       "the right one there, or run "
+				       "'adfs-credctl login'",
+				       from.ref);
+			signin_source_refused(&m->signin, why);
+			pw = secret_free(pw);
+			r = -EACCES;
+		}
 		if (r < 0 && why[0] && !streq(why, m->pw_error)) {
-			/* Said once: the timer tries again with backoff. */
+			/* Said once: the timer looks again with backoff. */
 			log_error("%s", why);
 			(void)snprintf(m->pw_error, sizeof(m->pw_error), "%s",
 				       why);
 		}
-		if (r < 0)
+		if (r < 0) {
+			signin_source_clear(&from);
 			return r;
+		}
 		m->pw_error[0] = '\0';
 	}
-	signin_login(&m->signin, TAKE_PTR(pw));
+	signin_login(&m->signin, TAKE_PTR(pw), from.ref ? &from : NULL);
+	signin_source_clear(&from);
 	/* A login that somebody waits on can relay a second factor. */
 	r = cycle_start(m->cycle, "", true, fn && userdata, false);
 	if (r < 0)
@@ -95,6 +112,8 @@ int manager_login(struct manager *m, struct secret *password_take,
 	if (pw && pw->len == 0)
 		pw = secret_free(pw);
 	log_info("Signing in to ADFS as %s", strempty(m->conf->adfs.username));
+	/* Asked for by the user: a source ADFS rejected is read again. */
+	signin_forget_rejection(&m->signin);
 	return manager_login_now(m, TAKE_PTR(pw), fn, userdata);
 }
 

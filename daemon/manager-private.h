@@ -52,6 +52,7 @@ struct manager {
 	char pw_error[256];      /* the password-source error last logged */
 	struct waiter *waiters;
 	sd_event_source *sigterm, *sigint, *sighup;
+	sd_event_source *password_watch; /* a file: source's folder */
 };
 
 extern const struct refresh_random manager_jitter;

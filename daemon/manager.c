@@ -8,6 +8,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "password.h"
 #include "session/persist.h"
 #include "session/token.h"
 #include "state.h"
@@ -137,6 +138,37 @@ static void on_login_at_start(struct manager *m, int r, const char *message,
 			 message);
 }
 
+/* Something changed in the password file's folder: when ADFS had
+ * rejected the file's password, sign in with the new one (login reads it
+ * and sends nothing while it is still the rejected version). */
+static int on_password_file(sd_event_source *s, const struct inotify_event *ev,
+			    void *userdata)
+{
+	struct manager *m = userdata;
+	const char *base = strrchr(m->conf->adfs.password_ref, '/');
+
+	base = base ? base + 1 : m->conf->adfs.password_ref;
+	if (!signin_source_may_retry(&m->signin) || cycle_running(m->cycle) ||
+	    (ev->len && !streq(ev->name, base)))
+		return 0;
+	(void)manager_login_now(m, NULL, on_login_at_start, NULL);
+	return 0;
+}
+
+static void watch_password(struct manager *m)
+{
+	int r;
+
+	m->password_watch = sd_event_source_disable_unref(m->password_watch);
+	r = password_watch(m->event, m->conf, on_password_file, m,
+			   &m->password_watch);
+	if (r < 0)
+		log_warning_errno(r, "Cannot watch the password file %s: %m; "
+				     "after a rejection, run 'adfs-credctl "
+				     "login' once it is right",
+				  m->conf->adfs.password_ref);
+}
+
 /* The timer fired or the wall clock changed: trust only the wall clock
  * (after a suspend the boottime timer fires late relative to expiries and
  * plans); whatever is past is due now. */
@@ -166,7 +198,10 @@ static void on_schedule(void *userdata)
 			log_error_errno(r, "Cannot start a refresh: %m, retrying "
 					   "later");
 		plans_start_failed(&m->plans, &m->store, now,
-				   "cannot start a refresh", &manager_jitter);
+				   r == -EACCES && m->signin.error
+					   ? m->signin.error
+					   : "cannot start a refresh",
+				   &manager_jitter);
 		manager_arm_timer(m);
 	}
 }
@@ -225,6 +260,7 @@ void manager_reload(struct manager *m)
 	m->conf = n;
 	conf_free(old);
 	configure_signin(m);
+	watch_password(m);
 	log_set_level(n->log_level);
 	log_info("Configuration reloaded from %s", strempty(n->path));
 }
@@ -359,6 +395,7 @@ int manager_start(struct manager *m)
 			return r;
 	}
 
+	watch_password(m);
 	r = sd_event_add_signal(m->event, &m->sigterm, SIGTERM, on_stop, m);
 	r = r ?: sd_event_add_signal(m->event, &m->sigint, SIGINT, on_stop, m);
 	r = r ?: sd_event_add_signal(m->event, &m->sighup, SIGHUP, on_reload,
@@ -370,8 +407,10 @@ int manager_start(struct manager *m)
 		/* Restored: the refresh timer takes it from here. */
 	} else if (m->conf->adfs.password != CONF_PASSWORD_PROMPT ||
 		   m->conf->adfs.auth == CONF_AUTH_KERBEROS) {
+		/* A password file ADFS rejected before a restart stays
+		 * rejected: not fatal, the status says what to do. */
 		r = manager_login_now(m, NULL, on_login_at_start, NULL);
-		if (r < 0)
+		if (r < 0 && r != -EACCES)
 			return r;
 	} else {
 		log_info("Not signed in: run 'adfs-credctl login'");
@@ -474,6 +513,7 @@ struct manager *manager_free(struct manager *m)
 	(void)sd_event_source_disable_unref(m->sigterm);
 	(void)sd_event_source_disable_unref(m->sigint);
 	(void)sd_event_source_disable_unref(m->sighup);
+	(void)sd_event_source_disable_unref(m->password_watch);
 	sd_event_unref(m->event);
 	listen_clear(&m->listen);
 	free(m->state_dir);

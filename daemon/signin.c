@@ -1,5 +1,6 @@
 #include "signin.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,16 +31,47 @@ void signin_configure(struct signin *s, enum signin_auth auth, bool remember,
 	s->password_source = password_source;
 }
 
+void signin_source_clear(struct signin_source *src)
+{
+	free(src->ref);
+	*src = (struct signin_source){ 0 };
+}
+
+int signin_source_copy(struct signin_source *dst,
+		       const struct signin_source *src)
+{
+	char *ref = NULL;
+
+	if (src && src->ref) {
+		ref = strdup(src->ref);
+		if (!ref)
+			return -ENOMEM;
+	}
+	signin_source_clear(dst);
+	if (src && ref) {
+		*dst = *src;
+		dst->ref = ref;
+	}
+	return 0;
+}
+
 void signin_clear(struct signin *s)
 {
 	s->password = secret_free(s->password);
+	signin_source_clear(&s->used);
+	signin_source_clear(&s->rejected);
 	set_error(s, NULL);
 }
 
-void signin_login(struct signin *s, struct secret *password_take)
+void signin_login(struct signin *s, struct secret *password_take,
+		  const struct signin_source *from)
 {
 	secret_free(s->password);
 	s->password = password_take;
+	/* A copy that fails leaves the source unknown: then a rejection is
+	 * only remembered until the next login, as for a typed password. */
+	(void)signin_source_copy(&s->used, from);
+	signin_source_clear(&s->rejected);
 	/* A new password is the only way out of FAILED; the round that
 	 * sends it decides the state. */
 	if (s->state == SIGNIN_FAILED)
@@ -58,9 +90,34 @@ const struct secret *signin_begin_round(struct signin *s, bool login)
 	return pw;
 }
 
+void signin_forget_rejection(struct signin *s)
+{
+	signin_source_clear(&s->rejected);
+}
+
+bool signin_source_blocked(const struct signin *s,
+			   const struct signin_source *id)
+{
+	const struct signin_source *r = &s->rejected;
+
+	if (!r->ref || !id->ref || !streq(r->ref, id->ref))
+		return false;
+	return r->credential || (r->dev == id->dev && r->ino == id->ino &&
+				 r->mtime_ns == id->mtime_ns &&
+				 r->ctime_ns == id->ctime_ns);
+}
+
+void signin_source_refused(struct signin *s, const char *msg)
+{
+	s->state = SIGNIN_FAILED;
+	set_error(s, msg);
+}
+
 void signin_rejected(struct signin *s, const char *msg)
 {
 	s->password = secret_free(s->password);
+	if (s->used.ref)
+		(void)signin_source_copy(&s->rejected, &s->used);
 	s->state = SIGNIN_FAILED;
 	set_error(s, msg);
 }
@@ -107,6 +164,8 @@ void signin_round_end(struct signin *s)
 void signin_logout(struct signin *s)
 {
 	s->password = secret_free(s->password);
+	signin_source_clear(&s->used);
+	signin_source_clear(&s->rejected);
 	s->state = SIGNIN_SIGNED_OUT;
 	s->signed_in = false;
 	set_error(s, NULL);
@@ -151,4 +210,10 @@ bool signin_timer_may_start(const struct signin *s)
 bool signin_timer_logs_in(const struct signin *s)
 {
 	return s->state == SIGNIN_SIGNED_OUT && !(s->remember && s->password);
+}
+
+bool signin_source_may_retry(const struct signin *s)
+{
+	return s->state == SIGNIN_FAILED && s->rejected.ref &&
+	       !s->rejected.credential;
 }

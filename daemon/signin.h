@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "util/macro.h"
 #include "util/secret.h"
@@ -27,10 +28,22 @@ enum signin_auth {
 	SIGNIN_AUTH_KERBEROS,
 };
 
+/* Where a password came from, without anything derived from the password:
+ * the configured source and, for a file, which file and which version of
+ * it (a new password written there changes inode or times). */
+struct signin_source {
+	char *ref;        /* "file:PATH" or "credential:NAME"; NULL: typed */
+	bool credential;  /* systemd rewrites these at every start: no version */
+	uint64_t dev, ino;
+	int64_t mtime_ns, ctime_ns;
+};
+
 struct signin {
 	enum signin_state state;
 	char *error;             /* why not signed in; no secret */
 	struct secret *password; /* only for one round, or remembered */
+	struct signin_source used;     /* where password came from */
+	struct signin_source rejected; /* a source ADFS rejected (saved) */
 	bool signed_in;          /* an SSO session exists (cookies or sessions) */
 	usec_t sso_since;        /* wall clock of the last password round */
 
@@ -44,13 +57,25 @@ void signin_configure(struct signin *s, enum signin_auth auth, bool remember,
 		      bool password_source);
 void signin_clear(struct signin *s);
 
-/* A login with a new password (taken): clears a rejected-password state. */
-void signin_login(struct signin *s, struct secret *password_take);
+/* A login with a new password (taken), typed (from NULL) or read from a
+ * source: clears a rejected-password state. */
+void signin_login(struct signin *s, struct secret *password_take,
+		  const struct signin_source *from);
+/* The user asked for a login: a rejected source may be tried again. */
+void signin_forget_rejection(struct signin *s);
+/* Whether the password in source id is the one ADFS rejected: the same
+ * source and, for a file, the same version of it. A credential stays
+ * rejected until a login (systemd writes it anew at every start). */
+bool signin_source_blocked(const struct signin *s,
+			   const struct signin_source *id);
+/* A sign-in from a blocked source did not happen: FAILED, saying msg. */
+void signin_source_refused(struct signin *s, const char *msg);
 /* The password to send in this round, or NULL: a login's own password,
  * else a remembered one that ADFS has not rejected. Marks the round as
  * signing in when there is one. */
 const struct secret *signin_begin_round(struct signin *s, bool login);
-/* ADFS rejected the password: wiped, FAILED, never sent again. */
+/* ADFS rejected the password: wiped, FAILED, never sent again; when it
+ * came from a source, that source (this version of it) is rejected. */
 void signin_rejected(struct signin *s, const char *msg);
 /* Nothing can renew the SSO without the user. */
 void signin_sso_ended(struct signin *s, const char *msg);
@@ -77,5 +102,12 @@ bool signin_timer_may_start(const struct signin *s);
 /* Whether the timer's round is a new sign-in from the configured source
  * (the sign-in at start failed), rather than a refresh. */
 bool signin_timer_logs_in(const struct signin *s);
+/* Whether a change to the password file is worth a sign-in: ADFS rejected
+ * the version it held (the new one is compared before it is sent). */
+bool signin_source_may_retry(const struct signin *s);
+
+void signin_source_clear(struct signin_source *src);
+int signin_source_copy(struct signin_source *dst,
+		       const struct signin_source *src);
 
 const char *signin_state_to_string(enum signin_state s);

@@ -27,7 +27,7 @@ void state_save(const struct state *s)
 			lines[n++] = l->data;
 	}
 	r = persist_save(s->dir, s->identity, s->store, s->plans, lines, n,
-			 s->signin->sso_since, now_wall());
+			 s->signin->sso_since, &s->signin->rejected, now_wall());
 	for (struct curl_slist *l = cookies; l; l = l->next)
 		explicit_bzero(l->data, strlen(l->data));
 	curl_slist_free_all(cookies);
@@ -57,6 +57,9 @@ int state_restore(const struct state *s, bool add_roles, usec_t min_remaining,
 			log_warning_errno(r, "Cannot restore the saved state: %m");
 		return -1;
 	}
+	/* A rejected password file stays rejected across restarts. */
+	if (st.rejected.ref)
+		(void)signin_source_copy(&s->signin->rejected, &st.rejected);
 	if (st.n_cookies &&
 	    adfs_import_cookies(s->adfs, (const char *const *)st.cookies,
 				st.n_cookies) < 0)

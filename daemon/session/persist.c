@@ -82,10 +82,39 @@ static json_t *role_json(const struct role_session *r,
 	return o;
 }
 
+/* Which password source ADFS rejected: its name and file version only. */
+static json_t *source_json(const struct signin_source *src)
+{
+	if (!src || !src->ref)
+		return json_null();
+	return json_pack("{s:s, s:b, s:I, s:I, s:I, s:I}", "ref", src->ref,
+			 "credential", src->credential, "dev",
+			 (json_int_t)src->dev, "ino", (json_int_t)src->ino,
+			 "mtime_ns", (json_int_t)src->mtime_ns, "ctime_ns",
+			 (json_int_t)src->ctime_ns);
+}
+
+static int load_source(json_t *o, struct signin_source *ret)
+{
+	const char *ref = json_string_value(json_object_get(o, "ref"));
+
+	if (!json_is_object(o) || !ref)
+		return 0;
+	ret->ref = strdup(ref);
+	if (!ret->ref)
+		return -ENOMEM;
+	ret->credential = json_is_true(json_object_get(o, "credential"));
+	ret->dev = (uint64_t)json_integer_value(json_object_get(o, "dev"));
+	ret->ino = (uint64_t)json_integer_value(json_object_get(o, "ino"));
+	ret->mtime_ns = json_integer_value(json_object_get(o, "mtime_ns"));
+	ret->ctime_ns = json_integer_value(json_object_get(o, "ctime_ns"));
+	return 0;
+}
+
 int persist_save(const char *state_dir, const char *identity,
 		 const struct store *s, const struct plans *p,
 		 const char *const *cookies, size_t n, usec_t sso_since,
-		 usec_t now)
+		 const struct signin_source *rejected, usec_t now)
 {
 	json_t *roles = json_array(), *jc = json_array(), *o;
 	char *text;
@@ -111,11 +140,12 @@ int persist_save(const char *state_dir, const char *identity,
 			return -ENOMEM;
 		}
 	}
-	o = json_pack("{s:i, s:s, s:o, s:o, s:o, s:o, s:o}", "version",
+	o = json_pack("{s:i, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "version",
 		      PERSIST_VERSION, "identity", identity, "saved",
 		      time_or_null(now), "user",
 		      s->user ? json_string(s->user) : json_null(), "sso_since",
-		      time_or_null(sso_since), "cookies", jc, "roles", roles);
+		      time_or_null(sso_since), "cookies", jc, "roles", roles,
+		      "rejected_source", source_json(rejected));
 	if (!o)
 		return -ENOMEM;
 	/* jansson's heap is wiped on free (util/wipe-alloc.c). */
@@ -245,6 +275,11 @@ int persist_load(const char *state_dir, const char *identity, usec_t now,
 		goto ignore;
 	}
 
+	if (load_source(json_object_get(o, "rejected_source"), &st.rejected) <
+	    0) {
+		r = -ENOMEM;
+		goto out;
+	}
 	st.cookies = calloc(json_array_size(cookies) + 1, sizeof(char *));
 	if (!st.cookies) {
 		r = -ENOMEM;
@@ -347,5 +382,6 @@ void persist_state_clear(struct persist_state *p)
 		erase_and_free(p->cookies[i]);
 	free(p->cookies);
 	free(p->user);
+	signin_source_clear(&p->rejected);
 	*p = (struct persist_state){ 0 };
 }

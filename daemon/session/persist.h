@@ -11,6 +11,7 @@
 #include "conf/conf.h"
 #include "session/plan.h"
 #include "session/store.h"
+#include "signin.h"
 #include "util/macro.h"
 
 #define PERSIST_FILE "state.json"
@@ -23,17 +24,21 @@ struct persist_state {
 	char *user;
 	usec_t sso_since;
 	usec_t saved;
+	struct signin_source rejected; /* a password source ADFS rejected */
 };
 
 /* What ties a state file to a config: SHA-256 (hex) of the ADFS URL, user
  * name, relying party and STS endpoint. Caller frees. */
 char *persist_identity(const struct conf *c);
 
-/* Writes the state. cookies: n lines (may be 0). */
+/* Writes the state. cookies: n lines (may be 0). rejected: the password
+ * source ADFS rejected (NULL or no ref: none), by name and file version:
+ * nothing derived from the password. */
 int persist_save(const char *state_dir, const char *identity,
 		 const struct store *s, const struct plans *p,
 		 const char *const *cookies, size_t n,
-		 usec_t sso_since, usec_t now);
+		 usec_t sso_since, const struct signin_source *rejected,
+		 usec_t now);
 
 /* Reads the state. Roles are matched to s by ARN; when add_roles is set
  * (no `roles:` in the config) the saved roles are added to s. Credentials

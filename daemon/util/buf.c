@@ -58,16 +58,12 @@ void buf_clear(struct buf *b)
 	buf_init(b, b->cap);
 }
 
-int buf_read_file(struct buf *b, const char *path)
+int buf_read_fd(struct buf *b, int fd)
 {
-	_cleanup_close_ int fd = -1;
 	char tmp[4096];
 	ssize_t n;
 	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
 	for (;;) {
 		n = read(fd, tmp, sizeof(tmp));
 		if (n < 0) {
@@ -88,4 +84,14 @@ int buf_read_file(struct buf *b, const char *path)
 	if (r == 0 && !b->data)
 		r = buf_append(b, "", 0);
 	return r;
+}
+
+int buf_read_file(struct buf *b, const char *path)
+{
+	_cleanup_close_ int fd = -1;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	return buf_read_fd(b, fd);
 }

@@ -22,3 +22,5 @@ int buf_append_str(struct buf *b, const char *s);
 void buf_clear(struct buf *b);
 /* Reads a whole file into b (cap applies); negative errno on failure. */
 int buf_read_file(struct buf *b, const char *path);
+/* The same from an open fd, to its end. */
+int buf_read_fd(struct buf *b, int fd);

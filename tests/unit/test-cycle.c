@@ -318,7 +318,7 @@ static struct secret *pw(const char *s)
 /* A login as manager_login() does it. */
 static int login(const char *password)
 {
-	signin_login(&F.signin, password ? pw(password) : NULL);
+	signin_login(&F.signin, password ? pw(password) : NULL, NULL);
 	return cycle_start(F.cycle, "", true, false, false);
 }
 
@@ -407,7 +407,7 @@ static void test_rejected_password_never_resent(void **state)
 	 * has none to send. */
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(persist_save(dir, "id", &F.store, &F.plans, NULL, 0,
-				      0, NOW),
+				      0, NULL, NOW),
 			 0);
 	assert_int_equal(persist_load(dir, "id", NOW, &restored, &rplans, true,
 				      &st, &why),

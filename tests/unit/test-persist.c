@@ -84,10 +84,15 @@ static void test_round_trip(void **state)
 	const char *why = "x";
 	char p[128];
 	struct stat sb;
+	/* A rejected password file: its name and version, no password. */
+	struct signin_source rejected = { .ref = (char *)"file:/home/a/pw",
+					  .dev = 2049, .ino = 77,
+					  .mtime_ns = 1700000000123456789,
+					  .ctime_ns = 1700000000223456789 };
 
 	fill(&in, &pin);
 	assert_int_equal(persist_save(dir, ID, &in, &pin, cookies, 1, NOW - 60 * USEC_PER_SEC,
-				      NOW),
+				      &rejected, NOW),
 			 0);
 	(void)snprintf(p, sizeof(p), "%s/%s", dir, PERSIST_FILE);
 	assert_int_equal(stat(p, &sb), 0);
@@ -117,6 +122,11 @@ static void test_round_trip(void **state)
 	assert_string_equal(st.cookies[0], cookies[0]);
 	assert_string_equal(st.user, "EXAMPLE\\alice");
 	assert_true(st.sso_since == NOW - 60 * USEC_PER_SEC);
+	assert_string_equal(st.rejected.ref, "file:/home/a/pw");
+	assert_false(st.rejected.credential);
+	assert_true(st.rejected.dev == 2049 && st.rejected.ino == 77);
+	assert_true(st.rejected.mtime_ns == 1700000000123456789);
+	assert_true(st.rejected.ctime_ns == 1700000000223456789);
 
 	persist_state_clear(&st);
 	store_clear(&in);
@@ -133,7 +143,7 @@ static void test_configured_roles_only(void **state)
 	const char *why;
 
 	fill(&in, &pin);
-	assert_int_equal(persist_save(dir, ID, &in, &pin, NULL, 0, 0, NOW), 0);
+	assert_int_equal(persist_save(dir, ID, &in, &pin, NULL, 0, 0, NULL, NOW), 0);
 	/* Only role B is configured now: A's saved session is not adopted. */
 	assert_int_equal(roles_add(&out, &pout, "b", "arn:aws:iam::111122223333:role/B",
 					NULL, 3600),
@@ -163,7 +173,7 @@ static void test_ignored(void **state)
 	assert_null(why);
 
 	fill(&in, &pin);
-	assert_int_equal(persist_save(dir, ID, &in, &pin, NULL, 0, 0, NOW), 0);
+	assert_int_equal(persist_save(dir, ID, &in, &pin, NULL, 0, 0, NULL, NOW), 0);
 	assert_int_equal(persist_load(dir, "other", NOW, &out, &pout, true, &st, &why), 0);
 	assert_non_null(why);
 	assert_non_null(strstr(why, "another configuration"));

@@ -25,7 +25,7 @@ static void test_login_round(void **state)
 	signin_configure(&s, SIGNIN_AUTH_FORMS, false, false);
 	assert_null(signin_begin_round(&s, false));
 	assert_int_equal(s.state, SIGNIN_SIGNED_OUT);
-	signin_login(&s, pw("secret"));
+	signin_login(&s, pw("secret"), NULL);
 	p = signin_begin_round(&s, true);
 	assert_non_null(p);
 	assert_int_equal(s.state, SIGNIN_SIGNING_IN);
@@ -43,7 +43,7 @@ static void test_remembered(void **state)
 	struct signin s = { 0 };
 
 	signin_configure(&s, SIGNIN_AUTH_FORMS, true, false);
-	signin_login(&s, pw("secret"));
+	signin_login(&s, pw("secret"), NULL);
 	assert_non_null(signin_begin_round(&s, true));
 	signin_succeeded(&s, true, 1);
 	signin_round_end(&s);
@@ -65,7 +65,7 @@ static void test_rejected(void **state)
 	struct signin s = { 0 };
 
 	signin_configure(&s, SIGNIN_AUTH_FORMS, true, true);
-	signin_login(&s, pw("wrong"));
+	signin_login(&s, pw("wrong"), NULL);
 	assert_non_null(signin_begin_round(&s, true));
 	signin_rejected(&s, "Incorrect user ID or password");
 	assert_int_equal(s.state, SIGNIN_FAILED);
@@ -79,7 +79,7 @@ static void test_rejected(void **state)
 	assert_null(signin_begin_round(&s, false));
 	assert_false(signin_timer_may_start(&s));
 	/* A new login does. */
-	signin_login(&s, pw("right"));
+	signin_login(&s, pw("right"), NULL);
 	assert_int_not_equal(s.state, SIGNIN_FAILED);
 	assert_string_equal(signin_begin_round(&s, true)->data, "right");
 	signin_clear(&s);
@@ -121,6 +121,55 @@ static void test_timer_rules(void **state)
 	signin_clear(&s);
 }
 
+/* A password file ADFS rejected stays rejected, by its version, until it
+ * changes or the user logs in; a credential until a login. */
+static void test_rejected_source(void **state)
+{
+	struct signin_source v1 = { .ref = (char *)"file:/home/a/pw", .dev = 1,
+				    .ino = 10, .mtime_ns = 100, .ctime_ns = 100 };
+	struct signin_source v2 = v1, other = v1, cred = { 0 };
+	struct signin s = { 0 }, restarted = { 0 };
+
+	v2.mtime_ns = 200; /* written anew */
+	other.ref = (char *)"file:/home/a/pw2";
+	signin_configure(&s, SIGNIN_AUTH_FORMS, false, true);
+	signin_login(&s, pw("wrong"), &v1);
+	assert_false(signin_source_blocked(&s, &v1));
+	assert_non_null(signin_begin_round(&s, true));
+	signin_rejected(&s, "Incorrect user ID or password");
+	assert_null(s.password);
+	assert_true(signin_source_blocked(&s, &v1));
+	assert_false(signin_source_blocked(&s, &v2));    /* changed */
+	assert_false(signin_source_blocked(&s, &other)); /* another source */
+	assert_true(signin_source_may_retry(&s));
+	/* A reload keeps it. */
+	signin_configure(&s, SIGNIN_AUTH_FORMS, false, true);
+	assert_true(signin_source_blocked(&s, &v1));
+	/* A restart keeps it (state.c copies the saved one back). */
+	assert_int_equal(signin_source_copy(&restarted.rejected, &s.rejected),
+			 0);
+	assert_true(signin_source_blocked(&restarted, &v1));
+	signin_source_refused(&restarted, "rejected before");
+	assert_int_equal(restarted.state, SIGNIN_FAILED);
+	signin_clear(&restarted);
+	/* A login clears it. */
+	signin_forget_rejection(&s);
+	assert_false(signin_source_blocked(&s, &v1));
+	/* A credential: systemd writes it anew at every start, so only a
+	 * login clears it. */
+	cred = v1;
+	cred.ref = (char *)"credential:adfs-password";
+	cred.credential = true;
+	signin_login(&s, pw("wrong"), &cred);
+	(void)signin_begin_round(&s, true);
+	signin_rejected(&s, "Incorrect user ID or password");
+	cred.ino = 11;
+	cred.mtime_ns = 300;
+	assert_true(signin_source_blocked(&s, &cred));
+	assert_false(signin_source_may_retry(&s));
+	signin_clear(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -128,6 +177,7 @@ int main(void)
 		cmocka_unit_test(test_remembered),
 		cmocka_unit_test(test_rejected),
 		cmocka_unit_test(test_timer_rules),
+		cmocka_unit_test(test_rejected_source),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
