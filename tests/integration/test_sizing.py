@@ -40,6 +40,13 @@ class TestDurationSizing(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         return {r["name"]: r for r in json.loads(p.stdout)["roles"]}
 
+    def actions(self, since=0):
+        """Every request the STS/IAM emulator received, in order, from the
+        since-th on: (Action, the role it named: RoleArn for
+        AssumeRoleWithSAML, RoleName for GetRole, else None)."""
+        return [(e["op"], e.get("role_arn") or e.get("role_name"))
+                for e in self.s.sts.requests()[since:]]
+
     def durations(self):
         """DurationSeconds of every AssumeRoleWithSAML the STS emulator saw."""
         log = self.s.sts.requests()
@@ -60,6 +67,15 @@ class TestDurationSizing(unittest.TestCase):
         d = self.durations()
         self.assertEqual([x for a, x in d if a == DEV_ARN], [43200, 3600, 14400])
         self.assertEqual([x for a, x in d if a == PROD_ARN], [43200, 3600, 28800, 14400, 7200])
+        # What STS and IAM received, in order: the sign-in's calls and
+        # nothing else (GetRole with dev's own keys after its first success;
+        # prod's GetRole denied, then probed).
+        arws = "AssumeRoleWithSAML"
+        self.assertEqual(self.actions(),
+                         [(arws, DEV_ARN), (arws, DEV_ARN), ("GetRole", "ADFS-Dev"),
+                          (arws, DEV_ARN),
+                          (arws, PROD_ARN), (arws, PROD_ARN), ("GetRole", "ADFS-Prod"),
+                          (arws, PROD_ARN), (arws, PROD_ARN), (arws, PROD_ARN)])
 
         # The credentials are real: boto3 signs with them.
         env = {}
@@ -71,23 +87,29 @@ class TestDurationSizing(unittest.TestCase):
         # An administrator raises dev to 12 h: the next refresh uses it
         # (one STS call at the known 4 h, GetRole, one at 12 h).
         self.s.sts.configure(role_overrides={DEV_ARN: {"max_session_duration": 43200}})
-        n = len(self.durations())
+        n, k = len(self.durations()), len(self.actions())
         self.assertEqual(self.s.ctl("refresh", "dev").returncode, 0)
         self.assertEqual([x for _, x in self.durations()[n:]], [14400, 43200])
+        self.assertEqual(self.actions(k), [(arws, DEV_ARN), ("GetRole", "ADFS-Dev"),
+                                           (arws, DEV_ARN)])
         self.assertEqual((self.roles()["dev"]["duration"], self.roles()["dev"]["max_source"]),
                          (43200, "get_role"))
 
         # ... and cuts prod to 1 h: the refresh still succeeds, at 1 h.
         self.s.sts.configure(role_overrides={PROD_ARN: {"max_session_duration": 3600}})
-        n = len(self.durations())
+        n, k = len(self.durations()), len(self.actions())
         p = self.s.ctl("refresh", "prod")
         self.assertEqual(p.returncode, 0, p.stderr)
         r = self.roles()["prod"]
         self.assertEqual((r["state"], r["duration"]), ("valid", 3600))
         self.assertEqual([x for _, x in self.durations()[n:]], [7200, 3600])
+        self.assertEqual(self.actions(k), [(arws, PROD_ARN), (arws, PROD_ARN)])
 
-        # Nothing ever chained: every call was AssumeRoleWithSAML.
-        self.assertNotIn("AssumeRole", self.s.sts.stats().get("errors", {}))
+        # Nothing ever chained (no AssumeRole with a session's keys, no
+        # other action): besides AssumeRoleWithSAML and GetRole, STS saw
+        # only boto3's GetCallerIdentity.
+        self.assertEqual([a for a in self.actions() if a[0] not in (arws, "GetRole")],
+                         [("GetCallerIdentity", None)])
 
     def test_explicit_refresh_looks_for_a_raise_at_once(self):
         """A probed role (GetRole denied) looks upward only every 6 h on the
