@@ -12,6 +12,51 @@ from harness import DEV_ARN, PASSWORD, PROD_ARN, Stack
 from test_long_job import WORLD, Warp, epoch
 
 M = 60
+BACKOFF_MIN, BACKOFF_MAX = 30, 10 * M   # session/refresh.c refresh_backoff
+# A try starts up to a round (an ADFS sign-in before the STS call) after
+# its planned time: seconds of simulated time at these factors, more under
+# ASan or valgrind.
+BACKOFF_SLACK = 15
+
+
+def try_starts(entries, gap=10.0):
+    """When each try began (emulated clock): request-log entries closer
+    than gap seconds to the one before belong to the same try."""
+    starts, last = [], None
+    for e in entries:
+        t = epoch(e["time"])
+        if last is None or t - last > gap:
+            starts.append(t)
+        last = t
+    return starts
+
+
+def backoff_nominal(n, at, expiry):
+    """refresh_backoff after the n-th failure in a row, at time at, before
+    jitter: 30 s x 2^(n-1), at most 10 min and, while the credentials
+    served are valid, at most a quarter of what they have left (never
+    under 30 s)."""
+    d = min(BACKOFF_MIN * 2 ** (n - 1), BACKOFF_MAX)
+    if expiry > at:
+        d = min(d, max(BACKOFF_MIN, (expiry - at) / 4))
+    return d
+
+
+def assert_backoff_grows(tc, starts, expiry, min_tries=5):
+    """The intervals between failed tries are refresh_backoff's: the n-th
+    within [3/4, 1] of backoff_nominal(n) (jittered down to 3/4), give or
+    take a round. Each lower bound is 1.5 times the interval before's
+    upper one while the cap does not bite, so a fixed or linear interval
+    fails by the third try."""
+    tc.assertGreaterEqual(len(starts), min_tries, "tries: %s" % starts)
+    got = []
+    for n in range(1, len(starts)):
+        d = backoff_nominal(n, starts[n - 1], expiry)
+        got.append((n, round(starts[n] - starts[n - 1], 1), round(0.75 * d, 1), round(d, 1)))
+    bad = [g for g in got if not g[2] - 1 <= g[1] <= g[3] + BACKOFF_SLACK]
+    tc.assertEqual(bad, [], "intervals between tries not refresh_backoff's "
+                   "(n, interval s, 3/4 of nominal, nominal), all: %s" % got)
+    return got
 
 
 class Base(unittest.TestCase):
@@ -52,6 +97,10 @@ class TestAdfsOutage(Base):
         # about every second: ~600).
         self.assertGreaterEqual(tries, 3)
         self.assertLessEqual(tries, 6)
+        # ... and they grow: 30 s, 1, 2, 4 min, each jittered down to 3/4,
+        # the 5th capped by a quarter of what prod has left.
+        fails = [e for e in self.s.adfs.requests() if e.get("fault") == "fail"]
+        assert_backoff_grows(self, try_starts(fails), expires)
         st = self.roles_status()
         prod = st["roles"][0]
         self.assertEqual(prod["state"], "valid")
