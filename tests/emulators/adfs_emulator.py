@@ -40,6 +40,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import emucommon as ec  # noqa: E402
 
+ISSUED_KEEP = 100   # secrets kept per kind for GET /_emulator/issued
 SIGNON_PATHS = ("/adfs/ls/idpinitiatedsignon.aspx", "/adfs/ls/idpinitiatedsignon")
 WIA_PATHS = ("/adfs/ls/wia", "/adfs/ls/wia/")
 WSTRUST_PATH = "/adfs/services/trust/13/usernamemixed"
@@ -234,6 +235,32 @@ class AdfsEmulator(ec.Emulator):
         with self.lock:
             self.sessions = {}      # MSISAuth value -> session dict
             self.mfa_contexts = {}  # Context value -> pending second factor
+            # What a client must keep secret, as issued (GET
+            # /_emulator/issued): cookie values by name, Assertions,
+            # SAMLResponse values. The last ISSUED_KEEP of each.
+            self.issued = {"cookies": collections.defaultdict(
+                               lambda: collections.deque(maxlen=ISSUED_KEEP)),
+                           "assertions": collections.deque(maxlen=ISSUED_KEEP),
+                           "saml_responses": collections.deque(maxlen=ISSUED_KEEP)}
+
+    def remember(self, kind, value, cookie=None):
+        with self.lock:
+            if cookie:
+                self.issued["cookies"][cookie].append(value)
+            else:
+                self.issued[kind].append(value)
+
+    def extra_control(self, h, name, req):
+        """GET /_emulator/issued: the secrets this emulator handed out, for
+        tests that look for them where they must not be (test_hygiene)."""
+        if name != "issued" or h.command != "GET":
+            return False
+        with self.lock:
+            out = {"cookies": {k: list(v) for k, v in self.issued["cookies"].items()},
+                   "assertions": list(self.issued["assertions"]),
+                   "saml_responses": list(self.issued["saml_responses"])}
+        h.reply_json(200, out)
+        return True
 
     # --- settings and users ----------------------------------------------
     def setting(self, name):
@@ -716,6 +743,8 @@ class AdfsEmulator(ec.Emulator):
         cookies = [("Set-Cookie", "MSISAuth=%s; %s" % (token, attrs)),
                    ("Set-Cookie", "MSISAuthenticated=%s; %s" % (_b64(authenticated), attrs)),
                    ("Set-Cookie", "MSISLoopDetectionCookie=%s; %s" % (_b64(loop), attrs))]
+        self.remember("cookies", token, cookie="MSISAuth")
+        self.remember("cookies", _b64(authenticated), cookie="MSISAuthenticated")
         self.redirect(h, self.signon_url(ctx), tuple(headers) + tuple(cookies))
 
     def session_from_cookie(self, h):
@@ -760,6 +789,7 @@ class AdfsEmulator(ec.Emulator):
         user = self.user(sess["user"])
         saml = self.saml_response(user, sess, ctx["rp"], now)
         b64 = base64.b64encode(saml.encode("utf-8")).decode()
+        self.remember("saml_responses", b64)
         page = ('<html><head><title>Working...</title></head><body>'
                 '<form method="POST" name="hiddenform" action="%s">'
                 '<input type="hidden" name="SAMLResponse" value="%s" />'
@@ -820,7 +850,9 @@ class AdfsEmulator(ec.Emulator):
                  aud=e(rp["audience"]), attrs=attr_xml, authn=t(sess["authn"]),
                  sidx=sess["session_index"], snooa=snooa,
                  authn_class=e(sess.get("authn_class", AUTHN_PASSWORD)))
-        return ec.saml_sign_assertion(assertion, aid, self.world["saml"]["hmac_key"])
+        signed = ec.saml_sign_assertion(assertion, aid, self.world["saml"]["hmac_key"])
+        self.remember("assertions", signed)
+        return signed
 
     def saml_response(self, user, sess, rp, now):
         """Build the signed samlp:Response (AD FS layout, see README.md)."""

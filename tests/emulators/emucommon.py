@@ -582,6 +582,10 @@ class Emulator:
     def reset_state(self):
         """Forget sessions/credentials (POST /_emulator/reset {"state":true})."""
 
+    def extra_control(self, h, name, req):
+        """Emulator-specific control endpoints; True if answered."""
+        return False
+
     @classmethod
     def add_arguments(cls, parser):
         """Emulator-specific command-line options."""
@@ -847,6 +851,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             if req.get("state"):
                 emu.reset_state()
             self.reply_json(200, {"ok": True})
+        elif emu.extra_control(self, name, req):
+            pass
         else:
             self.reply_json(404, {"error": "unknown control endpoint %s %s" % (self.command, name)})
 

@@ -301,6 +301,17 @@ def adfs_part(adfs):
     s = adfs.stats()
     R.check("stats cookie_rounds=1 assertions_issued=2 password_posts=5",
             s["cookie_rounds"] == 1 and s["assertions_issued"] == 2 and s["password_posts"] == 5, s)
+    # GET /_emulator/issued: what a client must keep secret, as issued.
+    _, issued = adfs.control("issued")
+    jar_auth = [c.value for c in jar if c.name == "MSISAuth"]
+    R.check("issued: the jar's MSISAuth among the cookies", jar_auth and
+            jar_auth[0] in issued["cookies"].get("MSISAuth", []), sorted(issued["cookies"]))
+    R.check("issued: MSISAuthenticated too", len(issued["cookies"].get("MSISAuthenticated", []))
+            == len(issued["cookies"].get("MSISAuth", [])) >= 2, issued["cookies"])
+    R.check("issued: both SAMLResponses, and their Assertions",
+            issued["saml_responses"][-2:] == [saml_b64, hidden["inputs"][0]["value"]]
+            and issued["assertions"][-2] in base64.b64decode(saml_b64).decode(),
+            len(issued["assertions"]))
     return jar, url, saml_b64
 
 
