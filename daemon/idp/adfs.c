@@ -311,8 +311,11 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 		return 0;
 	}
 	/* Azure MFA push: resubmitting the pass-through form asks ADFS
-	 * whether the request was approved (PROTOCOLS.md D2). */
+	 * whether the request was approved (PROTOCOLS.md D2). Each poll
+	 * gets its own ADFS_MAX_STEPS: the deadline bounds the polls (40
+	 * in 2 minutes would exceed one round's 24 requests). */
 	a->mfa_posted = true;
+	a->steps = 0;
 	r = post_form(a, a->mfa_page, NULL);
 	if (r < 0)
 		finish(a, r, NULL, "Failed to poll ADFS for the MFA approval");
