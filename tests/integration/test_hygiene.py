@@ -1,15 +1,18 @@
 """Secret hygiene and malformed HTTP (issue 7, parts 3-HTTP and 4).
 
 - TestSecretHygiene: a unique password, the issued secret keys and session
-  tokens, the endpoint token and IMDS tokens never leave their places (the
+  tokens, the endpoint token and IMDS tokens, and what ADFS issued (the SSO
+  cookies MSISAuth*, every SAML assertion and SAMLResponse, taken from the
+  emulator's GET /_emulator/issued) never leave their places (the
   log, adfs-credctl's other outputs, /proc/PID/cmdline and environ, any file
   in the test's tree, $HOME and the XDG dirs, any path the daemon opens for
   writing, traced with strace); state_dir is 0700 with 0600 files.
 - TestNotDumpable: run as `nobody`, the daemon's /proc/PID/environ and mem
   and ptrace are closed to its own uid, while an ordinary process of that
   uid is open (control); RLIMIT_CORE is 0.
-- TestCoreDump: VmLck > 0, every locked mapping is MADV_DONTDUMP, and a
-  gcore of the running daemon holds none of the secrets.
+- TestCoreDump: VmLck > 0, every locked mapping is MADV_DONTDUMP, the used
+  SAML assertions are wiped, and a gcore of the running daemon holds none of
+  the secrets (the SSO cookies excepted: see the test).
 - TestMalformedRequests: raw malformed HTTP on the ECS and IMDS listeners
   and the control socket gets a 4xx or a clean close, never a crash or a
   hang, and changes nothing; hostile but valid requests are refused.
@@ -87,6 +90,31 @@ def find_secrets(data, secret_map):
                 found.append((name, enc))
                 break
     return found
+
+
+def adfs_issued(s):
+    """{name: value} of the secrets the ADFS emulator handed out so far
+    (GET /_emulator/issued): the SSO cookies (MSISAuth, MSISAuthenticated;
+    MSISAuth1... if split), each Assertion and each SAMLResponse value."""
+    st, _, body = fetch(s.adfs.url + "/_emulator/issued", context=s.adfs.ctx)
+    assert st == 200, body
+    got = json.loads(body)
+    out = {}
+    for name, values in got["cookies"].items():
+        if name.startswith("MSISAuth"):
+            for i, v in enumerate(values):
+                out[f"{name} cookie {i}"] = v
+    # Whole values, and pieces a cut-off copy still holds (a log line is
+    # at most 2 KiB): the signature, the start of each SAMLResponse.
+    for i, v in enumerate(got["assertions"]):
+        out[f"SAML assertion {i}"] = v
+        out[f"SAML signature {i}"] = re.search(r"<ds:SignatureValue>([^<]+)<", v).group(1)
+    for i, v in enumerate(got["saml_responses"]):
+        out[f"SAMLResponse {i}"] = v
+        out[f"SAMLResponse start {i}"] = v[:256]
+    assert any(k.startswith("MSISAuth cookie") for k in out), got
+    assert any(k.startswith("SAML assertion") for k in out), got
+    return out
 
 
 def mode_of(path):
@@ -264,6 +292,12 @@ class TestSecretHygiene(StackChecks, unittest.TestCase):
         p = s.ctl("credential-process", "dev")
         self.assertEqual(json.loads(p.stdout)["SecretAccessKey"], secret["dev secret key 2"])
 
+        # What ADFS issued: the SSO cookies and every assertion.
+        issued = adfs_issued(s)
+        secret.update(issued)
+        cookies = {k: v for k, v in issued.items() if " cookie " in k}
+        assertions = {k: v for k, v in issued.items() if k not in cookies}
+
         # While running: modes in state_dir, what state.json holds, /proc.
         self.check_modes()
         state_json = os.path.join(s.state_dir, "state.json")
@@ -271,8 +305,11 @@ class TestSecretHygiene(StackChecks, unittest.TestCase):
             saved = f.read()
         self.assertIn(secret["dev secret key 2"].encode(), saved,
                       "state.json holds the sessions (DESIGN.md Persistence)")
-        self.assertEqual(find_secrets(saved, {"password": self.pw,
-                                              "rejected password": self.wrong_pw}), [])
+        self.assertIn(issued["MSISAuth cookie 0"].encode(), saved,
+                      "state.json holds the cookie jar (the scanner can find a cookie)")
+        self.assertEqual(find_secrets(saved, dict({"password": self.pw,
+                                                   "rejected password": self.wrong_pw},
+                                                  **assertions)), [])
         for what in ("cmdline", "environ"):
             with open(f"/proc/{self.pid}/{what}", "rb") as f:
                 self.assertEqual(find_secrets(f.read(), secret), [], f"/proc/PID/{what}")
@@ -299,6 +336,7 @@ class TestSecretHygiene(StackChecks, unittest.TestCase):
         # Every file in the test's tree: the daemon's, the CLI's, HOME and
         # XDG. world.json is the emulators' input (it holds the password).
         intended = {os.path.join(s.state_dir, "token")}
+        self.assertTrue(cookies and assertions)
         scanned = 0
         for root, dirs, files in os.walk(s.tmp):
             for n in files:
@@ -517,6 +555,11 @@ class TestCoreDump(unittest.TestCase):
             if tag == "1":
                 self.assertEqual(s.ctl("refresh").returncode, 0)
         secret["endpoint token"] = s.token()
+        # The SAML assertions are used up: wiped, in no mapping, no core.
+        # (The SSO cookies, MSISAuth*, are not checked here: libcurl's
+        # cookie jar holds them in ordinary heap, so they are in a core.)
+        used_up = {k: v for k, v in adfs_issued(s).items() if k.startswith("SAML")}
+        secret.update(used_up)
         pid = s.daemon.pid
 
         with open(f"/proc/{pid}/status") as f:
@@ -553,8 +596,9 @@ class TestCoreDump(unittest.TestCase):
             # refresh replaced them, and the live secrets (both IMDS tokens
             # are live) are only in locked, DONTDUMP pages.
             hits = memory_hits(pid, secret)
-            gone = ["password"] + [k for k in secret
-                                   if k.endswith(" 1") and not k.startswith("imds")]
+            gone = ["password"] + list(used_up) + [
+                k for k in secret
+                if k.endswith(" 1") and not k.startswith(("imds", "SAML"))]
             self.assertEqual({k: v for k, v in hits.items() if k in gone}, {},
                              "secrets that should have been wiped")
             for k in secret:
