@@ -234,6 +234,7 @@ class Stack:
         self.write_config(config or {})
         self.daemon = None
         self.daemon_log = os.path.join(self.tmp, "daemon.log")
+        self.outputs = set()   # every file a daemon's output went to
 
     def write_config(self, extra):
         conf = {
@@ -264,7 +265,12 @@ class Stack:
         the stack's daemon.log), and waits for its control socket."""
         e = dict(os.environ)
         e.update(env or {})
-        self.daemon_out = open(out or self.daemon_log, "a")
+        out = out or self.daemon_log
+        self.outputs.add(out)
+        # This run's output starts here: stop_daemon() looks for a
+        # sanitizer report in it (an earlier run's was checked at its stop).
+        self.daemon_run = (out, os.path.getsize(out) if os.path.exists(out) else 0)
+        self.daemon_out = open(out, "a")
         self.daemon = subprocess.Popen(valgrind_prefix(self.tmp) +
                                        [self.daemon_bin, "-c", self.config_path],
                                        stdout=self.daemon_out, stderr=subprocess.STDOUT,
@@ -283,18 +289,61 @@ class Stack:
             raise RuntimeError("adfs-credd did not open its control socket:\n"
                                + self.log_text())
 
-    def stop_daemon(self):
-        """SIGTERM; returns the exit status (sanitizer builds fail it on
-        leaks or errors)."""
+    def stop_daemon(self, expect=0, sig=signal.SIGTERM):
+        """Stops the daemon (sig, then waits up to 30 s) and fails the test
+        (AssertionError) unless it exited with status expect and left no
+        sanitizer report (ASan, UBSan, LeakSanitizer: an ASan build exits
+        23 on a leak at exit) and no valgrind memcheck error in this run's
+        output. Returns the exit status. Every test's teardown goes through
+        here (close()), so every test fails on a leak at exit.
+
+        The default is a clean exit on SIGTERM. A test that means the
+        daemon to end otherwise says so where it does it:
+        stop_daemon(expect=1) for a daemon that exits with an error by
+        itself, kill_daemon() for a SIGKILL (no leak check can run in a
+        killed process; a report it wrote before still fails)."""
         if not self.daemon:
             return None
-        rc = stop_process(self.daemon, 30)
-        if rc is None:
-            raise RuntimeError("adfs-credd did not stop on SIGTERM")
+        rc = stop_process(self.daemon, 30, sig=sig)
         self.daemon_out.close()
         self.daemon = None
-        check_valgrind_logs(self.tmp)
+        if rc is None:
+            raise RuntimeError("adfs-credd did not stop on %s" % signal.Signals(sig).name)
+        killed = expect < 0
+        try:
+            path, start = self.daemon_run
+            with open(path, "rb") as f:
+                f.seek(start)
+                run = f.read().decode(errors="replace")
+            report = sanitizer_report(run)
+            if report or rc != expect:
+                raise AssertionError(
+                    "adfs-credd exited with status %s (%s expected)%s; its output:\n%s" % (
+                        rc, expect, " and wrote a sanitizer report (%s)" % report
+                        if report else "", report_excerpt(run)))
+        finally:
+            check_valgrind_logs(self.tmp, killed=killed)
         return rc
+
+    def kill_daemon(self):
+        """SIGKILL, for a test that means to kill the daemon (a crash, a
+        restart loop): its status must be -SIGKILL, and a sanitizer report
+        written before the kill still fails the test."""
+        return self.stop_daemon(expect=-signal.SIGKILL, sig=signal.SIGKILL)
+
+    def check_outputs(self):
+        """Fails on a sanitizer report anywhere in the daemon output files,
+        from any daemon that wrote to them (one started by a test itself,
+        under strace or systemd-socket-activate, writes to daemon.log)."""
+        for path in sorted(self.outputs | {self.daemon_log}):
+            try:
+                with open(path, errors="replace") as f:
+                    text = f.read()
+            except FileNotFoundError:
+                continue
+            report = sanitizer_report(text)
+            if report:
+                raise AssertionError(f"{report} in {path}:\n" + report_excerpt(text))
 
     def log_text(self):
         try:
@@ -334,8 +383,14 @@ class Stack:
         return json.loads(p.stdout)
 
     def close(self):
+        """Every test's teardown: stops the daemon (stop_daemon(): fails
+        the test on a non-zero exit, a leak or any sanitizer or valgrind
+        report), checks the daemon output files once more, then stops the
+        emulators and removes the files."""
         try:
             self.stop_daemon()
+            self.check_outputs()
+            check_valgrind_logs(self.tmp)
         finally:
             self.adfs.stop()
             self.sts.stop()
@@ -365,12 +420,10 @@ class StackChecks:
         return env
 
     def stop_clean(self):
-        """SIGTERM; fails on a non-zero exit or any sanitizer report."""
-        rc = self.s.stop_daemon()
-        log = self.s.log_text()
-        self.assertIsNone(sanitizer_report(log), log)
-        self.assertEqual(rc, 0, "adfs-credd did not exit cleanly on SIGTERM:\n" + log)
-        return log
+        """SIGTERM; fails on a non-zero exit or any sanitizer report (as
+        every stop does, see Stack.stop_daemon). Returns the log."""
+        self.s.stop_daemon()
+        return self.s.log_text()
 
 
 # ADFS_CREDD_VALGRIND=1 runs every daemon the harness starts under
@@ -390,7 +443,17 @@ def valgrind_prefix(tmp):
             f"--log-file={os.path.join(tmp, 'valgrind.%p.log')}"]
 
 
-def check_valgrind_logs(tmp):
+# A memcheck error record as valgrind writes it while the process runs (a
+# killed process writes no ERROR SUMMARY).
+VALGRIND_ERROR = re.compile(r"(?m)^==\d+== (Invalid (read|write|free)|Conditional jump|"
+                            r"Use of uninitialised|Syscall param|Mismatched free|"
+                            r"Source and destination overlap|Argument .* of function)")
+
+
+def check_valgrind_logs(tmp, killed=False):
+    """Fails on a memcheck error or a definitely lost block in any
+    valgrind log in tmp not checked yet. killed: the daemon was killed on
+    purpose, so its log has no summary; an error it recorded still fails."""
     if os.environ.get("ADFS_CREDD_VALGRIND") != "1":
         return
     for name in sorted(os.listdir(tmp)):
@@ -401,19 +464,37 @@ def check_valgrind_logs(tmp):
             text = f.read()
         m = re.search(r"ERROR SUMMARY: (\d+) errors", text)
         lost = re.search(r"definitely lost: ([\d,]+) bytes", text)
-        bad = (m is None or int(m.group(1)) != 0 or
-               (lost is not None and lost.group(1) != "0"))
+        bad = ((m is None and not killed) or (m is not None and int(m.group(1)) != 0) or
+               (lost is not None and lost.group(1) != "0") or
+               VALGRIND_ERROR.search(text) is not None)
         # Count each report once, even if the stack is stopped twice.
         os.rename(path, path + (".bad" if bad else ".ok"))
         if bad:
             raise AssertionError(f"valgrind memcheck report ({name}):\n{text}")
 
 
+# What the sanitizers write: ASan and LeakSanitizer "==PID==ERROR: ...",
+# UBSan "FILE:LINE:COL: runtime error: ..." (halt_on_error makes it exit
+# too), and each one's SUMMARY line.
+SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak|Memory|Thread|UndefinedBehavior)Sanitizer"
+                              r"|SUMMARY: \w+Sanitizer|runtime error:")
+
+
 def sanitizer_report(text):
-    for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
-        if marker in text:
-            return marker
-    return None
+    """The first sanitizer report marker in text, or None."""
+    m = SANITIZER_REPORT.search(text)
+    return m.group(0) if m else None
+
+
+def report_excerpt(text, lines=150):
+    """What a failure message shows of a daemon's output: from 20 lines
+    before the first sanitizer report on, else the last lines."""
+    all_lines = text.splitlines()
+    m = SANITIZER_REPORT.search(text)
+    if m:
+        start = max(0, text.count("\n", 0, m.start()) - 20)
+        return "\n".join(all_lines[start:start + 4 * lines])
+    return "\n".join(all_lines[-lines:])
 
 
 if __name__ == "__main__":

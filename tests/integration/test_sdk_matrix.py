@@ -51,7 +51,7 @@ import time
 import unittest
 
 from harness import (DEV_ARN, HERE, PROD_ARN, PYTHON, ROOT, Stack, clean_sdk_env,
-                     fetch, free_port, sanitizer_report)
+                     fetch, free_port)
 
 SDK_DIR = os.path.join(ROOT, "tests", "sdk")
 JS_DIR = os.path.join(SDK_DIR, "js")
@@ -177,13 +177,13 @@ class TestSdkMatrix(unittest.TestCase):
         problem = None
         try:
             if cls.s:
-                # A clean exit, and no sanitizer report (ASan builds).
-                rc = cls.s.stop_daemon()
-                log = cls.s.log_text()
-                if sanitizer_report(log) or rc not in (0, None):
-                    problem = f"adfs-credd exit status {rc}:\n{log}"
-                cls.s.close()
-                cls.s = None
+                # A clean exit, and no sanitizer report (ASan builds):
+                # Stack.close() fails on either.
+                s, cls.s = cls.s, None
+                try:
+                    s.close()
+                except AssertionError as e:
+                    problem = str(e)
         finally:
             shutil.rmtree(cls.work, ignore_errors=True)
             print(f"\nSDK matrix: {time.monotonic() - cls.started:.1f} s in all")
