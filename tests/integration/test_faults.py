@@ -9,6 +9,11 @@ or during the very first one, through the emulators' fault knobs
   - once the fault clears, `adfs-credctl refresh` recovers and clears it;
   - the daemon never crashes and exits 0 on SIGTERM (no sanitizer report).
 Real minutes are never slept: `adfs-credctl refresh` starts each cycle.
+Credentials issued seconds before trivially have >= 20 min left, so
+TestFaultsNearRefresh meets the same faults (but the timeouts) at the
+session's refresh point, by the timer, under tests/timewarp, where that
+check can fail; the timer's backoff is checked try by try there and in
+TestStsThrottledOnTimer.
 The fault matrix and its results are in docs/internals/faults.md."""
 
 import json
@@ -18,8 +23,9 @@ import time
 import unittest
 
 from harness import (DEV_ARN, EMU, PROD_ARN, Stack, StackChecks, clean_sdk_env, fetch,
-                     preload)
+                     preload, wait_until)
 from test_long_job import WORLD, Warp, epoch
+from test_refresh_timing import BACKOFF_MIN, assert_backoff_grows, try_starts
 
 WINDOW = 3.0        # seconds in which a backed-off daemon sends nothing
 MIN_BACKOFF = 20    # the first backoff is 30 s jittered down to 3/4
@@ -31,6 +37,12 @@ ADFS_TIMEOUT = 10 if os.environ.get("ADFS_CREDD_VALGRIND") == "1" else 2
 
 
 SPARED = "127.0.0.2"  # our control requests come from here (tls_exempt)
+
+# The cause daemon/idp/adfs.c gives for a page that is neither the login
+# form nor a SAMLResponse (docs/internals/faults.md), not just any "ADFS".
+GARBAGE_CAUSE = (r"unexpected page from ADFS at https://127\.0\.0\.1:\d+/\S*: expected the "
+                 r"login form \(form#loginForm\) or a SAMLResponse")
+GARBAGE_BODY = "<html><body><p>Welcome to <b>nothing<i></p>\x01\x02"
 
 
 def control(emu, name, body=None, method="POST"):
@@ -186,9 +198,9 @@ class TestAdfsFaults(FaultBase):
         with self.subTest("garbage HTML"):
             self.fault_after_signin(
                 adfs, {"fail_status": 200, "fail_count": -1,
-                       "fail_body": "<html><body><p>Welcome to <b>nothing<i></p>\x01\x02",
+                       "fail_body": GARBAGE_BODY,
                        "fail_content_type": "text/html; charset=utf-8"},
-                r"ADFS",
+                GARBAGE_CAUSE,
                 lambda: adfs.configure(fail_count=0, fail_body=None, fail_content_type=""))
 
         # TLS faults hit our own control requests too: they come from
@@ -217,6 +229,31 @@ class TestAdfsFaults(FaultBase):
         self.stop_clean()
 
 
+STS_OPS = ["AssumeRoleWithSAML"]
+STS_CASES = [
+    ("503", {"fail_status": 503, "fail_count": -1},
+     r"ServiceUnavailable|Service is unable"),
+    ("Throttling", {"throttle_count": -1}, r"Throttling: Rate exceeded"),
+    ("connection reset", {"reset_count": -1},
+     r"STS request failed: .*Connection reset by peer"),
+    ("truncated XML", {"truncate_count": -1},
+     r"does not parse as AssumeRoleWithSAMLResponse \(Content-Type: text/xml"),
+    ("oversized XML", {"fail_status": 200, "fail_count": -1,
+                       "fail_body": "<AssumeRoleWithSAMLResponse>" + "<!-- pad -->" * 100,
+                       "fail_body_repeat": 100, "fail_content_type": "text/xml"},
+     r"the STS reply is larger than 65536 bytes"),
+    ("wrong content type", {"fail_status": 200, "fail_count": -1,
+                            "fail_body": "<html><body>Proxy sign-in</body></html>",
+                            "fail_content_type": "text/html"},
+     r"does not parse as AssumeRoleWithSAMLResponse \(Content-Type: text/html"),
+]
+
+
+def clear_sts(sts):
+    sts.configure(fail_count=0, throttle_count=0, reset_count=0, truncate_count=0,
+                  fail_body=None, fail_content_type="", fail_body_repeat=1)
+
+
 class TestStsFaults(FaultBase):
     """STS (AssumeRoleWithSAML only, so the client's GetCallerIdentity still
     checks what is served): 503, Throttling, a connection reset, truncated
@@ -225,32 +262,13 @@ class TestStsFaults(FaultBase):
     def test_sts_faults(self):
         self.start_and_login()
         sts = self.s.sts
-        ops = ["AssumeRoleWithSAML"]
 
         def clear():
-            sts.configure(fail_count=0, throttle_count=0, reset_count=0, truncate_count=0,
-                          fail_body=None, fail_content_type="", fail_body_repeat=1)
+            clear_sts(sts)
 
-        cases = [
-            ("503", {"fail_status": 503, "fail_count": -1},
-             r"ServiceUnavailable|Service is unable"),
-            ("Throttling", {"throttle_count": -1}, r"Throttling: Rate exceeded"),
-            ("connection reset", {"reset_count": -1},
-             r"STS request failed: .*Connection reset by peer"),
-            ("truncated XML", {"truncate_count": -1},
-             r"does not parse as AssumeRoleWithSAMLResponse \(Content-Type: text/xml"),
-            ("oversized XML", {"fail_status": 200, "fail_count": -1,
-                               "fail_body": "<AssumeRoleWithSAMLResponse>" + "<!-- pad -->" * 100,
-                               "fail_body_repeat": 100, "fail_content_type": "text/xml"},
-             r"the STS reply is larger than 65536 bytes"),
-            ("wrong content type", {"fail_status": 200, "fail_count": -1,
-                                    "fail_body": "<html><body>Proxy sign-in</body></html>",
-                                    "fail_content_type": "text/html"},
-             r"does not parse as AssumeRoleWithSAMLResponse \(Content-Type: text/html"),
-        ]
-        for name, knobs, cause in cases:
+        for name, knobs, cause in STS_CASES:
             with self.subTest(name):
-                self.fault_after_signin(sts, dict(knobs, fault_ops=ops), cause, clear)
+                self.fault_after_signin(sts, dict(knobs, fault_ops=STS_OPS), cause, clear)
         self.stop_clean()
 
 
@@ -274,7 +292,8 @@ class TestStsHang(FaultBase):
 class TestStsThrottledOnTimer(FaultBase):
     """STS throttles every AssumeRoleWithSAML from just before prod's
     planned refresh, with no `refresh` command: the timer's retries back
-    off (30 s, 1, 2, 4 min: 3 to 6 tries in 10 minutes, not one a second),
+    off (30 s, 1, 2, 4 min: 3 to 6 tries in 10 minutes, not one a second,
+    each interval refresh_backoff's for its rank),
     and the first try after the throttling ends refreshes. Under
     tests/timewarp (x200, as in test_refresh_timing.py)."""
 
@@ -300,6 +319,11 @@ class TestStsThrottledOnTimer(FaultBase):
         tries = self.s.sts.stats()["faults_injected"].get("throttle", 0)
         self.assertGreaterEqual(tries, 3)
         self.assertLessEqual(tries, 6)
+        # ... and they grow (30 s, 1, 2, 4 min, jittered down to 3/4, then
+        # capped by a quarter of what prod has left), which a fixed
+        # interval would not.
+        throttled = [e for e in self.s.sts.requests() if e.get("fault") == "throttle"]
+        assert_backoff_grows(self, try_starts(throttled), expires)
         prod = self.role()
         self.assertEqual(prod["state"], "valid")
         self.assertRegex(prod["last_error"] or "", r"Throttling: Rate exceeded")
@@ -312,6 +336,138 @@ class TestStsThrottledOnTimer(FaultBase):
         prod = self.role()
         self.assertIsNone(prod["last_error"], self.s.log_text())
         self.assertGreater(epoch(prod["expires"]), expires)
+        self.stop_clean()
+
+
+def max_tries(elapsed):
+    """How many tries refresh_backoff allows within elapsed seconds of the
+    first: every backoff at its shortest, 3/4 of 30 s x 2^(n-1), capped by
+    a quarter of what the credentials served have left (>= 20 min here)."""
+    n, t = 1, 0.0
+    while True:
+        t += 0.75 * min(BACKOFF_MIN * 2 ** (n - 1), MIN_LEFT / 4)
+        if t > elapsed + 1:
+            return n
+        n += 1
+
+
+class TestFaultsNearRefresh(FaultBase):
+    """The faults of TestAdfsFaults and TestStsFaults but the timeouts, each
+    met by prod's planned refresh (the timer's, no `refresh` command) when
+    its 1 h session is at its refresh point (30-35 min left), under
+    tests/timewarp (x200, as in test_refresh_timing.py). So what is served
+    during the fault is an aged session, which must still have >= 20 min
+    (not credentials issued seconds before); the cause is in status; the
+    tries so far fit the backoff; and the timer's next try after the fault
+    clears refreshes, without a command."""
+
+    factor = 200
+    world = WORLD
+    extra = {}       # adfs.timeout 30 s: 1.5 s of real time for the daemon
+
+    def setUp(self):
+        self.warp = Warp(self.factor)
+        super().setUp()
+
+    def served(self):
+        """prod's credentials from the ECS endpoint and the (simulated)
+        seconds they have left."""
+        code, _, body = self.s.get("/role/prod", token=self.s.token())
+        self.assertEqual(code, 200, body)
+        creds = json.loads(body)
+        return creds, epoch(creds["Expiration"]) - self.warp.now()
+
+    def fault_at_refresh_point(self, emu, on, cause, clear, counter=None, max_calls=3):
+        warp = self.warp
+        count = counter or (lambda: emu.stats()["requests"])
+        prod = self.role()
+        planned, expires = epoch(prod["next_refresh"]), epoch(prod["expires"])
+        self.assertLessEqual(expires - planned, 35 * 60 + 1, prod)
+        before, _ = self.served()
+
+        warp.sleep_until(planned - 60)
+        on()
+        n0 = count()
+        warp.sleep_until(planned)
+        self.assertTrue(wait_until(lambda: count() > n0, 30),
+                        "prod's planned refresh did not meet the fault")
+        creds, left = self.served()
+        prod = self.role()
+        elapsed, n1 = warp.now() - planned, count()
+        if os.environ.get("FAULTS_VERBOSE"):
+            print("\n  %.0f s after the plan: %d call(s), %.1f min left, last_error: %s"
+                  % (elapsed, n1 - n0, left / 60, prod["last_error"]))
+        # The aged session is served, with what a client needs left.
+        self.assertEqual(creds["AccessKeyId"], before["AccessKeyId"])
+        self.assertEqual(creds["Expiration"], prod["expires"])
+        self.assertGreaterEqual(left, MIN_LEFT, creds)
+        self.assertLessEqual(left, 35 * 60 + 1, "not near the refresh point")
+        self.assertEqual(prod["state"], "valid", prod)
+        self.assertRegex(prod["last_error"] or "", cause)
+        text = self.s.ctl("status")
+        self.assertEqual(text.returncode, 0, text.stderr)
+        self.assertRegex(text.stdout, cause)
+        # Backed off, not hammering.
+        self.assertLessEqual(n1 - n0, max_calls * max_tries(elapsed),
+                             "%d calls in %.0f s" % (n1 - n0, elapsed))
+        self.assertGreaterEqual(epoch(prod["next_refresh"]), planned + 0.75 * BACKOFF_MIN - 1,
+                                "next_refresh is not backed off")
+        self.alive()
+
+        clear()
+
+        def refreshed():
+            r = self.role()
+            return r["last_error"] is None and epoch(r["expires"]) > expires
+
+        self.assertTrue(wait_until(refreshed, 60), self.s.log_text()[-3000:])
+        after, left = self.served()
+        self.assertNotEqual(after["AccessKeyId"], before["AccessKeyId"])
+        self.assertGreater(left, 55 * 60, after)
+
+    def test_faults_at_refresh_point(self):
+        self.s.adfs.configure(loop_detection=False, sso_lifetime=24 * 3600)
+        self.s.start_daemon(env=self.warp.env(self.s.daemon_bin, self.factor / 10))
+        p = self.s.login()
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr + self.s.log_text())
+        adfs, sts = self.s.adfs, self.s.sts
+
+        with self.subTest("ADFS 503"):
+            self.fault_at_refresh_point(
+                adfs, lambda: adfs.configure(fail_status=503, fail_count=-1),
+                r"ADFS.*(503|Service Unavailable)", lambda: adfs.configure(fail_count=0))
+        with self.subTest("ADFS garbage HTML"):
+            self.fault_at_refresh_point(
+                adfs, lambda: adfs.configure(fail_status=200, fail_count=-1,
+                                             fail_body=GARBAGE_BODY,
+                                             fail_content_type="text/html; charset=utf-8"),
+                GARBAGE_CAUSE,
+                lambda: adfs.configure(fail_count=0, fail_body=None, fail_content_type=""))
+
+        adfs.configure(tls_exempt=[SPARED])
+
+        def tls_fault(knobs, cause, clear, kind):
+            def on():
+                control(adfs, "config", knobs)
+                control(adfs, "disconnect")
+            self.fault_at_refresh_point(
+                adfs, on, cause, lambda: control(adfs, "config", clear),
+                counter=lambda: control(adfs, "stats", method="GET")[
+                    "faults_injected"].get(kind, 0))
+
+        with self.subTest("ADFS certificate from another CA"):
+            tls_fault({"tls_cert": other_ca_pem(self.s.tmp)}, r"TLS to ADFS.*adfs\.ca_file",
+                      {"tls_cert": None}, "tls_cert")
+        with self.subTest("ADFS TLS handshake reset"):
+            tls_fault({"tls_reset_count": -1},
+                      r"TLS handshake with ADFS at 127.0.0.1 failed \(.*Connection reset by peer\)",
+                      {"tls_reset_count": 0}, "tls_reset")
+
+        for name, knobs, cause in STS_CASES:
+            with self.subTest("STS " + name):
+                self.fault_at_refresh_point(
+                    sts, lambda: sts.configure(**dict(knobs, fault_ops=STS_OPS)), cause,
+                    lambda: clear_sts(sts))
         self.stop_clean()
 
 
