@@ -19,7 +19,16 @@ Scenario, in simulated time:
   26h   done: the daemon stops on SIGTERM with status 0
 Throughout, the client fetches both roles every 5 simulated minutes with a
 fresh credential provider; every fetch must succeed, leave >= 20 minutes,
-and pass the STS emulator's GetCallerIdentity.
+and pass the STS emulator's GetCallerIdentity. A long-lived botocore
+session per role (made once) calls GetCallerIdentity as often: its
+credentials expire and are refreshed by botocore many times, every call
+must succeed, and it must see at least one new key per session lifetime.
+
+What the job may cost is bounded from above, not only below: ADFS rounds
+and STS calls are at most what the refreshes (counted from the keys the
+client saw, and bounded a priori by the refresh plan's shortest interval),
+the sizing probes and the outage's retries need, plus a small margin. The
+recovery after the outage is asserted: a new prod key, issued after it.
 
 Why the outage is placed: prod sessions last 1 h and are refreshed with
 30-35 min left (lead = min(30 min, duration / 2)). An outage covering more
@@ -42,7 +51,7 @@ import time
 import unittest
 
 from harness import (DEV_ARN, PROD_ARN, PYTHON, HERE, Stack, build_dir, clean_sdk_env, preload,
-                     stop_process)
+                     stop_process, wait_until)
 
 FACTOR = float(os.environ.get("LONG_JOB_FACTOR", "400"))
 # The daemon's CLOCK_MONOTONIC runs 10 times slower than its wall clock and
@@ -78,6 +87,19 @@ WORLD = {
         "session_duration": None, "mfa": None,
     }],
 }
+# Upper bounds (see the docstring). A 1 h prod session is planned 25-30
+# min after issue (lead 30 min, jitter up to 5), a 4 h dev session at
+# 3h25m-3h30m, a 12 h one at 11h25m-11h30m; a cycle also takes a role
+# planned within its next 5 minutes, so a session is served >= 20 min
+# (prod) or >= 3h20m (dev) before it is replaced.
+PROD_MIN_LIFE = 20 * M
+DEV_MIN_LIFE = 200 * M
+LOGIN_CALLS = 5        # STS calls per role at the first sizing, at most
+PROBE_CALLS = 4        # refused calls of one upward probe of prod (12, 8, 4, 2 h)
+PROBE_EVERY = 6 * H    # a probed role looks upward every 6 h
+OUTAGE_TRIES = 6       # failed tries in the outage's last 5 min, with backoff
+MARGIN = 3
+
 # The errors the daemon may log: the outage's, nothing else.
 OUTAGE_ERROR = re.compile(r"Service is unable to handle request|ServiceUnavailable|HTTP 503")
 
@@ -134,6 +156,12 @@ class TestLongJob(unittest.TestCase):
             k, v = line.removeprefix("export ").split("=", 1)
             env[k] = v.strip("'\"")
         return env
+
+    def served(self, role):
+        """What the ECS endpoint serves for role now."""
+        code, _, body = self.s.get("/role/" + role, token=self.s.token())
+        self.assertEqual(code, 200, body)
+        return json.loads(body)
 
     def client_stderr(self):
         with open(self.client_err) as f:
@@ -208,12 +236,37 @@ class TestLongJob(unittest.TestCase):
                         fault_ops=["AssumeRoleWithSAML", "GetRole"])
         outage = (self.warp.now(), None)
         self.log(f"STS outage starts; prod's refresh planned {OUTAGE_LEAD // M} min in")
+        key_before = self.served("prod")
         self.warp.sleep_until(start + OUTAGE)
+        # At its end: prod's refresh failed, the old key is still served.
+        in_the_outage = self.status()
+        self.assertEqual(in_the_outage["prod"]["state"], "valid")
+        self.assertRegex(in_the_outage["prod"]["last_error"] or "", OUTAGE_ERROR,
+                         "the outage did not fail prod's refresh")
+        self.assertEqual(self.served("prod")["AccessKeyId"], key_before["AccessKeyId"],
+                         "a key was issued during the outage")
         s.sts.configure(fail_status=0, fail_count=0, fault_ops=[])
         outage = (outage[0], self.warp.now())
         self.log("STS outage ends")
         faults = s.sts.stats().get("faults_injected", {})
-        after_outage = self.status()
+
+        # Recovery: the retry after the outage (backoff at most a quarter
+        # of the ~15 min prod has left) gets a new key, issued after it.
+        def recovered():
+            r = self.status()["prod"]
+            return r if r["last_error"] is None and r["expires"] != key_before["Expiration"] \
+                else None
+
+        prod = wait_until(recovered, 10 * M / FACTOR + 30)
+        self.assertIsNotNone(prod, "prod did not recover after the outage:\n"
+                             + s.log_text()[-3000:])
+        key_after = self.served("prod")
+        self.assertNotEqual(key_after["AccessKeyId"], key_before["AccessKeyId"])
+        self.assertEqual(key_after["Expiration"], prod["expires"])
+        issued = epoch(key_after["Expiration"]) - prod["duration"]
+        self.assertGreaterEqual(issued, outage[1] - 1, "the new key predates the outage's end")
+        self.assertLessEqual(issued, outage[1] + 10 * M, "recovered late")
+        self.log(f"prod recovered {(issued - outage[1]) / M:.1f} min after the outage")
 
         # 26 h: the client is done.
         self.client.wait(timeout=(t0 + HOURS * H - self.warp.now()) / FACTOR + 120)
@@ -226,7 +279,15 @@ class TestLongJob(unittest.TestCase):
 
         with open(out_path) as f:
             recs = [json.loads(line) for line in f]
-        fetches = [r for r in recs if "role" in r]
+        fetches = [r for r in recs if "role" in r and not r.get("lived")]
+        lived = [r for r in recs if r.get("lived")]
+        lived_errors = [r for r in lived if "error" in r]
+        lived_keys = {role: {r["access_key"] for r in lived
+                             if r["role"] == role and "access_key" in r}
+                      for role in ("dev", "prod")}
+        role_keys = {role: {r["access_key"] for r in fetches
+                            if r["role"] == role and "access_key" in r}
+                     for role in ("dev", "prod")}
         errors = [r for r in fetches if "error" in r]
         short = [r for r in fetches if "left" in r and r["left"] < MIN_LEFT]
         lefts = [r["left"] for r in fetches if "left" in r]
@@ -242,6 +303,12 @@ class TestLongJob(unittest.TestCase):
             "client fetches": len(fetches),
             "client errors": len(errors),
             "distinct credentials": len(keys),
+            "distinct credentials per role": {r: len(k) for r, k in role_keys.items()},
+            "long-lived client calls": len(lived),
+            "long-lived client errors": len(lived_errors),
+            "long-lived client keys per role": {r: len(k) for r, k in lived_keys.items()},
+            "long-lived min left (min)": round(min(r["left"] for r in lived if "left" in r) / M, 1)
+            if lived else None,
             "min left (min)": round(min(lefts) / M, 1) if lefts else None,
             "max left (min)": round(max(lefts) / M, 1) if lefts else None,
             "fetches during the outage": len(in_outage),
@@ -251,6 +318,7 @@ class TestLongJob(unittest.TestCase):
             "sts GetRole": sts.get("get_role"),
             "sts GetCallerIdentity": sts.get("get_caller_identity"),
             "sts faults injected (outage)": faults,
+            "adfs assertions issued": adfs.get("assertions_issued"),
             "adfs password rounds": adfs.get("password_posts"),
             "adfs cookie rounds": adfs.get("cookie_rounds"),
             "adfs sso expired": adfs.get("sso_expired"),
@@ -263,9 +331,53 @@ class TestLongJob(unittest.TestCase):
         self.assertEqual(errors, [], "client errors")
         self.assertEqual(short, [], "credentials served with < 20 min left")
         self.assertEqual(len(fetches), 2 * count)
-        self.assertEqual(sts.get("get_caller_identity"), len(fetches))
+        self.assertEqual(sts.get("get_caller_identity"), len(fetches) + len(lived))
         for r in fetches:
             self.assertIn("assumed-role/ADFS-" + r["role"].capitalize() + "/", r["arn"])
+
+        # The long-lived client: every call signed with valid credentials
+        # (botocore refreshes 15 min before the end, must at 10 min), and
+        # it saw new keys as sessions ended: at least one per session
+        # length (1 h prod; dev 12 h at most).
+        self.assertEqual(lived_errors, [], "long-lived client errors")
+        self.assertEqual(len(lived), 2 * count)
+        for r in lived:
+            self.assertIn("assumed-role/ADFS-" + r["role"].capitalize() + "/", r["arn"])
+            self.assertGreater(r["left"], 10 * M, r)
+        self.assertGreaterEqual(len(lived_keys["prod"]), int(HOURS), "prod, long-lived")
+        self.assertGreaterEqual(len(lived_keys["dev"]), int(HOURS / 12) + 1, "dev, long-lived")
+        self.assertLessEqual(lived_keys["prod"] | lived_keys["dev"], keys,
+                             "the long-lived client used a key never served to a fresh one")
+
+        # Upper bounds. A priori, from the plan's shortest lifetimes:
+        prod_max = int(HOURS * H / PROD_MIN_LIFE) + 1
+        dev_max = int(HOURS * H / DEV_MIN_LIFE) + 1
+        self.assertLessEqual(len(role_keys["prod"]), prod_max, "prod refreshed too often")
+        self.assertLessEqual(len(role_keys["dev"]), dev_max, "dev refreshed too often")
+        # ... and from the refreshes seen (each served key is one
+        # refresh): one ADFS round per cycle (a cycle may serve both
+        # roles), plus the outage's failed tries; a password round replaces
+        # a cookie round.
+        refreshes = len(role_keys["prod"]) + len(role_keys["dev"])
+        tries = sum(faults.values())
+        self.assertLessEqual(tries, OUTAGE_TRIES, "the outage's retries did not back off")
+        self.assertLessEqual(adfs.get("assertions_issued"), refreshes + tries + MARGIN,
+                             "more ADFS rounds than refreshes need")
+        # STS: at the first sizing at most LOGIN_CALLS per role; then one
+        # call per refresh, a second for dev's raise, PROBE_CALLS for each
+        # upward probe of prod (every 6 h), one per failed try.
+        probes = int(HOURS * H / PROBE_EVERY) + 1
+        assume_max = (2 * LOGIN_CALLS + refreshes + 1 + probes * PROBE_CALLS + tries + MARGIN)
+        self.assertLessEqual(sts.get("assume_calls"), assume_max,
+                             "more AssumeRoleWithSAML calls than refreshes need")
+        # Successful calls: one per served key, plus the sizing's
+        # superseded sessions (dev at 1 h at login, dev at 4 h at the raise).
+        self.assertLessEqual(sts.get("assume_ok"), refreshes + 2 + MARGIN,
+                             "sessions issued that were never served")
+        # GetRole: dev's, once per refresh of dev and at login; prod's,
+        # denied, at login.
+        self.assertLessEqual(sts.get("get_role"), len(role_keys["dev"]) + 1 + MARGIN,
+                             "more GetRole calls than dev's refreshes need")
         # Login + one silent re-login when the 16 h SSO ended.
         self.assertEqual(adfs.get("password_posts"), 2)
         self.assertEqual(adfs.get("sso_expired"), 1)
@@ -277,7 +389,6 @@ class TestLongJob(unittest.TestCase):
         # recovered after it.
         self.assertGreater(sum(faults.values()), 0, "the outage hit no refresh")
         self.assertGreater(len(in_outage), 0)
-        self.assertEqual(after_outage["prod"]["state"], "valid")
         self.assertEqual(unexpected, [], "daemon errors outside the outage")
         self.assertGreater(len(err_lines), 0)
         self.assertEqual(rc, 0, "adfs-credd did not exit cleanly on SIGTERM:\n" + log[-3000:])
