@@ -5,10 +5,16 @@
 #
 #   tests/packaging/test-deb.sh [SOURCE_DIR]
 #
-# Needs root (dpkg -i); exits 77 (skipped) without it, or when adfs-credd
-# is already installed (the test would replace someone's installation).
-# Nothing is written into the source tree. Prints "N passed, M failed" and
-# exits non-zero when a check failed.
+# The machine's own packages are never touched: the script runs in a mount
+# namespace of its own (unshare --mount) in which /usr, /etc and /var are
+# overlays whose changes go to the temporary directory and vanish with it.
+# dpkg installs into what looks like the real system (its database, its
+# maintainer scripts, man-db's trigger); an adfs-credd already installed on
+# the machine is purged inside the namespace first, so the test installs on
+# a system without it, as a user's first install does.
+# Needs root (dpkg -i, mounts); exits 77 (skipped) without it or without
+# the tools. Nothing is written into the source tree. Prints "N passed, M
+# failed" and exits non-zero when a check failed.
 set -uo pipefail
 
 SKIP=77
@@ -18,7 +24,6 @@ pkg=adfs-credd
 passed=0
 failed=0
 daemon_pid=
-installed_by_us=0
 
 log() { printf '%s\n' "$*"; }
 pass() { passed=$((passed + 1)); log "PASS: $1"; }
@@ -34,26 +39,32 @@ if [ "$(id -u)" -ne 0 ]; then
 	log "SKIP: dpkg -i needs root"
 	exit $SKIP
 fi
-for tool in cmake cpack dpkg dpkg-deb dpkg-shlibdeps; do
+for tool in cmake cpack dpkg dpkg-deb dpkg-shlibdeps unshare; do
 	if ! command -v "$tool" >/dev/null; then
 		log "SKIP: $tool is not installed"
 		exit $SKIP
 	fi
 done
-if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed'; then
-	log "SKIP: $pkg is already installed; remove it first (dpkg -r $pkg)"
-	exit $SKIP
+
+# The rest runs in a private mount namespace (see the top).
+# (unshare execs in place: the same pid, which tells the copy inside.)
+if [ "${ADFS_CREDD_DEB_NS:-}" != "$$" ]; then
+	exec unshare --mount --propagation private \
+		env ADFS_CREDD_DEB_NS=$$ "$BASH" "${BASH_SOURCE[0]}" "$src"
 fi
 
 tmp=$(mktemp -d /tmp/adfs-credd-deb.XXXXXX)
+overlays=()
 cleanup() {
+	local i
 	if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
 		kill -TERM "$daemon_pid" 2>/dev/null
 		wait "$daemon_pid" 2>/dev/null
 	fi
-	if [ "$installed_by_us" = 1 ]; then
-		dpkg -r "$pkg" >/dev/null 2>&1
-	fi
+	# No dpkg -r needed: the overlays go, and with them the install.
+	for ((i = ${#overlays[@]} - 1; i >= 0; i--)); do
+		umount -l "${overlays[i]}" 2>/dev/null
+	done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -107,9 +118,27 @@ else
 	pass "no build output in the source tree"
 fi
 
+# ---- a private /usr, /etc and /var ----
+for d in usr etc var; do
+	mkdir -p "$tmp/overlay/$d.upper" "$tmp/overlay/$d.work"
+	if ! out=$(mount -t overlay "adfs-credd-deb-$d" \
+		-o "lowerdir=/$d,upperdir=$tmp/overlay/$d.upper,workdir=$tmp/overlay/$d.work" \
+		"/$d" 2>&1); then
+		fail "an overlay on /$d in the test's mount namespace" "$out"
+		finish
+	fi
+	overlays+=("/$d")
+done
+pass "dpkg works on overlays of /usr, /etc and /var (this machine's packages stay as they are)"
+if dpkg-query -W "$pkg" >/dev/null 2>&1; then
+	log "    $pkg is installed on this machine: purged inside the overlays first"
+	check "dpkg --purge $pkg (the machine's, inside the overlays)" dpkg --purge "$pkg"
+	check "$pkg is not installed in the overlays" \
+		bash -c '! dpkg-query -W -f="\${Status}" "$1" 2>/dev/null | grep -q "ok installed"' _ "$pkg"
+fi
+
 # ---- install ----
 if ! dpkg -i "$deb" >"$tmp/dpkg.log" 2>&1; then
-	installed_by_us=1
 	log "    dpkg -i left dependencies missing; apt-get install -f"
 	if ! DEBIAN_FRONTEND=noninteractive apt-get install -f -y \
 		>>"$tmp/dpkg.log" 2>&1; then
@@ -117,7 +146,6 @@ if ! dpkg -i "$deb" >"$tmp/dpkg.log" 2>&1; then
 		finish
 	fi
 fi
-installed_by_us=1
 check "dpkg -i $(basename "$deb")" \
 	bash -c "dpkg-query -W -f='\${Status}' $pkg | grep -q 'ok installed'"
 
@@ -243,7 +271,6 @@ check "the control socket is removed at exit" test ! -e "$state/control.sock"
 
 # ---- remove ----
 if dpkg -r "$pkg" >"$tmp/dpkg-r.log" 2>&1; then
-	installed_by_us=0
 	check "dpkg -r $pkg removes the files" \
 		test ! -e "$bin" -a ! -e "$ctl" -a ! -e /usr/share/man/man8/adfs-credd.8
 else
