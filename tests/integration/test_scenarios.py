@@ -43,7 +43,7 @@ import subprocess
 import time
 import unittest
 
-from harness import DEV_ARN, EMU, PROD_ARN, Stack, StackChecks, fetch
+from harness import DEV_ARN, EMU, PROD_ARN, Stack, StackChecks, fetch, wait_until
 from test_long_job import WORLD, Warp, epoch
 
 M, H = 60, 3600
@@ -284,8 +284,11 @@ class TestSuspendResume(WarpScenario):
                  and epoch(e["time"]) >= t_resume - 1]
         self.assertTrue(calls)
         self.assertLess(epoch(calls[0]["time"]) - t_resume, 5 * M)
-        dev = self.role()
-        self.assertEqual(dev["state"], "valid")
+        # The cycle serves the new credentials before it asks GetRole; the
+        # role's state is set when the cycle ends.
+        dev = wait_until(lambda: (lambda r: r if r["state"] == "valid" else None)(self.role()),
+                         10)
+        self.assertIsNotNone(dev, self.role())
         self.assertIsNone(dev["last_error"])
         self.assertEqual(s.adfs.stats()["password_posts"], 1, "a cookie round renewed")
         self.stop_clean()
