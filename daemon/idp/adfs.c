@@ -16,7 +16,13 @@ struct adfs {
 	sd_event *event;
 	struct curl_glue *glue;
 	struct conf *const *conf; /* the manager's slot: a reload swaps it */
-	CURLSH *share;               /* the cookie jar */
+	CURLSH *share;               /* curl's jar: the cookies of a round */
+	/* The cookies between rounds, as Netscape cookie-file lines each
+	 * ended by '\n', in locked DONTDUMP memory: curl's jar is ordinary
+	 * heap, so it holds them only while a round runs (jar_load() at the
+	 * start, jar_park() at the end). NULL when there are none. */
+	struct secret *jar;
+	bool jar_in_curl;            /* a round has loaded the jar into curl */
 	char *origin;                /* "https://host:port" of adfs.url */
 	char *host;                  /* for messages */
 
@@ -83,8 +89,123 @@ int adfs_new(sd_event *event, struct curl_glue *g, struct conf *const *conf,
 	return 0;
 }
 
+/* A throwaway handle on the shared jar, for cookie-list operations. */
+static CURL *jar_handle(struct adfs *a)
+{
+	CURL *e = curl_easy_init();
+
+	if (e && curl_easy_setopt(e, CURLOPT_SHARE, a->share) != CURLE_OK) {
+		curl_easy_cleanup(e);
+		e = NULL;
+	}
+	return e;
+}
+
+/* Calls fn on each line of the jar as a C string: the '\n' is turned
+ * into a NUL for the call, so no copy of a cookie is made. */
+static int jar_each(struct secret *jar, int (*fn)(const char *line, void *ud),
+		    void *ud)
+{
+	char *p = jar ? jar->data : NULL;
+	int r = 0;
+
+	while (p && *p && r == 0) {
+		char *nl = strchr(p, '\n');
+
+		if (!nl)
+			break;
+		*nl = '\0';
+		r = fn(p, ud);
+		*nl = '\n';
+		p = nl + 1;
+	}
+	return r;
+}
+
+/* A new jar holding old's lines and then those of list. */
+static struct secret *jar_with(const struct secret *old,
+			       const struct curl_slist *list)
+{
+	size_t need = old ? old->len : 0;
+	struct secret *j;
+
+	for (const struct curl_slist *l = list; l; l = l->next)
+		need += strlen(l->data) + 1;
+	if (need == 0)
+		return NULL;
+	j = secret_new(need);
+	if (!j)
+		return NULL;
+	if (old)
+		(void)secret_append(j, old->data, old->len);
+	for (const struct curl_slist *l = list; l; l = l->next) {
+		(void)secret_append(j, l->data, strlen(l->data));
+		(void)secret_append(j, "\n", 1);
+	}
+	return j;
+}
+
+static int load_line(const char *line, void *ud)
+{
+	return curl_easy_setopt(ud, CURLOPT_COOKIELIST, line) == CURLE_OK
+		       ? 0
+		       : -EINVAL;
+}
+
+/* Gives the jar to curl for a round. */
+static int jar_load(struct adfs *a)
+{
+	CURL *e;
+	int r;
+
+	if (a->jar_in_curl)
+		return 0;
+	e = jar_handle(a);
+	if (!e)
+		return -ENOMEM;
+	r = jar_each(a->jar, load_line, e);
+	curl_easy_cleanup(e);
+	if (r < 0) {
+		log_warning("Some ADFS cookies could not be loaded");
+		r = 0;
+	}
+	a->jar_in_curl = true;
+	return r;
+}
+
+/* Takes the cookies back from curl into locked memory after a round, and
+ * empties curl's jar (freed through the wiping allocator). */
+static void jar_park(struct adfs *a)
+{
+	struct curl_slist *list = NULL;
+	struct secret *j;
+	CURL *e;
+
+	if (!a->jar_in_curl)
+		return;
+	e = jar_handle(a);
+	if (!e) {
+		log_warning("Cannot take the ADFS cookies out of libcurl: "
+			    "out of memory");
+		return;
+	}
+	(void)curl_easy_getinfo(e, CURLINFO_COOKIELIST, &list);
+	j = jar_with(NULL, list);
+	if (list && !j)
+		log_warning("Out of locked memory for the ADFS cookies: they "
+			    "are forgotten, the next renewal signs in anew");
+	(void)curl_easy_setopt(e, CURLOPT_COOKIELIST, "ALL");
+	curl_easy_cleanup(e);
+	curl_slist_free_all(list);
+	secret_free(a->jar);
+	a->jar = j;
+	a->jar_in_curl = false;
+}
+
 static void round_clear(struct adfs *a)
 {
+	a->call = http_call_free(a->call);
+	jar_park(a);
 	a->call = http_call_free(a->call);
 	a->mfa_page = adfs_page_free(a->mfa_page);
 	a->password = NULL;
@@ -103,6 +224,7 @@ struct adfs *adfs_free(struct adfs *a)
 	(void)sd_event_source_disable_unref(a->timer);
 	if (a->share)
 		(void)curl_share_cleanup(a->share);
+	secret_free(a->jar);
 	sd_event_unref(a->event);
 	free(a->origin);
 	free(a->host);
@@ -115,35 +237,36 @@ void adfs_cancel(struct adfs *a)
 	round_clear(a);
 }
 
-/* A throwaway handle on the shared jar, for cookie-list operations. */
-static CURL *jar_handle(struct adfs *a)
-{
-	CURL *e = curl_easy_init();
-
-	if (e && curl_easy_setopt(e, CURLOPT_SHARE, a->share) != CURLE_OK) {
-		curl_easy_cleanup(e);
-		e = NULL;
-	}
-	return e;
-}
-
 void adfs_forget(struct adfs *a)
 {
-	CURL *e;
-
 	adfs_cancel(a);
-	e = jar_handle(a);
-	if (!e)
-		return;
-	(void)curl_easy_setopt(e, CURLOPT_COOKIELIST, "ALL");
-	curl_easy_cleanup(e);
+	a->jar = secret_free(a->jar);
+}
+
+static int append_line(const char *line, void *ud)
+{
+	struct curl_slist **list = ud, *l = curl_slist_append(*list, line);
+
+	if (!l)
+		return -ENOMEM;
+	*list = l;
+	return 0;
 }
 
 struct curl_slist *adfs_export_cookies(struct adfs *a)
 {
 	struct curl_slist *list = NULL;
-	CURL *e = jar_handle(a);
+	CURL *e;
 
+	if (!a->jar_in_curl) {
+		if (jar_each(a->jar, append_line, &list) < 0) {
+			curl_slist_free_all(list);
+			list = NULL;
+		}
+		return list;
+	}
+	/* A round runs: curl has the newest ones. */
+	e = jar_handle(a);
 	if (!e)
 		return NULL;
 	(void)curl_easy_getinfo(e, CURLINFO_COOKIELIST, &list);
@@ -167,16 +290,32 @@ bool adfs_has_cookies(struct adfs *a)
 
 int adfs_import_cookies(struct adfs *a, const char *const *lines, size_t n)
 {
-	CURL *e = jar_handle(a);
+	struct curl_slist *list = NULL;
+	struct secret *j;
+	CURL *e;
 	int r = 0;
 
-	if (!e)
-		return -ENOMEM;
 	for (size_t i = 0; i < n && r == 0; i++)
-		if (curl_easy_setopt(e, CURLOPT_COOKIELIST, lines[i]) !=
-		    CURLE_OK)
-			r = -EINVAL;
-	curl_easy_cleanup(e);
+		if (lines[i][0] && !strchr(lines[i], '\n'))
+			r = append_line(lines[i], &list);
+	if (r < 0 || !list) {
+		curl_slist_free_all(list);
+		return r;
+	}
+	j = jar_with(a->jar, list);
+	if (!j) {
+		curl_slist_free_all(list);
+		return -ENOMEM;
+	}
+	secret_free(a->jar);
+	a->jar = j;
+	if (a->jar_in_curl) {
+		e = jar_handle(a);
+		for (struct curl_slist *l = list; e && l && r == 0; l = l->next)
+			r = load_line(l->data, e);
+		curl_easy_cleanup(e);
+	}
+	curl_slist_free_all(list);
 	return r;
 }
 
@@ -616,7 +755,9 @@ int adfs_fetch(struct adfs *a, const struct secret *password,
 	a->done = done;
 	a->mfa = mfa;
 	a->userdata = userdata;
-	r = start(a, url, NULL);
+	r = jar_load(a);
+	if (r >= 0)
+		r = start(a, url, NULL);
 	if (r < 0) {
 		round_clear(a);
 		return r;

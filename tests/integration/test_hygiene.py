@@ -12,7 +12,7 @@
   uid is open (control); RLIMIT_CORE is 0.
 - TestCoreDump: VmLck > 0, every locked mapping is MADV_DONTDUMP, the used
   SAML assertions are wiped, and a gcore of the running daemon holds none of
-  the secrets (the SSO cookies excepted: see the test).
+  the secrets: the live SSO cookies are in locked DONTDUMP memory only.
 - TestMalformedRequests: raw malformed HTTP on the ECS and IMDS listeners
   and the control socket gets a 4xx or a clean close, never a crash or a
   hang, and changes nothing; hostile but valid requests are refused.
@@ -556,10 +556,11 @@ class TestCoreDump(unittest.TestCase):
                 self.assertEqual(s.ctl("refresh").returncode, 0)
         secret["endpoint token"] = s.token()
         # The SAML assertions are used up: wiped, in no mapping, no core.
-        # (The SSO cookies, MSISAuth*, are not checked here: libcurl's
-        # cookie jar holds them in ordinary heap, so they are in a core.)
-        used_up = {k: v for k, v in adfs_issued(s).items() if k.startswith("SAML")}
-        secret.update(used_up)
+        # The SSO cookies (MSISAuth*) live on between rounds, in the
+        # daemon's locked jar only, never in libcurl's heap.
+        issued = adfs_issued(s)
+        secret.update(issued)
+        used_up = [k for k in issued if k.startswith("SAML")]
         pid = s.daemon.pid
 
         with open(f"/proc/{pid}/status") as f:
@@ -596,9 +597,9 @@ class TestCoreDump(unittest.TestCase):
             # refresh replaced them, and the live secrets (both IMDS tokens
             # are live) are only in locked, DONTDUMP pages.
             hits = memory_hits(pid, secret)
-            gone = ["password"] + list(used_up) + [
+            gone = ["password"] + used_up + [
                 k for k in secret
-                if k.endswith(" 1") and not k.startswith(("imds", "SAML"))]
+                if k.endswith(" 1") and not k.startswith("imds") and k not in issued]
             self.assertEqual({k: v for k, v in hits.items() if k in gone}, {},
                              "secrets that should have been wiped")
             for k in secret:
