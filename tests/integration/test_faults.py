@@ -10,7 +10,7 @@ or during the very first one, through the emulators' fault knobs
   - the daemon never crashes and exits 0 on SIGTERM (no sanitizer report).
 Real minutes are never slept: `adfs-credctl refresh` starts each cycle.
 Credentials issued seconds before trivially have >= 20 min left, so
-TestFaultsNearRefresh meets the same faults (but the timeouts) at the
+TestFaultsNearRefresh meets the same faults (timeouts included) at the
 session's refresh point, by the timer, under tests/timewarp, where that
 check can fail; the timer's backoff is checked try by try there and in
 TestStsThrottledOnTimer.
@@ -18,6 +18,7 @@ The fault matrix and its results are in docs/internals/faults.md."""
 
 import json
 import os
+import re
 import subprocess
 import time
 import unittest
@@ -27,6 +28,7 @@ from harness import (DEV_ARN, EMU, PROD_ARN, Stack, StackChecks, clean_sdk_env, 
 from test_long_job import WORLD, Warp, epoch
 from test_refresh_timing import BACKOFF_MIN, assert_backoff_grows, try_starts
 
+HANG = 3600        # simulated seconds a warped emulator hangs: 18 s real
 WINDOW = 3.0        # seconds in which a backed-off daemon sends nothing
 MIN_BACKOFF = 20    # the first backoff is 30 s jittered down to 3/4
 MIN_LEFT = 20 * 60  # what every served credential must have left
@@ -292,25 +294,35 @@ class TestStsHang(FaultBase):
         self.stop_clean()
 
 
-class TestStsThrottledOnTimer(FaultBase):
-    """STS throttles every AssumeRoleWithSAML from just before prod's
-    planned refresh, with no `refresh` command: the timer's retries back
-    off (30 s, 1, 2, 4 min: 3 to 6 tries in 10 minutes, not one a second,
-    each interval refresh_backoff's for its rank),
-    and the first try after the throttling ends refreshes. Under
-    tests/timewarp (x200, as in test_refresh_timing.py)."""
+class WarpFaultBase(FaultBase):
+    """A FaultBase under tests/timewarp at x200 (as in
+    test_refresh_timing.py): the emulators and the daemon's wall clock run
+    200 times faster, its monotonic clock 20 times (curl's timeouts: a
+    30 s timeout is 1.5 s of real time)."""
 
     factor = 200
     world = WORLD
-    extra = {}       # adfs.timeout 30 s: 1.5 s of real time for the daemon
+    extra = {}       # adfs.timeout 30 s
 
     def setUp(self):
         self.warp = Warp(self.factor)
         super().setUp()
 
+    def start_warped(self):
+        self.s.start_daemon(env=self.warp.env(self.s.daemon_bin, self.factor / 10))
+
+
+class TestStsThrottledOnTimer(WarpFaultBase):
+    """STS throttles every AssumeRoleWithSAML from just before prod's
+    planned refresh, with no `refresh` command: the timer's retries back
+    off (30 s, 1, 2, 4 min: 3 to 6 tries in 10 minutes, not one a second,
+    each interval refresh_backoff's for its rank),
+    and the first try after the throttling ends refreshes. Under
+    time-warp."""
+
     def test_throttled_refresh_backs_off(self):
         warp = self.warp
-        self.s.start_daemon(env=warp.env(self.s.daemon_bin, self.factor / 10))
+        self.start_warped()
         p = self.s.login()
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr + self.s.log_text())
         prod = self.role()
@@ -354,23 +366,16 @@ def max_tries(elapsed):
         n += 1
 
 
-class TestFaultsNearRefresh(FaultBase):
-    """The faults of TestAdfsFaults and TestStsFaults but the timeouts, each
+class TestFaultsNearRefresh(WarpFaultBase):
+    """The faults of TestAdfsFaults, TestStsFaults and TestStsHang, each
     met by prod's planned refresh (the timer's, no `refresh` command) when
     its 1 h session is at its refresh point (30-35 min left), under
-    tests/timewarp (x200, as in test_refresh_timing.py). So what is served
-    during the fault is an aged session, which must still have >= 20 min
-    (not credentials issued seconds before); the cause is in status; the
-    tries so far fit the backoff; and the timer's next try after the fault
-    clears refreshes, without a command."""
-
-    factor = 200
-    world = WORLD
-    extra = {}       # adfs.timeout 30 s: 1.5 s of real time for the daemon
-
-    def setUp(self):
-        self.warp = Warp(self.factor)
-        super().setUp()
+    time-warp. So what is served during the fault is an aged session,
+    which must still have >= 20 min (not credentials issued seconds
+    before); the cause is in status; the tries so far fit the backoff; and
+    the timer's next try after the fault clears refreshes, without a
+    command. A slow ADFS (under adfs.timeout) delays that refresh without
+    failing it."""
 
     def served(self):
         """prod's credentials from the ECS endpoint and the (simulated)
@@ -394,6 +399,8 @@ class TestFaultsNearRefresh(FaultBase):
         warp.sleep_until(planned)
         self.assertTrue(wait_until(lambda: count() > n0, 30),
                         "prod's planned refresh did not meet the fault")
+        # A hang fails only when the daemon's timeout ends the try.
+        wait_until(lambda: re.search(cause, self.role()["last_error"] or ""), 30)
         creds, left = self.served()
         prod = self.role()
         elapsed, n1 = warp.now() - planned, count()
@@ -405,7 +412,8 @@ class TestFaultsNearRefresh(FaultBase):
         self.assertEqual(creds["Expiration"], prod["expires"])
         self.assertGreaterEqual(left, MIN_LEFT, creds)
         self.assertLessEqual(left, 35 * 60 + 1, "not near the refresh point")
-        self.assertEqual(prod["state"], "valid", prod)
+        # Valid, or valid with the timer's next try running.
+        self.assertIn(prod["state"], ("valid", "refreshing"), prod)
         self.assertRegex(prod["last_error"] or "", cause)
         text = self.s.ctl("status")
         self.assertEqual(text.returncode, 0, text.stderr)
@@ -428,9 +436,34 @@ class TestFaultsNearRefresh(FaultBase):
         self.assertNotEqual(after["AccessKeyId"], before["AccessKeyId"])
         self.assertGreater(left, 55 * 60, after)
 
+    def slow_at_refresh_point(self, emu, delay):
+        """emu answers delay (simulated) seconds late, under the daemon's
+        timeout: prod's planned refresh waits and succeeds, nothing failed."""
+        warp = self.warp
+        prod = self.role()
+        planned, expires = epoch(prod["next_refresh"]), epoch(prod["expires"])
+        before, _ = self.served()
+        warp.sleep_until(planned - 60)
+        emu.configure(delay=delay, delay_count=-1)
+        n0 = emu.stats()["faults_injected"].get("delay", 0)
+
+        def refreshed():
+            r = self.role()
+            return epoch(r["expires"]) > expires
+
+        self.assertTrue(wait_until(refreshed, 60), self.s.log_text()[-3000:])
+        emu.configure(delay=0)
+        self.assertGreater(emu.stats()["faults_injected"].get("delay", 0), n0,
+                           "the refresh did not meet the delay")
+        prod = self.role()
+        self.assertIsNone(prod["last_error"], prod)
+        after, left = self.served()
+        self.assertNotEqual(after["AccessKeyId"], before["AccessKeyId"])
+        self.assertGreater(left, 55 * 60, after)
+
     def test_faults_at_refresh_point(self):
         self.s.adfs.configure(loop_detection=False, sso_lifetime=24 * 3600)
-        self.s.start_daemon(env=self.warp.env(self.s.daemon_bin, self.factor / 10))
+        self.start_warped()
         p = self.s.login()
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr + self.s.log_text())
         adfs, sts = self.s.adfs, self.s.sts
@@ -471,6 +504,25 @@ class TestFaultsNearRefresh(FaultBase):
                 self.fault_at_refresh_point(
                     sts, lambda: sts.configure(**dict(knobs, fault_ops=STS_OPS)), cause,
                     lambda: clear_sts(sts))
+
+        # The timeouts: the daemon's are 30 s (adfs.timeout and STS's),
+        # 1.5 s of real time; the emulators sleep in simulated time.
+        def hangs(emu):
+            return lambda: emu.stats()["faults_injected"].get("hang", 0)
+
+        with self.subTest("ADFS slow, under adfs.timeout"):
+            self.slow_at_refresh_point(adfs, 100)   # 10 s for the daemon
+        with self.subTest("ADFS hangs past adfs.timeout"):
+            self.fault_at_refresh_point(
+                adfs, lambda: adfs.configure(hang_count=-1, hang_seconds=HANG),
+                r"ADFS at \S+ did not answer within 30s",
+                lambda: adfs.configure(hang_count=0), counter=hangs(adfs), max_calls=1)
+        with self.subTest("STS hangs past its timeout"):
+            self.fault_at_refresh_point(
+                sts, lambda: sts.configure(hang_count=-1, hang_seconds=HANG,
+                                           fault_ops=STS_OPS),
+                r"STS request failed: .*timed out",
+                lambda: sts.configure(hang_count=0), counter=hangs(sts), max_calls=1)
         self.stop_clean()
 
 
