@@ -104,6 +104,9 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	if (check) {
+		if (conf_warning(conf))
+			(void)fprintf(stderr, "%s: warning: %s\n", path,
+				      conf_warning(conf));
 		printf("configuration OK\n");
 		conf_free(conf);
 		return EXIT_SUCCESS;

@@ -371,6 +371,8 @@ static const struct field serve_fields[] = {
 	  offsetof(struct conf, serve.allowed_uids), NULL },
 	{ "allow_non_loopback", FIELD_VALUE, conf_set_bool,
 	  offsetof(struct conf, serve.allow_non_loopback), NULL },
+	{ "imds_for_remote_peers", FIELD_VALUE, conf_set_bool,
+	  offsetof(struct conf, serve.imds_for_remote_peers), NULL },
 };
 
 static const struct field refresh_fields[] = {

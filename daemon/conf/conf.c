@@ -166,6 +166,18 @@ static void check_role_ref(struct conf_parse *p, const char *name,
 		    ref);
 }
 
+const char *conf_warning(const struct conf *c)
+{
+	if (!c->serve.imds_for_remote_peers)
+		return NULL;
+	if (!c->serve.allow_non_loopback)
+		return "serve.imds_for_remote_peers is true but has no effect "
+		       "without serve.allow_non_loopback";
+	return "serve.imds_for_remote_peers is true: any host that can reach "
+	       "the IMDS listener reads credentials, since IMDS has no "
+	       "secret; give remote peers ECS with its token instead";
+}
+
 /* Loopback is util/addr's one policy: 127.0.0.0/8, ::1, ::ffff:127.x and
  * localhost(.), as for the HTTP Host header and the peer address. */
 static void check_listener(struct conf_parse *p, const char *name,

@@ -87,6 +87,9 @@ struct conf {
 		uid_t *allowed_uids;
 		size_t n_allowed_uids;
 		bool allow_non_loopback;
+		/* IMDS has no secret: peers on other hosts are refused there
+		 * unless this is true (ECS, with its token, is theirs) */
+		bool imds_for_remote_peers;
 	} serve;
 
 	struct {
@@ -120,6 +123,12 @@ int conf_load(const char *path, struct conf **ret, struct conf_errors *errs);
  * is unset). Caller frees; NULL with errno set on ENOMEM or when there is
  * no home directory at all (ENOENT). */
 char *conf_default_path(void);
+
+/* The warning a configuration deserves though it is valid: NULL, or a
+ * sentence (static) for serve.imds_for_remote_peers, which serves IMDS,
+ * which has no secret, to other hosts. adfs-credd --check-config prints it
+ * and the daemon logs it. */
+const char *conf_warning(const struct conf *c);
 
 /* Looks up a configured role by name; NULL when absent. */
 const struct conf_role *conf_find_role(const struct conf *c, const char *name);

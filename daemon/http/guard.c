@@ -58,6 +58,19 @@ static const char *check_headers(const struct http_request *req)
 	return NULL;
 }
 
+/* A remote peer: ECS only (its token is checked next), IMDS only when
+ * serve.imds_for_remote_peers says so, neither unless allow_non_loopback. */
+static const char *remote_refusal(const struct conf *c,
+				  const struct peer_info *p)
+{
+	if (!c->serve.allow_non_loopback)
+		return "requests from other hosts are refused";
+	if (p->imds && !c->serve.imds_for_remote_peers)
+		return "IMDS is not served to other hosts "
+		       "(serve.imds_for_remote_peers)";
+	return NULL;
+}
+
 enum guard_verdict guard_check(const struct guard *g,
 			       const struct http_request *req, char *buf,
 			       size_t size, const char **ret_why)
@@ -74,10 +87,15 @@ enum guard_verdict guard_check(const struct guard *g,
 		*ret_why = "cannot tell who is asking";
 		return GUARD_REFUSE;
 	}
-	if (!p->loopback) {
-		if ((*g->conf)->serve.allow_non_loopback)
-			return GUARD_OK; /* only the token protects it */
-		*ret_why = "requests from other hosts are refused";
+	/* A peer whose socket is on this host is a local user, whatever
+	 * its address (192.0.2.2 bound on lo): its uid decides. Only a
+	 * peer the kernel has no socket for is remote. */
+	if (peer_is_remote(p)) {
+		*ret_why = remote_refusal(*g->conf, p);
+		return *ret_why ? GUARD_REFUSE : GUARD_OK;
+	}
+	if (p->lookup_failed && !p->loopback) {
+		*ret_why = "cannot tell who is asking";
 		return GUARD_REFUSE;
 	}
 	if (!p->uid_known) {
@@ -93,6 +111,34 @@ enum guard_verdict guard_check(const struct guard *g,
 		return GUARD_REFUSE;
 	}
 	return GUARD_OK;
+}
+
+unsigned guard_admit(const struct guard *g, const struct peer_info *p,
+		     char *buf, size_t size, const char **ret_why)
+{
+	if (peer_is_remote(p)) {
+		*ret_why = remote_refusal(*g->conf, p);
+		return *ret_why ? 0 : GUARD_CONN_PER_PEER;
+	}
+	if (p->lookup_failed && !p->loopback) {
+		*ret_why = "cannot tell who is asking";
+		return 0;
+	}
+	if (!p->uid_known) {
+		*ret_why = "cannot tell which user is asking";
+		return 0;
+	}
+	if (p->uid == g->self)
+		return GUARD_CONN_OWNER;
+	if (!uid_allowed(g, p->uid)) {
+		(void)snprintf(buf, size,
+			       "user %u may not read these credentials "
+			       "(serve.allowed_uids)",
+			       (unsigned)p->uid);
+		*ret_why = buf;
+		return 0;
+	}
+	return GUARD_CONN_PER_PEER;
 }
 
 int guard_peer_uid(const struct peer_info *p)

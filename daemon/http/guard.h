@@ -5,6 +5,7 @@
  * checks are pure (http/route.c calls them); only the audit logs. */
 #pragma once
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -27,6 +28,12 @@ struct peer_info;
 #define GUARD_AUDIT_WINDOW (10 * USEC_PER_SEC)
 #define GUARD_AUDIT_KEYS 32u
 #define GUARD_AUDIT_ROLE 65u /* longer role names are not aggregated */
+
+/* Connections one peer may hold at once (http/server.c counts them): the
+ * daemon's own user up to the server's limit, every other allowed uid (and
+ * the remote peers, together) GUARD_CONN_PER_PEER. */
+#define GUARD_CONN_PER_PEER 32u
+#define GUARD_CONN_OWNER UINT_MAX
 
 enum guard_verdict {
 	GUARD_OK,
@@ -65,13 +72,26 @@ struct guard {
 /* Every check a request passes before routing, in this order: one Host
  * header at most, and a loopback one (util/addr.h; a missing Host is
  * allowed); no browser context (Origin, Referer, Sec-Fetch-Site other than
- * none/same-origin); a known peer on loopback (unless allow_non_loopback);
- * a known uid that is the daemon's own or in serve.allowed_uids. Pure.
+ * none/same-origin); a peer whose socket the kernel found on this host
+ * (any address), with a known uid that is the daemon's own or in
+ * serve.allowed_uids; or a remote peer (no socket here) when
+ * allow_non_loopback, on ECS (whose token the route checks next), and on
+ * IMDS only with serve.imds_for_remote_peers. Pure.
  * *ret_why says why it is refused (for the log and the body): a literal or
  * buf (size bytes). */
 enum guard_verdict guard_check(const struct guard *g,
 			       const struct http_request *req, char *buf,
 			       size_t size, const char **ret_why);
+/* At accept, before the connection holds one of the server's slots: how
+ * many connections p's uid may hold (GUARD_CONN_PER_PEER or
+ * GUARD_CONN_OWNER), or 0 when the connection is to be closed at once: a
+ * local peer whose uid is unknown or neither the daemon's own nor in
+ * serve.allowed_uids, a remote peer guard_check() would refuse. *ret_why
+ * (a literal or buf, size bytes) says why, as guard_check() would.
+ * guard_check() still checks every request (a reload may have changed
+ * allowed_uids). Pure. */
+unsigned guard_admit(const struct guard *g, const struct peer_info *p,
+		     char *buf, size_t size, const char **ret_why);
 /* Counts a refused request against its peer (p may be NULL) at now
  * (CLOCK_MONOTONIC); past the limit the peer is throttled for
  * GUARD_PENALTY and *ret_began is set (else left alone). Returns whether

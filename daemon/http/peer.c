@@ -100,7 +100,7 @@ void peer_lookup(struct peer_diag *diag, int fd, struct peer_info *ret)
 	socklen_t ll = sizeof(local), rl = sizeof(remote);
 	int r;
 
-	*ret = (struct peer_info){ 0 };
+	*ret = (struct peer_info){ .lookup_failed = true };
 	if (getpeername(fd, (struct sockaddr *)&remote, &rl) < 0)
 		return;
 	ret->loopback = addr_sockaddr_is_loopback(&remote);
@@ -114,11 +114,21 @@ void peer_lookup(struct peer_diag *diag, int fd, struct peer_info *ret)
 	}
 	if (diag->fd < 0)
 		return;
+	/* Any address: the lookup is by the exact 4-tuple, and the kernel
+	 * finds the peer's socket whenever it is one of this host's (this
+	 * network namespace's), loopback or not. */
 	r = diag_uid(diag->fd, ++diag->seq, &local, &remote, &ret->uid);
-	if (r == 0)
+	if (r == 0) {
 		ret->uid_known = !diag->userns ||
 				 ret->uid != diag->overflow_uid;
-	else if (r != -ENOENT && !diag->borrowed)
+		ret->local = true;
+		ret->lookup_failed = false;
+		return;
+	}
+	/* No such socket here: a remote peer. Never for loopback, whose
+	 * peer socket is always here; there it stays a failed lookup. */
+	ret->lookup_failed = r != -ENOENT || ret->loopback;
+	if (r != -ENOENT && !diag->borrowed)
 		diag->fd = safe_close(diag->fd); /* a fresh one next time */
 }
 
