@@ -181,6 +181,8 @@ int manager_logout(struct manager *m)
 	signin_logout(&m->signin);
 	adfs_forget(m->adfs);
 	cycle_forget(m->cycle, m->conf->n_roles == 0);
+	/* IMDS sessions end with the sign-in, as the ECS token rotates. */
+	imds_forget_tokens(&m->imds);
 	r = persist_remove(m->state_dir);
 	if (r < 0)
 		log_warning_errno(r, "Failed to remove the saved state: %m");

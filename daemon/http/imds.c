@@ -18,6 +18,16 @@ int imds_init(struct imds *m)
 	return 0;
 }
 
+void imds_forget_tokens(struct imds *m)
+{
+	for (size_t i = 0; i < IMDS_MAX_TOKENS; i++) {
+		m->tokens[i].expires = 0;
+		if (m->tokens[i].value)
+			explicit_bzero(m->tokens[i].value, IMDS_TOKEN_LEN + 1);
+	}
+	m->next = 0;
+}
+
 void imds_clear(struct imds *m)
 {
 	m->tokens_mem = secret_free(m->tokens_mem);

@@ -12,6 +12,8 @@
 
 /* Allocates the token table (locked memory); -ENOMEM. */
 int imds_init(struct imds *m);
+/* Ends every session token (logout): an SDK must PUT a new one. */
+void imds_forget_tokens(struct imds *m);
 /* Wipes and frees the token table. */
 void imds_clear(struct imds *m);
 
