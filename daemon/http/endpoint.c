@@ -1,5 +1,6 @@
 #include "http/endpoint.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -37,6 +38,9 @@ void endpoint_request(struct MHD_Connection *c, const char *url,
 		.imds_token = header(c, "X-aws-ec2-metadata-token"),
 		.imds_token_ttl = header(c, TTL_HEADER),
 		.forwarded_for = header(c, "X-Forwarded-For"),
+		.forwarded = header(c, "Forwarded"),
+		.real_ip = header(c, "X-Real-IP"),
+		.via = header(c, "Via"),
 		.peer = http_peer(c),
 		.now_wall = now_wall(),
 		.now_mono = now_clock(CLOCK_MONOTONIC),
@@ -54,6 +58,11 @@ static void release_creds(void *cls)
 static void wipe_free(void *p)
 {
 	erase_and_free(p);
+}
+
+static void plain_free(void *p)
+{
+	free(p);
 }
 
 static enum MHD_Result queue(struct MHD_Connection *c, unsigned status,
@@ -111,8 +120,13 @@ static enum MHD_Result send_answer(struct MHD_Connection *c,
 			creds_unref(cr);
 		return queue(c, a->status, resp, a->json, NULL);
 	case HTTP_BODY_TEXT:
+		/* The answer's own copy, freed when sent: a reload or a
+		 * logout meanwhile frees nothing MHD still reads. */
+		copy = http_answer_take_text(a);
 		resp = MHD_create_response_from_buffer_with_free_callback_cls(
-			a->text_len, (void *)(uintptr_t)a->text, NULL, NULL);
+			a->text_len, copy, plain_free, copy);
+		if (!resp)
+			free(copy);
 		return queue(c, a->status, resp, a->json, NULL);
 	case HTTP_BODY_TOKEN:
 		copy = strndup(a->token, IMDS_TOKEN_LEN);
@@ -135,23 +149,29 @@ enum MHD_Result endpoint_send(struct MHD_Connection *c, enum endpoint_kind k,
 {
 	const char *name = k == ENDPOINT_ECS ? "ecs" : "imds";
 	const struct peer_info *p = http_peer(c);
+	bool logged = true;
 	enum MHD_Result ret;
+	char esc[256];
 
-	if (a->refusal && a->refusal_warning)
+	/* The audit line first: unserved requests of a peer get the first
+	 * line of a window, the others are counted (guard_audit()); the
+	 * warning goes with the line. The URL is the request's own text,
+	 * percent-decoded: escaped. */
+	if (a->audit.write && a->audit.served)
+		guard_audit_served(g, p, name, a->audit.role);
+	else if (a->audit.write)
+		logged = guard_audit(g, p, name, a->audit.role,
+				     a->audit.status, a->audit.why);
+	if (a->refusal && a->refusal_warning && logged)
 		log_warning("%s request for %s refused: %s",
-			    k == ENDPOINT_ECS ? "ECS" : "IMDS", url,
-			    a->refusal);
-	else if (a->refusal)
+			    k == ENDPOINT_ECS ? "ECS" : "IMDS",
+			    log_escape(url, esc, sizeof(esc)), a->refusal);
+	else if (a->refusal && !a->refusal_warning)
 		log_debug("%s request refused (%u): %s",
 			  k == ENDPOINT_ECS ? "ECS" : "IMDS", a->refusal_status,
 			  a->refusal);
 	if (a->throttle_began)
 		guard_log_throttle(a->throttle_uid);
-	if (a->audit.write && a->audit.served)
-		guard_audit_served(g, p, name, a->audit.role);
-	else if (a->audit.write)
-		guard_audit(p, name, a->audit.role, a->audit.status,
-			    a->audit.why);
 	ret = send_answer(c, k, a);
 	http_answer_clear(a);
 	return ret;

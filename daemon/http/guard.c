@@ -173,24 +173,17 @@ void guard_log_throttle(int uid)
 		    (unsigned long long)(GUARD_PENALTY / USEC_PER_SEC));
 }
 
+/* LOG_NOTICE: the audit trail is written at every log_level. */
 static void audit_line(const char *endpoint, const char *role, int uid,
 		       unsigned status, const char *why, unsigned repeats)
 {
 	if (repeats)
-		log_id(LOG_INFO, LOG_ID_AUDIT,
-		       "audit: %s role=%s peer_uid=%d status=%u repeats=%u",
-		       endpoint, role, uid, status, repeats);
+		log_audit("audit: %s role=%s peer_uid=%d status=%u repeats=%u",
+			  endpoint, role, uid, status, repeats);
 	else
-		log_id(LOG_INFO, LOG_ID_AUDIT,
-		       "audit: %s role=%s peer_uid=%d status=%u%s%s", endpoint,
-		       role ? role : "-", uid, status, why ? " reason=" : "",
-		       why ? why : "");
-}
-
-void guard_audit(const struct peer_info *p, const char *endpoint,
-		 const char *role, unsigned status, const char *why)
-{
-	audit_line(endpoint, role, guard_peer_uid(p), status, why, 0);
+		log_audit("audit: %s role=%s peer_uid=%d status=%u%s%s",
+			  endpoint, role ? role : "-", uid, status,
+			  why ? " reason=" : "", why ? why : "");
 }
 
 void guard_audit_flush(struct guard *g)
@@ -199,10 +192,15 @@ void guard_audit_flush(struct guard *g)
 		const struct guard_audit_key *k = &g->audit[i];
 
 		if (k->repeats)
-			audit_line(k->endpoint, k->role, k->uid, 200,
+			audit_line(k->endpoint, k->role, k->uid, k->status,
 				   NULL, k->repeats);
 	}
 	g->n_audit = 0;
+	if (g->audit_unlogged)
+		log_audit("audit: %u more unserved requests not logged "
+			  "(more peers and reasons than one window holds)",
+			  g->audit_unlogged);
+	g->audit_unlogged = 0;
 }
 
 static int on_audit_window(sd_event_source *s, uint64_t usec, void *ud)
@@ -213,7 +211,7 @@ static int on_audit_window(sd_event_source *s, uint64_t usec, void *ud)
 
 /* Starts a window when the table is empty; false: log this read alone. */
 static bool audit_track(struct guard *g, const char *endpoint,
-			const char *role, int uid)
+			const char *role, int uid, unsigned status)
 {
 	struct guard_audit_key *k;
 	size_t n = strlen(role);
@@ -245,29 +243,56 @@ static bool audit_track(struct guard *g, const char *endpoint,
 	k->endpoint = endpoint;
 	memcpy(k->role, role, n + 1);
 	k->uid = uid;
+	k->status = status;
 	k->repeats = 0;
 	return true;
+}
+
+/* Counts a repeat of (endpoint, role, uid, status) when its line was
+ * written in this window; true then. */
+static bool audit_repeat(struct guard *g, const char *endpoint,
+			 const char *role, int uid, unsigned status)
+{
+	for (size_t i = 0; i < g->n_audit; i++) {
+		struct guard_audit_key *k = &g->audit[i];
+
+		if (k->uid == uid && k->status == status &&
+		    streq(k->endpoint, endpoint) && streq(k->role, role)) {
+			k->repeats++;
+			return true;
+		}
+	}
+	return false;
 }
 
 void guard_audit_served(struct guard *g, const struct peer_info *p,
 			const char *endpoint, const char *role)
 {
-	int uid;
+	int uid = guard_peer_uid(p);
 
-	if (log_get_level() < LOG_INFO)
-		return; /* no line to write, nothing to count */
-	uid = guard_peer_uid(p);
-	for (size_t i = 0; i < g->n_audit; i++) {
-		struct guard_audit_key *k = &g->audit[i];
-
-		if (k->uid == uid && streq(k->endpoint, endpoint) &&
-		    streq(k->role, role)) {
-			k->repeats++;
-			return;
-		}
-	}
-	(void)audit_track(g, endpoint, role, uid);
+	if (audit_repeat(g, endpoint, role, uid, 200))
+		return;
+	(void)audit_track(g, endpoint, role, uid, 200);
 	audit_line(endpoint, role, uid, 200, NULL, 0);
+}
+
+bool guard_audit(struct guard *g, const struct peer_info *p,
+		 const char *endpoint, const char *role, unsigned status,
+		 const char *why)
+{
+	const char *key = role && strlen(role) < GUARD_AUDIT_ROLE ? role : "-";
+	int uid = guard_peer_uid(p);
+
+	if (audit_repeat(g, endpoint, key, uid, status))
+		return false;
+	if (!audit_track(g, endpoint, key, uid, status) && g->event &&
+	    g->n_audit == GUARD_AUDIT_KEYS) {
+		/* A full window: counted, one line when it ends. */
+		g->audit_unlogged++;
+		return false;
+	}
+	audit_line(endpoint, role, uid, status, why, 0);
+	return true;
 }
 
 void guard_clear(struct guard *g)

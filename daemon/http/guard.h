@@ -52,6 +52,7 @@ struct guard_audit_key {
 	const char *endpoint; /* a string literal: "ecs" or "imds" */
 	char role[GUARD_AUDIT_ROLE];
 	int uid;
+	unsigned status;
 	unsigned repeats; /* served since the line that was logged */
 };
 
@@ -67,6 +68,8 @@ struct guard {
 	sd_event_source *audit_timer; /* armed while audit[] is not empty */
 	size_t n_audit;
 	struct guard_audit_key audit[GUARD_AUDIT_KEYS];
+	/* unserved requests not logged because audit[] was full */
+	unsigned audit_unlogged;
 };
 
 /* Every check a request passes before routing, in this order: one Host
@@ -104,9 +107,16 @@ bool guard_refused(struct guard *g, const struct peer_info *p, usec_t now,
 int guard_peer_uid(const struct peer_info *p);
 /* The warning that a peer's throttling began (guard_refused). */
 void guard_log_throttle(int uid);
-/* The audit line of a credential request: endpoint, role, peer uid, result. */
-void guard_audit(const struct peer_info *p, const char *endpoint,
-		 const char *role, unsigned status, const char *why);
+/* The audit line of a request that was not served: endpoint, role, peer
+ * uid, status, reason (role and why escaped by the caller). Like served
+ * reads, the first per endpoint, role, peer uid and status in
+ * GUARD_AUDIT_WINDOW is logged at once and the others are counted
+ * (repeats=N when the window ends), so a flood of refusals writes a line
+ * or two per window. Returns whether the line was written now. Audit
+ * lines are LOG_NOTICE, written at every log_level. */
+bool guard_audit(struct guard *g, const struct peer_info *p,
+		 const char *endpoint, const char *role, unsigned status,
+		 const char *why);
 /* The audit of a served read (200): the first per endpoint, role and peer
  * uid in GUARD_AUDIT_WINDOW is logged at once, the others are counted and
  * logged as one line with repeats=N when the window ends. */

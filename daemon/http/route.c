@@ -8,6 +8,7 @@
 
 #include "http/guard.h"
 #include "http/peer.h"
+#include "util/log.h"
 
 #define CREDS_PATH "/latest/meta-data/iam/security-credentials"
 
@@ -34,12 +35,53 @@ void http_answer_init(struct http_answer *a)
 void http_answer_clear(struct http_answer *a)
 {
 	a->creds = creds_unref(a->creds);
+	free(a->text);
+	a->text = NULL;
 	explicit_bzero(a->token, sizeof(a->token));
 }
 
 struct creds *http_answer_take_creds(struct http_answer *a)
 {
 	return TAKE_PTR(a->creds);
+}
+
+char *http_answer_take_text(struct http_answer *a)
+{
+	return TAKE_PTR(a->text);
+}
+
+const char *http_request_forwarded(const struct http_request *req)
+{
+	if (req->forwarded)
+		return "Forwarded";
+	if (req->forwarded_for)
+		return "X-Forwarded-For";
+	if (req->real_ip)
+		return "X-Real-IP";
+	if (req->via)
+		return "Via";
+	return NULL;
+}
+
+/* Why a request with a forwarder header is refused, into buf. */
+static const char *forwarded_why(const struct http_request *req, char *buf,
+				 size_t size)
+{
+	const char *h = http_request_forwarded(req);
+
+	if (!h)
+		return NULL;
+	(void)snprintf(buf, size,
+		       "requests through a proxy or forwarder (%s) are "
+		       "refused",
+		       h);
+	return buf;
+}
+
+/* The role name as the path asked for it, escaped for the audit line. */
+static const char *path_role(struct http_answer *a, const char *name)
+{
+	return log_escape(name, a->role, sizeof(a->role));
 }
 
 static void audit(struct http_answer *a, const char *role, unsigned status,
@@ -115,6 +157,13 @@ void http_route_ecs(struct ecs *e, const struct http_request *req,
 		ecs_refuse(e, req, a, ST_FORBIDDEN, "AccessDenied", why);
 		return;
 	}
+	why = forwarded_why(req, a->buf, sizeof(a->buf));
+	if (why) {
+		a->refusal = why;
+		a->refusal_warning = true;
+		ecs_refuse(e, req, a, ST_FORBIDDEN, "AccessDenied", why);
+		return;
+	}
 	if (!streq(req->method, "GET")) {
 		ecs_refuse(e, req, a, ST_METHOD_NOT_ALLOWED, "MethodNotAllowed",
 			   "only GET is served");
@@ -143,15 +192,14 @@ void http_route_ecs(struct ecs *e, const struct http_request *req,
 	if (!r && !e->store->signed_in && e->store->n_roles == 0) {
 		/* Without roles: in the config, the roles are the ones the
 		 * first assertion offers: until then nothing is known. */
-		audit(a, name, ST_UNAVAILABLE, "not signed in");
+		audit(a, path_role(a, name), ST_UNAVAILABLE, "not signed in");
 		ecs_error(a, ST_UNAVAILABLE, "NotSignedIn", NOT_SIGNED_IN_MSG);
 		return;
 	}
 	if (!r) {
 		(void)snprintf(a->buf, sizeof(a->buf),
-			       "no role named '%.128s'; see 'adfs-credctl "
-			       "status'",
-			       name);
+			       "no role named '%s'; see 'adfs-credctl status'",
+			       path_role(a, name));
 		ecs_refuse(e, req, a, ST_NOT_FOUND, "NoSuchRole", a->buf);
 		return;
 	}
@@ -185,12 +233,17 @@ static void imds_refuse(struct imds *m, const struct http_request *req,
 	a->refusal_status = status;
 }
 
-static void imds_text(struct http_answer *a, const char *text, size_t len)
+static void imds_text(struct http_answer *a, const char *text)
 {
+	a->text = strdup(text);
+	if (!a->text) {
+		a->status = ST_INTERNAL_ERROR;
+		a->body = HTTP_BODY_EMPTY;
+		return;
+	}
 	a->status = ST_OK;
 	a->body = HTTP_BODY_TEXT;
-	a->text = text;
-	a->text_len = len;
+	a->text_len = strlen(a->text);
 }
 
 static void put_token(struct imds *m, const struct http_request *req,
@@ -202,12 +255,9 @@ static void put_token(struct imds *m, const struct http_request *req,
 	char *end;
 	int r;
 
-	/* The real service refuses tokens for proxied requests and for
-	 * versioned paths (PROTOCOLS.md B2). */
-	if (req->forwarded_for) {
-		imds_refuse(m, req, a, ST_FORBIDDEN, "X-Forwarded-For");
-		return;
-	}
+	/* The real service refuses tokens for versioned paths (and for
+	 * proxied requests: http_route_imds() refuses those on every path;
+	 * PROTOCOLS.md B2). */
 	if (!streq(req->path, "/latest/api/token")) {
 		imds_refuse(m, req, a, ST_FORBIDDEN, "token path");
 		return;
@@ -279,6 +329,19 @@ void http_route_imds(struct imds *m, const struct http_request *req,
 		audit(a, NULL, a->status, why);
 		return;
 	}
+	/* A forwarder running as the owner makes IMDS, which has no secret,
+	 * reachable from wherever it listens: refused on every path. */
+	why = forwarded_why(req, a->buf, sizeof(a->buf));
+	if (why) {
+		a->status = count_refusal(m->guard, req, a)
+				    ? ST_TOO_MANY_REQUESTS
+				    : ST_FORBIDDEN;
+		a->body = HTTP_BODY_EMPTY;
+		a->refusal = why;
+		a->refusal_warning = true;
+		audit(a, NULL, a->status, why);
+		return;
+	}
 	if (streq(req->method, "PUT")) {
 		put_token(m, req, a);
 		return;
@@ -309,9 +372,11 @@ void http_route_imds(struct imds *m, const struct http_request *req,
 	role = cfg_role ? cfg_role : r ? r->name : NULL;
 	if (streq(path, CREDS_PATH)) {
 		/* One name, no trailing newline: two SDKs use the whole body
-		 * as the role name (PROTOCOLS.md B3). */
+		 * as the role name (PROTOCOLS.md B3). A copy: the name lives
+		 * in the configuration or the store, which a reload or a
+		 * logout frees while MHD may still be sending the reply. */
 		if (role)
-			imds_text(a, role, strlen(role));
+			imds_text(a, role);
 		else
 			imds_refuse(m, req, a, ST_NOT_FOUND, "no role");
 		return;
@@ -326,9 +391,8 @@ void http_route_imds(struct imds *m, const struct http_request *req,
 	name = path + sizeof(CREDS_PATH);
 	if (!role || !streq(name, role) || !(r = store_find(m->store, name))) {
 		/* The audit names the role as asked (without the trailing
-		 * slashes): a copy in the answer, path is ours. */
-		(void)snprintf(a->buf, sizeof(a->buf), "%s", name);
-		audit(a, a->buf, ST_NOT_FOUND, "no such role");
+		 * slashes): an escaped copy in the answer, path is ours. */
+		audit(a, path_role(a, name), ST_NOT_FOUND, "no such role");
 		imds_refuse(m, req, a, ST_NOT_FOUND, "role");
 		return;
 	}

@@ -63,7 +63,12 @@ struct http_request {
 	const char *authorization;   /* ECS: the endpoint token */
 	const char *imds_token;      /* X-aws-ec2-metadata-token */
 	const char *imds_token_ttl;  /* X-aws-ec2-metadata-token-ttl-seconds */
+	/* Signs of a proxy or forwarder in front of the peer; every route
+	 * of both endpoints refuses them (docs/internals/security.md). */
 	const char *forwarded_for;   /* X-Forwarded-For */
+	const char *forwarded;       /* Forwarded (RFC 7239) */
+	const char *real_ip;         /* X-Real-IP */
+	const char *via;             /* Via */
 	const struct peer_info *peer; /* NULL: cannot tell who is asking */
 	usec_t now_wall;             /* CLOCK_REALTIME: credential validity */
 	usec_t now_mono;             /* CLOCK_MONOTONIC: throttling, tokens */
@@ -73,7 +78,7 @@ enum http_body {
 	HTTP_BODY_EMPTY, /* no body, no Content-Type (every IMDS error) */
 	HTTP_BODY_ERROR, /* ECS: JSON {"Code": code, "Message": message} */
 	HTTP_BODY_CREDS, /* the credentials document in creds, zero-copy */
-	HTTP_BODY_TEXT,  /* IMDS: text, borrowed from the route's state */
+	HTTP_BODY_TEXT,  /* IMDS: text, a copy the answer owns */
 	HTTP_BODY_TOKEN, /* IMDS: the new session token in token[] */
 };
 
@@ -81,14 +86,18 @@ enum http_body {
 struct http_audit {
 	bool write;
 	bool served;      /* a 200: guard_audit_served() aggregates it */
-	const char *role; /* borrowed; NULL: "-" */
+	const char *role; /* borrowed, escaped (log_escape()); NULL: "-" */
 	unsigned status;
-	const char *why;  /* borrowed; NULL when served */
+	const char *why;  /* borrowed, escaped; NULL when served */
 };
 
 /* What to send, log and audit. Fill with http_answer_init(); release with
  * http_answer_clear(). Strings are borrowed from the request, the route's
- * state or the answer itself, so the answer must not outlive them. */
+ * state or the answer itself, so the answer must not outlive them; what
+ * is sent after the handler returns (creds, text) the answer owns, so a
+ * reload or a logout while the reply is queued frees nothing it sends.
+ * Anything taken from the request that reaches a log is escaped
+ * (log_escape()): a %0a in the path cannot forge a line. */
 struct http_answer {
 	unsigned status;
 	enum http_body body;
@@ -101,7 +110,11 @@ struct http_answer {
 	 * creds->ecs_json (ECS) or creds->imds_json (IMDS); the glue takes
 	 * it over (http_answer_take_creds) until the body is sent */
 	struct creds *creds;
-	const char *text;     /* HTTP_BODY_TEXT, borrowed */
+	/* HTTP_BODY_TEXT: a copy the answer owns (the role name lives in
+	 * the configuration or the store, which a reload or a logout frees
+	 * while MHD may still be sending); the glue takes it over
+	 * (http_answer_take_text) and frees it when sent */
+	char *text;
 	size_t text_len;
 	char token[IMDS_TOKEN_LEN + 1]; /* HTTP_BODY_TOKEN; wiped by clear */
 	char ttl[16];         /* "": no X-aws-ec2-metadata-token-ttl-seconds */
@@ -118,6 +131,7 @@ struct http_answer {
 	struct http_audit audit;
 
 	char buf[512];        /* backs message and refusal */
+	char role[160];       /* backs audit.role when it comes from the path */
 };
 
 void http_answer_init(struct http_answer *a);
@@ -125,13 +139,20 @@ void http_answer_init(struct http_answer *a);
 void http_answer_clear(struct http_answer *a);
 /* Hands the creds reference over to the caller (NULL when none). */
 struct creds *http_answer_take_creds(struct http_answer *a);
+/* Hands the HTTP_BODY_TEXT copy over to the caller, who frees it. */
+char *http_answer_take_text(struct http_answer *a);
+
+/* The header that shows a proxy or forwarder in front of the peer
+ * (Forwarded, X-Forwarded-For, X-Real-IP, Via), NULL when none. */
+const char *http_request_forwarded(const struct http_request *req);
 
 /* Routes an ECS request (INTERFACE.md "Local endpoints", PROTOCOLS.md A):
- * the guard, GET only, the Authorization token, then / or /role/<name>.
+ * the guard, no forwarder headers, GET only, the Authorization token, then / or /role/<name>.
  * Counts refusals in e->guard. Always fills ret. */
 void http_route_ecs(struct ecs *e, const struct http_request *req,
 		    struct http_answer *ret);
-/* Routes an IMDSv2 request (PROTOCOLS.md B): the guard, PUT
+/* Routes an IMDSv2 request (PROTOCOLS.md B): the guard, no forwarder
+ * headers, PUT
  * /latest/api/token (mints a token into m), GET with a live token for the
  * role list and the credentials document. Always fills ret. */
 void http_route_imds(struct imds *m, const struct http_request *req,

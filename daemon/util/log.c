@@ -43,6 +43,47 @@ int log_level_from_string(const char *s)
 	return -EINVAL;
 }
 
+char *log_escape(const char *s, char *buf, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (size == 0)
+		return buf;
+	if (!s)
+		s = "-";
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char e[4];
+		size_t n = 0;
+
+		if (c == '\\') {
+			e[n++] = '\\';
+			e[n++] = '\\';
+		} else if (c < 0x20 || c > 0x7e) {
+			e[n++] = '\\';
+			e[n++] = 'x';
+			e[n++] = hex[c >> 4];
+			e[n++] = hex[c & 15];
+		} else
+			e[n++] = (char)c;
+		if (o + n + 1 > size) {
+			/* No room: end with "..." where it fits. */
+			while (o > 0 && o + 4 > size)
+				o--;
+			if (o + 4 <= size) {
+				memcpy(buf + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		memcpy(buf + o, e, n);
+		o += n;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 /* JOURNAL_STREAM is "DEV:INODE" of the stream systemd connected: two
  * decimal numbers and nothing else. */
 static int parse_journal_stream(const char *e, unsigned long long *ret_dev,
@@ -89,6 +130,8 @@ static const char *level_name(int level)
 		return "error";
 	case LOG_WARNING:
 		return "warning";
+	case LOG_NOTICE:
+		return "notice";
 	case LOG_INFO:
 		return "info";
 	default:
@@ -105,7 +148,8 @@ int log_internal(int level, int error, const char *message_id,
 
 	if (error < 0)
 		error = -error;
-	if (level > max_level)
+	/* The audit trail (LOG_NOTICE) whatever the level. */
+	if (level > max_level && level != LOG_NOTICE)
 		return -error;
 
 	errno = error;

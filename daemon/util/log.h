@@ -4,15 +4,24 @@
 #pragma once
 
 #include <errno.h>
+#include <stddef.h>
 #include <syslog.h>
 
 #include "util/macro.h"
 
-/* LOG_ERR, LOG_WARNING, LOG_INFO or LOG_DEBUG. */
+/* LOG_ERR, LOG_WARNING, LOG_INFO or LOG_DEBUG. Lines at LOG_NOTICE are
+ * the audit trail (log_audit()): written whatever the level. */
 void log_set_level(int level);
 int log_get_level(void);
 /* Parses "error", "warning", "info", "debug"; returns the level or -EINVAL. */
 int log_level_from_string(const char *s);
+/* Writes s to buf (size bytes, NUL-terminated) with every byte outside
+ * printable ASCII as \xHH and a backslash as \\, so text taken from a
+ * request (a path, a header) stays on its one log line and cannot forge
+ * another or drive a terminal; cut short with "..." when buf is full.
+ * NULL s gives "-". Returns buf. */
+char *log_escape(const char *s, char *buf, size_t size);
+
 /* Detects whether stderr is connected to the journal; call once at start. */
 void log_open(const char *ident);
 
@@ -36,6 +45,10 @@ int log_internal(int level, int error, const char *message_id,
 
 #define log_full_errno(level, error, ...)                                    \
 	log_internal((level), (error), NULL, __FILE__, __LINE__, __VA_ARGS__)
+
+/* An audit line: LOG_NOTICE, written at every log_level (the audit trail
+ * is not debug output), with the audit MESSAGE_ID. */
+#define log_audit(...) log_id(LOG_NOTICE, LOG_ID_AUDIT, __VA_ARGS__)
 
 #define log_error(...) (void)log_full_errno(LOG_ERR, 0, __VA_ARGS__)
 #define log_warning(...) (void)log_full_errno(LOG_WARNING, 0, __VA_ARGS__)

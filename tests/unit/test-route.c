@@ -506,7 +506,8 @@ static void test_imds_token_refusals(void **state)
 	req.forwarded_for = "10.0.0.1";
 	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 403);
-	assert_string_equal(a.refusal, "X-Forwarded-For");
+	assert_string_equal(a.refusal, "requests through a proxy or forwarder "
+				       "(X-Forwarded-For) are refused");
 	http_answer_clear(&a);
 
 	req = imds_req("PUT", "/latest/api/token/", NULL);
@@ -660,6 +661,42 @@ static void test_imds_default_role(void **state)
 }
 
 /* All IMDS_MAX_TOKENS live: the oldest issued gives way. */
+/* Issue 15 item 5: the role list was sent from the configuration's (or
+ * the store's) string, which a reload or a logout frees while MHD may
+ * still be sending: the answer owns a copy now. */
+static void test_imds_role_list_owned(void **state)
+{
+	char *name = strdup("prod");
+	struct http_request req;
+	struct http_answer a;
+	char tok[IMDS_TOKEN_LEN + 1];
+
+	assert_non_null(name);
+	F.h.conf.serve.imds_role = name;
+	req = imds_req("PUT", "/latest/api/token", NULL);
+	http_route_imds(&F.h.imds, &req, &a);
+	memcpy(tok, a.token, sizeof(tok));
+	http_answer_clear(&a);
+
+	req = imds_req("GET", CREDS_PATH, tok);
+	http_route_imds(&F.h.imds, &req, &a);
+	assert_int_equal(a.status, 200);
+	assert_int_equal(a.body, HTTP_BODY_TEXT);
+	/* A reload frees the old configuration, and the memory is reused. */
+	memcpy(name, "XXXX", 4);
+	assert_int_equal(a.text_len, 4);
+	assert_memory_equal(a.text, "prod", 4);
+	http_answer_clear(&a);
+
+	/* From the store (no imds_role): a logout frees the roles. */
+	F.h.conf.serve.imds_role = NULL;
+	http_route_imds(&F.h.imds, &req, &a);
+	assert_int_equal(a.status, 200);
+	assert_ptr_not_equal(a.text, store_default(&F.h.store)->name);
+	http_answer_clear(&a);
+	free(name);
+}
+
 static void test_imds_token_table(void **state)
 {
 	struct http_request req = imds_req("PUT", "/latest/api/token", NULL);
@@ -682,6 +719,244 @@ static void test_imds_token_table(void **state)
 	http_route_imds(&F.h.imds, &req, &a);
 	assert_int_equal(a.status, 200);
 	http_answer_clear(&a);
+}
+
+/* Issue 15 item 4: a forwarder running as the owner (ssh -L, socat, a
+ * proxy) passes the uid check; the headers it may add are refused on every
+ * route of both endpoints, before anything is served or minted. */
+static void test_forwarded_every_route(void **state)
+{
+	static const char *const hdrs[] = { "Forwarded", "X-Forwarded-For",
+					    "X-Real-IP", "Via" };
+	static const char *const ecs_paths[] = { "/", "/role/prod",
+						 "/role/dev", "/role/nope",
+						 "/nope" };
+	static const char *const imds_paths[] = {
+		CREDS_PATH, CREDS_PATH "/", CREDS_PATH "/prod",
+		CREDS_PATH "/prod/", CREDS_PATH "/dev", "/latest/meta-data/",
+	};
+	struct http_request req;
+	struct http_answer a;
+	char tok[IMDS_TOKEN_LEN + 1];
+
+	/* A live IMDS token, minted without a forwarder. */
+	req = imds_req("PUT", "/latest/api/token", NULL);
+	http_route_imds(&F.h.imds, &req, &a);
+	assert_int_equal(a.status, 200);
+	memcpy(tok, a.token, sizeof(tok));
+	http_answer_clear(&a);
+
+	for (size_t h = 0; h < ELEMENTSOF(hdrs); h++) {
+		char why[128];
+
+		(void)snprintf(why, sizeof(why),
+			       "requests through a proxy or forwarder (%s) "
+			       "are refused",
+			       hdrs[h]);
+		for (size_t i = 0; i < ELEMENTSOF(ecs_paths) + 2; i++) {
+			req = ecs_req(i < ELEMENTSOF(ecs_paths) ? ecs_paths[i]
+								: "/");
+			if (i == ELEMENTSOF(ecs_paths))
+				req.method = "POST";
+			if (i == ELEMENTSOF(ecs_paths) + 1)
+				req.authorization = NULL;
+			*(const char **)((char *)&req +
+					 (h == 0   ? offsetof(struct http_request,
+							  forwarded)
+					  : h == 1 ? offsetof(struct http_request,
+							      forwarded_for)
+					  : h == 2 ? offsetof(struct http_request,
+							      real_ip)
+						   : offsetof(struct http_request,
+							      via))) = "127.0.0.1";
+			req.now_mono = T0_MONO + (h * 16 + i) * GUARD_WINDOW;
+			http_route_ecs(&F.h.ecs, &req, &a);
+			if (a.status != 403 || a.creds)
+				fail_msg("ECS %s %s with %s: %u", req.method,
+					 req.path, hdrs[h], a.status);
+			assert_string_equal(a.code, "AccessDenied");
+			assert_string_equal(a.message, why);
+			assert_string_equal(a.refusal, why);
+			assert_true(a.refusal_warning);
+			assert_true(a.audit.write);
+			assert_string_equal(a.audit.why, why);
+			http_answer_clear(&a);
+		}
+		for (size_t i = 0; i < ELEMENTSOF(imds_paths) + 1; i++) {
+			bool put = i == ELEMENTSOF(imds_paths);
+
+			req = put ? imds_req("PUT", "/latest/api/token", NULL)
+				  : imds_req("GET", imds_paths[i], tok);
+			if (h == 0)
+				req.forwarded = "for=127.0.0.1";
+			else if (h == 1)
+				req.forwarded_for = "127.0.0.1";
+			else if (h == 2)
+				req.real_ip = "127.0.0.1";
+			else
+				req.via = "1.1 proxy";
+			req.now_mono = T0_MONO + (h * 16 + i) * GUARD_WINDOW;
+			http_route_imds(&F.h.imds, &req, &a);
+			if (a.status != 403 || a.creds || a.body != HTTP_BODY_EMPTY)
+				fail_msg("IMDS %s %s with %s: %u", req.method,
+					 req.path, hdrs[h], a.status);
+			assert_string_equal(a.refusal, why);
+			assert_true(a.refusal_warning);
+			assert_true(a.audit.write);
+			http_answer_clear(&a);
+		}
+	}
+	assert_int_equal(F.minted, 1);
+}
+
+/* Issue 15 item 3: a percent-decoded %0a (or any control byte) in the path
+ * must not reach a log line as itself: it would forge an audit line. */
+static void assert_printable(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			fail_msg("control byte 0x%02x in '%s'",
+				 (unsigned char)*s, s);
+}
+
+static void test_log_escape(void **state)
+{
+	char buf[64], tiny[8];
+
+	assert_string_equal(log_escape("a\nb\\c", buf, sizeof(buf)),
+			    "a\\x0ab\\\\c");
+	assert_string_equal(log_escape("x\n\r\t\x1b[2J\x7f\xc3\xa9", buf,
+				       sizeof(buf)),
+			    "x\\x0a\\x0d\\x09\\x1b[2J\\x7f\\xc3\\xa9");
+	assert_string_equal(log_escape(NULL, buf, sizeof(buf)), "-");
+	assert_string_equal(log_escape("/role/prod", buf, sizeof(buf)),
+			    "/role/prod");
+	/* Cut short, never mid-buffer garbage, always NUL-terminated. */
+	assert_string_equal(log_escape("abcdefghij", tiny, sizeof(tiny)),
+			    "abcd...");
+	assert_string_equal(log_escape("\n\n\n", tiny, sizeof(tiny)),
+			    "\\x0a...");
+	assert_string_equal(log_escape("abcdefg", tiny, sizeof(tiny)),
+			    "abcdefg");
+}
+
+static void test_path_escaped(void **state)
+{
+	static const char forged[] =
+		"x\naudit: ecs role=prod peer_uid=0 status=200\r\x1b[1A";
+	char path[256], tok[IMDS_TOKEN_LEN + 1];
+	struct http_request req;
+	struct http_answer a;
+
+	/* ECS, signed in: no such role; the reason names it. */
+	(void)snprintf(path, sizeof(path), "/role/%s", forged);
+	req = ecs_req(path);
+	http_route_ecs(&F.h.ecs, &req, &a);
+	assert_int_equal(a.status, 404);
+	assert_printable(a.audit.why);
+	assert_printable(a.audit.role);
+	assert_printable(a.message);
+	assert_non_null(strstr(a.audit.why, "x\\x0aaudit: ecs"));
+	http_answer_clear(&a);
+
+	/* ECS, no roles known yet: the audit names the role asked. */
+	F.h.store.signed_in = false;
+	store_clear(&F.h.store);
+	http_route_ecs(&F.h.ecs, &req, &a);
+	assert_int_equal(a.status, 503);
+	assert_non_null(a.audit.role);
+	assert_printable(a.audit.role);
+	assert_printable(a.audit.why);
+	http_answer_clear(&a);
+
+	/* IMDS: the audit names the role asked. */
+	req = imds_req("PUT", "/latest/api/token", NULL);
+	http_route_imds(&F.h.imds, &req, &a);
+	assert_int_equal(a.status, 200);
+	memcpy(tok, a.token, sizeof(tok));
+	http_answer_clear(&a);
+	(void)snprintf(path, sizeof(path), CREDS_PATH "/%s", forged);
+	req = imds_req("GET", path, tok);
+	http_route_imds(&F.h.imds, &req, &a);
+	assert_int_equal(a.status, 404);
+	assert_true(a.audit.write);
+	assert_printable(a.audit.role);
+	assert_non_null(strstr(a.audit.role, "\\x0a"));
+	http_answer_clear(&a);
+}
+
+/* Runs fn with stderr going to a file; returns what it wrote (static). */
+static const char *capture_stderr(void (*fn)(void *), void *ud)
+{
+	static char out[16384];
+	FILE *f = tmpfile();
+	int saved;
+	size_t n;
+
+	assert_non_null(f);
+	(void)fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(f), STDERR_FILENO) >= 0);
+	fn(ud);
+	(void)fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	(void)close(saved);
+	rewind(f);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	(void)fclose(f);
+	return out;
+}
+
+static unsigned count_lines(const char *s, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+static void refuse_many(void *ud)
+{
+	struct peer_info other = { .loopback = true, .uid_known = true,
+				   .uid = OTHER };
+	unsigned *logged = ud;
+
+	for (unsigned i = 0; i < 500; i++)
+		*logged += guard_audit(&F.h.guard, &other, "imds", NULL, 403,
+				       "user 1001 may not read these "
+				       "credentials (serve.allowed_uids)");
+	guard_audit_flush(&F.h.guard);
+}
+
+/* Issue 15 item 3: every refusal wrote a line (two with the warning), with
+ * no limit; and the audit lines vanished below log_level: info. Now the
+ * first per peer, endpoint and status in a window, then one repeats=N line;
+ * at every log_level. */
+static void test_refusal_lines_counted(void **state)
+{
+	sd_event *e = NULL;
+	unsigned logged = 0;
+	const char *out;
+
+	assert_int_equal(sd_event_new(&e), 0);
+	F.h.guard.event = e;
+	log_set_level(LOG_WARNING);
+	out = capture_stderr(refuse_many, &logged);
+	log_set_level(LOG_ERR);
+	guard_clear(&F.h.guard);
+	F.h.guard.event = NULL;
+	e = sd_event_unref(e);
+	assert_int_equal(logged, 1);
+	assert_int_equal(count_lines(out, "\n"), 2);
+	assert_int_equal(count_lines(out, "audit: imds role=- peer_uid=1001 "
+					  "status=403 reason=user 1001"),
+			 1);
+	assert_int_equal(count_lines(out, "audit: imds role=- peer_uid=1001 "
+					  "status=403 repeats=499"),
+			 1);
 }
 
 int main(void)
@@ -709,6 +984,15 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_imds_token_table, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_forwarded_every_route,
+						setup, teardown),
+		cmocka_unit_test(test_log_escape),
+		cmocka_unit_test_setup_teardown(test_path_escaped, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_refusal_lines_counted,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_imds_role_list_owned,
+						setup, teardown),
 	};
 
 	log_set_level(LOG_ERR);
