@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "http/route.h"
 #include "http/server.h"
 #include "manager.h"
 #include "util/log.h"
@@ -183,6 +184,7 @@ static enum MHD_Result start_wait(struct req *q, int r, const char *what)
 static enum MHD_Result do_env(struct req *q, const char *role)
 {
 	_cleanup_free_ char *url = NULL, *tf = NULL;
+	char scoped[RANDOM_TOKEN_LEN + 1] = "";
 	const struct secret *token;
 	const char *held;
 	char *s;
@@ -197,9 +199,15 @@ static enum MHD_Result do_env(struct req *q, const char *role)
 				   "no such role; see 'adfs-credctl status'");
 	if (r < 0)
 		return MHD_NO;
-	s = json_take_dump(json_pack("{s:s, s:o, s:s, s:s}", "url", url, "role",
+	/* The token that opens the role only (env ROLE --scoped). */
+	if (held && http_scoped_token(token, held, scoped) < 0)
+		return MHD_NO;
+	s = json_take_dump(json_pack("{s:s, s:o, s:s, s:s, s:s?}", "url", url,
+				     "role",
 				     held ? json_string(held) : json_null(),
-				     "token", token->data, "token_file", tf));
+				     "token", token->data, "token_file", tf,
+				     "scoped_token", held ? scoped : NULL));
+	explicit_bzero(scoped, sizeof(scoped));
 	if (!s)
 		return MHD_NO;
 	return http_reply_json_secret(q->conn, MHD_HTTP_OK, s);

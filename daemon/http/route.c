@@ -2,12 +2,15 @@
 
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http/guard.h"
 #include "http/peer.h"
+#include "util/encode.h"
 #include "util/log.h"
 
 #define CREDS_PATH "/latest/meta-data/iam/security-credentials"
@@ -60,6 +63,63 @@ const char *http_request_forwarded(const struct http_request *req)
 		return "X-Real-IP";
 	if (req->via)
 		return "Via";
+	return NULL;
+}
+
+#define SCOPED_TOKEN_CONTEXT "adfs-credd scoped ECS token v1"
+
+int http_scoped_token(const struct secret *token, const char *role,
+		      char out[static RANDOM_TOKEN_LEN + 1])
+{
+	unsigned char md[EVP_MAX_MD_SIZE], msg[sizeof(SCOPED_TOKEN_CONTEXT) + 256];
+	unsigned int len = 0;
+	size_t n = strlen(role);
+	int r = 0;
+
+	/* The context, its NUL, then the name: no other use of the
+	 * endpoint token can produce the same input. */
+	if (n > sizeof(msg) - sizeof(SCOPED_TOKEN_CONTEXT))
+		return -EINVAL;
+	memcpy(msg, SCOPED_TOKEN_CONTEXT, sizeof(SCOPED_TOKEN_CONTEXT));
+	memcpy(msg + sizeof(SCOPED_TOKEN_CONTEXT), role, n);
+	if (!HMAC(EVP_sha256(), token->data, (int)token->len, msg,
+		  sizeof(SCOPED_TOKEN_CONTEXT) + n, md, &len) ||
+	    len != 32)
+		r = -EIO;
+	else if (encode_base64url(md, 32, out) != RANDOM_TOKEN_LEN)
+		r = -EIO;
+	explicit_bzero(md, sizeof(md));
+	if (r < 0)
+		explicit_bzero(out, RANDOM_TOKEN_LEN + 1);
+	return r;
+}
+
+/* Whether auth is the scoped token of role (NULL: no role asked). */
+static bool scoped_token_ok(const struct ecs *e, const char *auth,
+			    const char *role)
+{
+	char want[RANDOM_TOKEN_LEN + 1];
+	bool ok;
+
+	if (!role || strlen(auth) != RANDOM_TOKEN_LEN ||
+	    http_scoped_token(e->token, role, want) < 0)
+		return false;
+	ok = CRYPTO_memcmp(want, auth, RANDOM_TOKEN_LEN) == 0;
+	explicit_bzero(want, sizeof(want));
+	return ok;
+}
+
+/* The role an ECS path asks for ("/": the default role); NULL: none. */
+static const char *ecs_asked_role(struct ecs *e, const char *path)
+{
+	struct role_session *r;
+
+	if (streq(path, "/")) {
+		r = store_default(e->store);
+		return r ? r->name : NULL;
+	}
+	if (strneq(path, "/role/", 6) && path[6])
+		return path + 6;
 	return NULL;
 }
 
@@ -169,7 +229,10 @@ void http_route_ecs(struct ecs *e, const struct http_request *req,
 			   "only GET is served");
 		return;
 	}
-	if (!auth || !secret_equal(e->token, auth, strlen(auth))) {
+	/* The endpoint token opens every role; a scoped token (env ROLE
+	 * --scoped) the role it was made for only. */
+	if (!auth || (!secret_equal(e->token, auth, strlen(auth)) &&
+		      !scoped_token_ok(e, auth, ecs_asked_role(e, path)))) {
 		a->refusal = auth ? "wrong token" : "no Authorization header";
 		a->refusal_warning = true;
 		ecs_refuse(e, req, a, ST_FORBIDDEN, "AccessDenied",

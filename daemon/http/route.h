@@ -142,12 +142,21 @@ struct creds *http_answer_take_creds(struct http_answer *a);
 /* Hands the HTTP_BODY_TEXT copy over to the caller, who frees it. */
 char *http_answer_take_text(struct http_answer *a);
 
+/* A per-role ECS token (`adfs-credctl env ROLE --scoped`): opens role
+ * only. HMAC-SHA256 of the role name under the endpoint token, base64url
+ * (RANDOM_TOKEN_LEN characters): nothing to store, and it rotates with the
+ * endpoint token (logout). -EIO. Wipe out after use. */
+int http_scoped_token(const struct secret *token, const char *role,
+		      char out[static RANDOM_TOKEN_LEN + 1]);
+
 /* The header that shows a proxy or forwarder in front of the peer
  * (Forwarded, X-Forwarded-For, X-Real-IP, Via), NULL when none. */
 const char *http_request_forwarded(const struct http_request *req);
 
 /* Routes an ECS request (INTERFACE.md "Local endpoints", PROTOCOLS.md A):
- * the guard, no forwarder headers, GET only, the Authorization token, then / or /role/<name>.
+ * the guard, no forwarder headers, GET only, the Authorization token (the
+ * endpoint token, or a scoped token for the role asked), then / or
+ * /role/<name>.
  * Counts refusals in e->guard. Always fills ret. */
 void http_route_ecs(struct ecs *e, const struct http_request *req,
 		    struct http_answer *ret);

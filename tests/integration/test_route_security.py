@@ -13,9 +13,12 @@ while a reload frees the configuration, and logout ending IMDS sessions.
 - The IMDS role list was sent from the configuration's string: a reload
   while the reply waited in a full socket freed it (under ASan: a
   heap-use-after-free report, which fails the test at the daemon's stop).
-- An IMDS session token outlived `adfs-credctl logout`."""
+- An IMDS session token outlived `adfs-credctl logout`.
+- Per-role tokens: the control socket's env reply has a scoped_token that
+  opens one role only (`adfs-credctl env ROLE --scoped` prints it)."""
 
 import http.client
+import json
 import os
 import re
 import signal
@@ -192,6 +195,54 @@ class TestLogoutEndsImdsSessions(Base):
         # A new session works.
         h = {"X-aws-ec2-metadata-token": self.imds_token()}
         self.assertEqual(fetch(self.imds + CREDS + "/prod", headers=h)[0], 200)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=10)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(10)
+        self.sock.connect(self.path)
+
+
+class TestScopedToken(Base):
+    """Item 10: the control socket's env reply carries scoped_token, which
+    `adfs-credctl env ROLE --scoped` prints: it opens that role only."""
+
+    def env(self, role):
+        c = UnixHTTPConnection(os.path.join(self.s.state_dir, "control.sock"))
+        try:
+            c.request("GET", "/v1/env?role=" + role)
+            r = c.getresponse()
+            body = r.read().decode()
+            self.assertEqual(r.status, 200, body)
+            return json.loads(body)
+        finally:
+            c.close()
+
+    def test_scoped_token_opens_its_role_only(self):
+        dev = self.env("dev")
+        prod = self.env("prod")
+        self.assertRegex(dev.get("scoped_token") or "", r"^[A-Za-z0-9_-]{43}$", dev)
+        self.assertNotEqual(dev["scoped_token"], dev["token"])
+        self.assertNotEqual(dev["scoped_token"], prod["scoped_token"])
+        st, _, body = self.s.get("/role/dev", token=dev["scoped_token"])
+        self.assertEqual(st, 200, body)
+        self.assertEqual(json.loads(body)["RoleArn"], DEV_ARN)
+        for path in ("/role/prod", "/role/nope", "/x"):
+            st, _, body = self.s.get(path, token=dev["scoped_token"])
+            self.assertEqual(st, 403, (path, body))
+            self.assertNotIn("SecretAccessKey", body)
+        self.assertEqual(self.s.get("/role/prod", token=prod["scoped_token"])[0], 200)
+        # logout rotates the endpoint token, and with it every scoped one.
+        self.assertEqual(self.s.ctl("logout").returncode, 0)
+        self.assertEqual(self.s.login().returncode, 0)
+        self.assertEqual(self.s.get("/role/dev", token=dev["scoped_token"])[0], 403)
+        self.assertEqual(self.s.get("/role/dev", token=self.env("dev")["scoped_token"])[0],
+                         200)
 
 
 class TestRoleListQueuedAcrossReload(Base):

@@ -959,6 +959,64 @@ static void test_refusal_lines_counted(void **state)
 			 1);
 }
 
+/* Issue 15 item 10: `env ROLE --scoped` hands out a token that opens that
+ * role only, so a job for dev cannot read prod. */
+static void test_scoped_token(void **state)
+{
+	char prod[RANDOM_TOKEN_LEN + 1], dev[RANDOM_TOKEN_LEN + 1],
+		again[RANDOM_TOKEN_LEN + 1];
+	struct secret *other;
+	struct http_request req;
+	struct http_answer a;
+
+	assert_int_equal(http_scoped_token(F.h.token, "prod", prod), 0);
+	assert_int_equal(http_scoped_token(F.h.token, "dev", dev), 0);
+	assert_int_equal(http_scoped_token(F.h.token, "prod", again), 0);
+	assert_int_equal(strlen(prod), RANDOM_TOKEN_LEN);
+	assert_string_equal(prod, again);
+	assert_string_not_equal(prod, dev);
+	assert_string_not_equal(prod, HTTP_FIXTURE_ECS_TOKEN);
+
+	/* prod's token opens prod, and / when prod is the default role. */
+	req = ecs_req("/role/prod");
+	req.authorization = prod;
+	assert_ecs_served(&req, "prod");
+	assert_string_equal(store_default(&F.h.store)->name, "prod");
+	req = ecs_req("/");
+	req.authorization = prod;
+	assert_ecs_served(&req, "prod");
+
+	/* Not another role, known or not, nor a path that names none. */
+	req = ecs_req("/role/dev");
+	req.authorization = prod;
+	assert_ecs_refused(&req, 403, "AccessDenied", NULL);
+	req = ecs_req("/role/nope");
+	req.authorization = prod;
+	assert_ecs_refused(&req, 403, "AccessDenied", NULL);
+	req = ecs_req("/nope");
+	req.authorization = prod;
+	assert_ecs_refused(&req, 403, "AccessDenied", NULL);
+	/* dev's token: dev is refused with 503 (expired), never prod. */
+	req = ecs_req("/role/prod");
+	req.authorization = dev;
+	assert_ecs_refused(&req, 403, "AccessDenied", NULL);
+	req = ecs_req("/role/dev");
+	req.authorization = dev;
+	http_route_ecs(&F.h.ecs, &req, &a);
+	assert_int_equal(a.status, 503);
+	http_answer_clear(&a);
+
+	/* A new endpoint token (logout) ends the scoped ones. */
+	other = secret_new_from("x", 1);
+	assert_non_null(other);
+	F.h.ecs.token = other;
+	req = ecs_req("/role/prod");
+	req.authorization = prod;
+	assert_ecs_refused(&req, 403, "AccessDenied", NULL);
+	F.h.ecs.token = F.h.token;
+	secret_free(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -993,6 +1051,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_imds_role_list_owned,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scoped_token, setup,
+						teardown),
 	};
 
 	log_set_level(LOG_ERR);
