@@ -1,12 +1,14 @@
 #include "listen.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "http/guard.h"
 #include "http/peer.h"
 #include "util/log.h"
 #include "util/socket.h"
@@ -144,6 +146,18 @@ int listen_take_activated(struct listen *l)
 	return r;
 }
 
+/* guard_admit(), and the audit line of a connection it refuses. */
+static unsigned admit(void *ud, const struct peer_info *p, char *buf,
+		      size_t size, const char **why)
+{
+	unsigned max = guard_admit(ud, p, buf, size, why);
+
+	if (max == 0)
+		(void)guard_audit(ud, p, p->imds ? "imds" : "ecs", NULL, 403,
+				  *why);
+	return max;
+}
+
 int listen_start(struct listen *l, sd_event *e, const struct conf_listen *cfg,
 			  const char *name, const char *what,
 			  MHD_AccessHandlerCallback handler, void *cls,
@@ -176,6 +190,11 @@ int listen_start(struct listen *l, sd_event *e, const struct conf_listen *cfg,
 	}
 	http_server_set_peer_diag(*ret, activated_peek(l, "diag"),
 				  l->peer_userns, l->peer_overflow_uid);
+	if (l->guard)
+		http_server_set_admit(*ret, admit, l->guard,
+				      streq(name, "imds"));
+	if (streq(name, "imds") && l->guard && conf_warning(*l->guard->conf))
+		log_warning("%s", conf_warning(*l->guard->conf));
 	if (activated)
 		log_info("Serving %s on the socket from systemd (socket "
 			 "activation)",

@@ -11,6 +11,8 @@
 #include "conf/conf.h"
 #include "http/server.h"
 
+struct guard;
+
 struct listen {
 	struct {
 		int fd;
@@ -19,6 +21,9 @@ struct listen {
 	size_t n;
 	bool peer_userns;        /* peer uids come from a namespaced socket */
 	uid_t peer_overflow_uid; /* ... where this uid names no user */
+	/* borrowed: who may connect to the endpoints (guard_admit, at
+	 * accept); NULL: everyone (requests are still guarded) */
+	struct guard *guard;
 };
 
 /* Takes the sockets systemd passed; ignores unknown names with a

@@ -367,6 +367,7 @@ int manager_start(struct manager *m)
 	r = listen_take_activated(&m->listen);
 	if (r < 0)
 		return r;
+	m->listen.guard = &m->guard;
 	r = listen_setup_peer_diag(&m->listen, m->conf);
 	if (r < 0)
 		return r;

@@ -1,6 +1,9 @@
 /* libmicrohttpd in external epoll mode, driven by the one sd_event loop:
  * MHD's epoll fd is an io source, MHD_get_timeout() drives a timer. One
- * instance per listening socket. */
+ * instance per listening socket. On TCP the server accepts itself: the
+ * peer's uid is looked up first, and foreign uids, peers over their
+ * connection cap and requests whose headers are late never hold one of
+ * MHD's slots (server.c). */
 #pragma once
 
 #include <microhttpd.h>
@@ -32,6 +35,19 @@ const struct peer_info *http_peer(struct MHD_Connection *c);
  * namespace, so overflow_uid names no user (see struct peer_diag). */
 void http_server_set_peer_diag(struct http_server *s, int diag_fd,
 			       bool userns, uid_t overflow_uid);
+/* Asked at accept, before a TCP connection takes a slot: how many
+ * connections p's uid may hold (UINT_MAX: no limit but the server's), or 0
+ * to refuse it at once: *ret_why (a literal or buf, size bytes) says why.
+ * A refused connection gets a 403 (ECS: {"Code":"AccessDenied","Message":
+ * why}; IMDS: no body) as far as the socket takes it, and is closed: it
+ * never holds a slot. guard_admit(). */
+typedef unsigned (*http_admit_fn)(void *ud, const struct peer_info *p,
+				  char *buf, size_t size,
+				  const char **ret_why);
+/* Sets s's admission (NULL: every peer is admitted) and whether s serves
+ * IMDS (copied into each connection's peer_info). */
+void http_server_set_admit(struct http_server *s, http_admit_fn admit,
+			   void *ud, bool imds);
 /* Re-arms the timer after work done outside MHD_run (e.g. a resume). */
 void http_server_kick(struct http_server *s);
 /* Clears the values of the request's headers called name (any case) in
