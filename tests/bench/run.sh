@@ -6,7 +6,10 @@
 #   tests/bench/run.sh                 everything, with the 10-minute soak
 #   SOAK_SECONDS=60 tests/bench/run.sh a short soak
 #   tests/bench/run.sh http boto3      some sections (http boto3 memory idle
-#                                      audit soak callgrind)
+#                                      audit soak callgrind slowloris)
+#   tests/bench/run.sh slowloris       600 trickling connections of another
+#                                      uid vs the owner's reads (root; not in
+#                                      the default set)
 #
 # Builds build-bench (RelWithDebInfo, -DWERROR=ON) unless BUILD_DIR names
 # another build. Knobs: BENCH_SECONDS (10), IDLE_SECONDS (60), BOTO3_RUNS
@@ -29,8 +32,11 @@ sections=("$@")
 [ ${#sections[@]} -eq 0 ] && sections=(http boto3 memory idle audit soak callgrind)
 py=()
 cg=0
+sl=0
 for s in "${sections[@]}"; do
-	if [ "$s" = callgrind ]; then cg=1; else py+=("$s"); fi
+	if [ "$s" = callgrind ]; then cg=1
+	elif [ "$s" = slowloris ]; then sl=1
+	else py+=("$s"); fi
 done
 if [ ${#py[@]} -gt 0 ]; then
 	/usr/bin/python3 "$here/bench.py" "${py[@]}"
@@ -39,4 +45,8 @@ if [ "$cg" = 1 ]; then
 	echo
 	echo "== callgrind: instructions per request (repeatable on a busy machine) =="
 	/usr/bin/python3 "$here/callgrind.py" "${CALLGRIND_REQUESTS:-2000}"
+fi
+if [ "$sl" = 1 ]; then
+	echo
+	/usr/bin/python3 "$here/slowloris.py"
 fi
