@@ -66,27 +66,24 @@ const char *http_request_forwarded(const struct http_request *req)
 	return NULL;
 }
 
-#define SCOPED_TOKEN_CONTEXT "adfs-credd scoped ECS token v1"
+#define SCOPED_TOKEN_CONTEXT "adfs-credd scoped ECS token v1: "
 
 int http_scoped_token(const struct secret *token, const char *role,
 		      char out[static RANDOM_TOKEN_LEN + 1])
 {
-	unsigned char md[EVP_MAX_MD_SIZE], msg[sizeof(SCOPED_TOKEN_CONTEXT) + 256];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char msg[sizeof(SCOPED_TOKEN_CONTEXT) + 256];
 	unsigned int len = 0;
-	size_t n = strlen(role);
-	int r = 0;
+	int n, r = 0;
 
-	/* The context, its NUL, then the name: no other use of the
-	 * endpoint token can produce the same input. */
-	if (n > sizeof(msg) - sizeof(SCOPED_TOKEN_CONTEXT))
+	/* The context, then the name: no other use of the endpoint token
+	 * hashes this prefix. */
+	n = snprintf(msg, sizeof(msg), "%s%s", SCOPED_TOKEN_CONTEXT, role);
+	if (n < 0 || (size_t)n >= sizeof(msg))
 		return -EINVAL;
-	memcpy(msg, SCOPED_TOKEN_CONTEXT, sizeof(SCOPED_TOKEN_CONTEXT));
-	memcpy(msg + sizeof(SCOPED_TOKEN_CONTEXT), role, n);
-	if (!HMAC(EVP_sha256(), token->data, (int)token->len, msg,
-		  sizeof(SCOPED_TOKEN_CONTEXT) + n, md, &len) ||
-	    len != 32)
-		r = -EIO;
-	else if (encode_base64url(md, 32, out) != RANDOM_TOKEN_LEN)
+	if (!HMAC(EVP_sha256(), token->data, (int)token->len,
+		  (const unsigned char *)msg, (size_t)n, md, &len) ||
+	    len != 32 || encode_base64url(md, 32, out) != RANDOM_TOKEN_LEN)
 		r = -EIO;
 	explicit_bzero(md, sizeof(md));
 	if (r < 0)
