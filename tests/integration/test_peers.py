@@ -284,17 +284,17 @@ class TestSlowloris(unittest.TestCase):
         self.assertEqual(self.s.login().returncode, 0)
 
     def test_foreign_uid_cannot_take_the_slots(self):
-        """520 trickling connections of another uid (more than the 512
+        """600 trickling connections of another uid (more than the 512
         slots): the owner is still answered, every foreign connection is
         closed by the daemon, and the log says so."""
         self.start()
-        p = trickle(SETPRIV, self.s.ecs_port, 520, 4)
+        p = trickle(SETPRIV, self.s.ecs_port, 600, 4)
         self.addCleanup(p.kill)
         self.assertEqual(p.stdout.readline().strip(), "OPEN")
         st, _, body = self.s.get("/role/dev", token=self.s.token())
         self.assertEqual(st, 200, body)
         closed, _ = result(p)
-        self.assertEqual(closed, 520, "foreign connections the daemon closed")
+        self.assertEqual(closed, 600, "foreign connections the daemon closed")
         self.assertIn("closed a connection of peer_uid=65534: user 65534 may not read",
                       self.s.log_text())
 
