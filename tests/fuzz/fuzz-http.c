@@ -240,6 +240,12 @@ static bool parse_request(char *buf, size_t len, size_t *pos,
 			first(&req->imds_token_ttl, v);
 		} else if (is_header(line, "X-Forwarded-For")) {
 			first(&req->forwarded_for, v);
+		} else if (is_header(line, "Forwarded")) {
+			first(&req->forwarded, v);
+		} else if (is_header(line, "X-Real-IP")) {
+			first(&req->real_ip, v);
+		} else if (is_header(line, "Via")) {
+			first(&req->via, v);
 		}
 	}
 	return true;
