@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "util/encode.h"
+#include "util/iam-arn.h"
 #include "util/timeutil.h"
 #include "util/xml.h"
 
@@ -122,8 +123,8 @@ static int add_role(struct saml_info *info, const char *value)
 {
 	const char *role = NULL, *prov = NULL, *first, *last;
 	size_t role_len = 0, prov_len = 0, len = strlen(value);
+	_cleanup_free_ char *ra = NULL, *pa = NULL;
 	struct saml_role *roles;
-	char *ra, *pa;
 
 	/* A provider name has no ',' but a role path may: splitting at the
 	 * first and at the last comma covers both orders. */
@@ -137,29 +138,29 @@ static int add_role(struct saml_info *info, const char *value)
 			   &prov_len))
 		return -EINVAL;
 
+	ra = strndup(role, role_len);
+	pa = strndup(prov, prov_len);
+	if (!ra || !pa)
+		return -ENOMEM;
+	/* Role names reach ECS URLs, `adfs-credctl env` output for eval and
+	 * terminals: what IAM would refuse is hostile, not a role. */
+	if (iam_arn_check_role(ra) || iam_arn_check_provider(pa))
+		return -EILSEQ;
+
 	for (size_t i = 0; i < info->n_roles; i++)
-		if (strlen(info->roles[i].role_arn) == role_len &&
-		    strneq(info->roles[i].role_arn, role, role_len) &&
-		    strlen(info->roles[i].principal_arn) == prov_len &&
-		    strneq(info->roles[i].principal_arn, prov, prov_len))
+		if (streq(info->roles[i].role_arn, ra) &&
+		    streq(info->roles[i].principal_arn, pa))
 			return 0;
 	if (info->n_roles >= SAML_MAX_ROLES)
 		return -E2BIG;
 
-	ra = strndup(role, role_len);
-	pa = strndup(prov, prov_len);
 	roles = reallocarray(info->roles, info->n_roles + 1, sizeof(*roles));
-	if (!ra || !pa || !roles) {
-		free(ra);
-		free(pa);
-		if (roles)
-			info->roles = roles;
+	if (!roles)
 		return -ENOMEM;
-	}
 	info->roles = roles;
 	info->roles[info->n_roles++] = (struct saml_role){
-		.role_arn = ra,
-		.principal_arn = pa,
+		.role_arn = TAKE_PTR(ra),
+		.principal_arn = TAKE_PTR(pa),
 	};
 	return 1;
 }

@@ -34,7 +34,8 @@ struct saml_info {
 /* Parses a decoded samlp:Response (or a bare saml:Assertion). Role values
  * are "role,provider" in either order, spaces trimmed. -EBADMSG on XML
  * that is not a SAML response/assertion or has no Role attribute,
- * -EINVAL on malformed Role values, -E2BIG above SAML_MAX_XML or
+ * -EINVAL on malformed Role values, -EILSEQ on a Role value whose role or
+ * provider ARN breaks IAM's naming rules (util/iam-arn.h), -E2BIG above SAML_MAX_XML or
  * SAML_MAX_ROLES, -EACCES when the Response's StatusCode is not Success,
  * -EOPNOTSUPP for a Response holding only an EncryptedAssertion. */
 int saml_parse(const char *xml, size_t len, struct saml_info **ret);

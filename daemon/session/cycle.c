@@ -291,6 +291,12 @@ static bool take_assertion(struct cycle *c)
 				? "ADFS encrypted the SAML assertion; adfs-credd "
 				  "needs it unencrypted (disable encryption on "
 				  "the AWS relying party trust)"
+			: r == -EILSEQ
+				? "ADFS offered a role that IAM would not "
+				  "accept (a role name is 1 to 64 of A-Z a-z "
+				  "0-9 _ + = , . @ -, a path printable ASCII, "
+				  "an account ID 12 digits): the SAML response "
+				  "was refused"
 				: "the SAML response from ADFS does not parse "
 				  "or offers no AWS role";
 
