@@ -11,19 +11,16 @@
 
 int state_dir_prepare(const char *dir)
 {
-	struct stat st;
+	_cleanup_free_ char *where = NULL;
+	const char *why = NULL;
+	int r;
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	if (stat(dir, &st) < 0)
-		return -errno;
-	if (!S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	if (st.st_uid != geteuid())
-		return -EPERM;
-	if ((st.st_mode & 0077) && chmod(dir, 0700) < 0)
-		return -errno;
-	return 0;
+	/* Another user who can swap the directory or a parent could plant a
+	 * control socket of their own and catch the password. */
+	r = paths_prepare_state_dir(dir, &why, &where);
+	if (r < 0 && why)
+		log_error("State directory %s: %s %s", dir, where, why);
+	return r;
 }
 
 int write_file_atomic(const char *dir, const char *name, const void *data,

@@ -15,3 +15,14 @@ int paths_state_dir(const char *configured, char **ret);
 int paths_control_socket(const char *state_dir, char **ret);
 /* STATE_DIR/token. -ENOMEM. */
 int paths_token(const char *state_dir, char **ret);
+/* Creates the state directory (0700) when missing, and makes sure no other
+ * user can put things in it or swap it: it must be a real directory (not
+ * a symlink) owned by us, left at 0700; every directory above it (after
+ * symlinks are resolved) must be owned by root or us and, when group or
+ * others may write it, sticky and owned by root or us. -ELOOP for a
+ * symlink, -ENOTDIR, -EPERM (someone else's directory), -EACCES (a parent
+ * another user can write). When a rule is broken, *ret_why (static) says
+ * which and *ret_where (heap, the caller's) the path at fault; other
+ * errors leave both untouched. */
+int paths_prepare_state_dir(const char *dir, const char **ret_why,
+			    char **ret_where);
