@@ -23,6 +23,11 @@ static int find_socket(void)
 	_cleanup_free_ char *path = NULL, *dir = NULL;
 	struct conf_errors errs = { 0 };
 	struct conf *c = NULL;
+	static const struct conf_listen default_ecs = {
+		.enabled = true,
+		.host = (char *)"127.0.0.1",
+		.port = 9911,
+	};
 	struct stat st;
 	int r;
 
@@ -36,6 +41,11 @@ static int find_socket(void)
 		cli_auth = c->adfs.auth;
 		cli_pw_source = c->adfs.password;
 	}
+	/* The ports the daemon serves on: status checks who holds them. */
+	cli_listen_set(&cli_listens[0], "serve.ecs",
+		       c ? &c->serve.ecs : &default_ecs);
+	if (c)
+		cli_listen_set(&cli_listens[1], "serve.imds", &c->serve.imds);
 	r = paths_state_dir(c ? c->state_dir : NULL, &dir);
 	conf_free(c);
 	if (r == -EINVAL)
@@ -122,6 +132,8 @@ int main(int argc, char **argv)
 		r = commands[k].fn(argc - optind, argv + optind);
 		curl_global_cleanup();
 		free(cli_socket_path);
+		for (size_t i = 0; i < ELEMENTSOF(cli_listens); i++)
+			free(cli_listens[i].host);
 		return r;
 	}
 	cli_fail("unknown command '%s'; see 'adfs-credctl --help'",

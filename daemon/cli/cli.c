@@ -7,10 +7,14 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <termios.h>
+#include <unistd.h>
 
 #include "net/url.h"
 #include "util/buf.h"
+#include "util/socket.h"
+#include "util/text.h"
 #include "util/timeutil.h"
 
 #define REPLY_MAX (256u * 1024u)
@@ -31,6 +35,42 @@ int cli_fail(const char *fmt, ...)
 	return EXIT_FAILURE;
 }
 
+/* The control connection's socket, and what check_peer() found. */
+struct conn_check {
+	int fd;
+	bool foreign;
+	uid_t uid;
+};
+
+/* libcurl's socket, made here so that check_peer() knows it. */
+static curl_socket_t open_socket(void *ud, curlsocktype purpose,
+				 struct curl_sockaddr *a)
+{
+	struct conn_check *chk = ud;
+
+	chk->fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	return chk->fd < 0 ? CURL_SOCKET_BAD : chk->fd;
+}
+
+/* Connected, nothing sent yet: the request goes out only when the
+ * listener at the control socket is ours (SO_PEERCRED). With a state_dir
+ * in a shared place, another user's listener there would otherwise get
+ * the password. */
+static int check_peer(void *ud, char *conn_primary_ip, char *conn_local_ip,
+		      int conn_primary_port, int conn_local_port)
+{
+	struct conn_check *chk = ud;
+	uid_t uid = (uid_t)-1;
+
+	if (chk->fd < 0 || peer_uid_unix(chk->fd, &uid) < 0 ||
+	    uid != geteuid()) {
+		chk->foreign = true;
+		chk->uid = uid;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
 	return buf_append(ud, p, size * n) < 0 ? 0 : size * n;
@@ -40,6 +80,7 @@ int cli_call(const char *method, const char *path, const char *query_role,
 		const struct secret *body, json_t **ret, long *ret_status)
 {
 	_cleanup_free_ char *url = NULL;
+	struct conn_check chk = { .fd = -1, .uid = (uid_t)-1 };
 	struct buf reply;
 	json_error_t jerr;
 	CURL *e;
@@ -62,6 +103,10 @@ int cli_call(const char *method, const char *path, const char *query_role,
 		return -ENOMEM;
 	buf_init(&reply, REPLY_MAX);
 	(void)curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, cli_socket_path);
+	(void)curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	(void)curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, &chk);
+	(void)curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, check_peer);
+	(void)curl_easy_setopt(e, CURLOPT_PREREQDATA, &chk);
 	(void)curl_easy_setopt(e, CURLOPT_URL, url);
 	(void)curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	(void)curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -76,7 +121,15 @@ int cli_call(const char *method, const char *path, const char *query_role,
 				       body ? (long)body->len : 0L);
 	}
 	cc = curl_easy_perform(e);
-	if (cc == CURLE_COULDNT_CONNECT) {
+	if (chk.foreign) {
+		cli_fail("the control socket %s is not adfs-credd's: it belongs "
+			 "to uid %ld, not to you; nothing was sent to it. "
+			 "Another user may be trying to catch your password: "
+			 "check state_dir",
+			 cli_socket_path, chk.uid == (uid_t)-1 ? -1L
+							     : (long)chk.uid);
+		r = -EPERM;
+	} else if (cc == CURLE_COULDNT_CONNECT) {
 		cli_fail("adfs-credd is not running (no control socket at %s)",
 		     cli_socket_path);
 		r = -ECONNREFUSED;
@@ -108,8 +161,10 @@ int cli_call_ok(const char *method, const char *path, const char *role,
 	if (r < 0)
 		return r;
 	if (status < 200 || status > 299) {
-		const char *msg = json_string_value(json_object_get(o, "error"));
+		const char *msg;
 
+		cli_escape_tree(o);
+		msg = json_string_value(json_object_get(o, "error"));
 		if (!msg)
 			msg = json_string_value(json_object_get(o, "message"));
 		cli_fail("%s", msg ? msg : "request failed");
@@ -118,6 +173,27 @@ int cli_call_ok(const char *method, const char *path, const char *role,
 	}
 	*ret = o;
 	return 0;
+}
+
+void cli_escape_tree(json_t *o)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	if (json_is_string(o)) {
+		_cleanup_free_ char *e = text_escape(json_string_value(o));
+
+		/* Out of memory: nothing of it is shown. */
+		if (!e || json_string_set(o, e) < 0)
+			(void)json_string_set(o, "?");
+	} else if (json_is_object(o)) {
+		json_object_foreach(o, k, v)
+			cli_escape_tree(v);
+	} else if (json_is_array(o)) {
+		json_array_foreach(o, i, v)
+			cli_escape_tree(v);
+	}
 }
 
 const char *cli_jstr(json_t *o, const char *k)
@@ -144,6 +220,7 @@ void cli_print_status(json_t *o)
 	json_t *roles = json_object_get(o, "roles"), *r;
 	size_t i;
 
+	cli_escape_tree(o);
 	if (json_is_true(json_object_get(o, "signed_in")))
 		printf("signed in as %s\n", strempty(cli_jstr(o, "user")));
 	else

@@ -3,17 +3,33 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "conf/conf.h"
 #include "util/macro.h"
 #include "util/secret.h"
 
+/* A listener the config names (serve.ecs, serve.imds). */
+struct cli_listen {
+	const char *key; /* NULL: unused (off) */
+	char *host;
+	uint16_t port;
+};
+
 /* Set by main() before a subcommand runs. */
+extern struct cli_listen cli_listens[2];   /* from the config, if any */
 extern char *cli_socket_path;              /* the control socket */
 extern enum conf_auth cli_auth;            /* from the config, if any */
 extern enum conf_password cli_pw_source;   /* from the config, if any */
 
+/* Copies l into *to under key (nothing when l is off). */
+void cli_listen_set(struct cli_listen *to, const char *key,
+		    const struct conf_listen *l);
+/* Warns on stderr about every listener of cli_listens that another user
+ * holds (a squatter would serve its own keys to our SDKs); returns how
+ * many. */
+int cli_check_ports(void);
 /* Prints "adfs-credctl: <message>" to stderr; returns EXIT_FAILURE. */
 int cli_fail(const char *fmt, ...) _printf_(1, 2);
 /* One request on the control socket; body may be NULL. On success *ret is
@@ -24,9 +40,12 @@ int cli_call(const char *method, const char *path, const char *query_role,
 /* cli_call, with a non-2xx reply turned into its "error" line. */
 int cli_call_ok(const char *method, const char *path, const char *role,
 		const struct secret *body, json_t **ret);
+/* Escapes every string in o in place (util/text.h text_escape): what the
+ * daemon relays from ADFS or STS is shown, never obeyed by a terminal. */
+void cli_escape_tree(json_t *o);
 /* The string member k of o, or NULL. */
 const char *cli_jstr(json_t *o, const char *k);
-/* Prints a /v1/status reply as text. */
+/* Prints a /v1/status reply as text (escaped: cli_escape_tree). */
 void cli_print_status(json_t *o);
 /* Reads one line from in, or from /dev/tty with echo off after printing
  * prompt; the line goes to *ret in locked memory (the caller's). */

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/text.h"
+
 /* Fetches the ECS URL for role and the token (or its file). */
 static int get_env(const char *role, char **ret_uri, json_t **ret)
 {
@@ -23,6 +25,17 @@ static int get_env(const char *role, char **ret_uri, json_t **ret)
 		return -ENOMEM;
 	}
 	*ret = o;
+	return 0;
+}
+
+/* "export NAME=VALUE" with VALUE shell-quoted. */
+static int print_export(const char *name, const char *value)
+{
+	_cleanup_free_ char *q = text_shell_quote(value);
+
+	if (!q)
+		return -ENOMEM;
+	printf("export %s=%s\n", name, q);
 	return 0;
 }
 
@@ -51,19 +64,29 @@ int cmd_env(int argc, char **argv)
 		return cli_fail("usage: env [ROLE] [--token-file]");
 	if (get_env(role, &uri, &o) < 0)
 		return EXIT_FAILURE;
-	printf("export AWS_CONTAINER_CREDENTIALS_FULL_URI=%s\n", uri);
-	if (file)
-		printf("export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=%s\n",
-		       cli_jstr(o, "token_file"));
-	else
-		printf("export AWS_CONTAINER_AUTHORIZATION_TOKEN=%s\n",
-		       cli_jstr(o, "token"));
+	/* The output is for eval: every value is one shell word, whatever
+	 * the role name, state_dir or token hold. */
+	c = print_export("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri);
+	if (c == 0 && file)
+		c = print_export("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+				 cli_jstr(o, "token_file"));
+	else if (c == 0)
+		c = print_export("AWS_CONTAINER_AUTHORIZATION_TOKEN",
+				 cli_jstr(o, "token"));
 	json_decref(o);
+	if (c < 0)
+		return cli_fail("adfs-credd sent an incomplete reply, or out "
+				"of memory");
 	return EXIT_SUCCESS;
 }
 
 int cmd_exec(int argc, char **argv)
 {
+	static const char *const shadowing[] = {
+		"AWS_ACCESS_KEY_ID",  "AWS_SECRET_ACCESS_KEY",
+		"AWS_SESSION_TOKEN",  "AWS_PROFILE",
+		"AWS_DEFAULT_PROFILE",
+	};
 	_cleanup_free_ char *uri = NULL;
 	const char *role = NULL;
 	json_t *o = NULL;
@@ -81,6 +104,11 @@ int cmd_exec(int argc, char **argv)
 	 * only AWS_CONTAINER_AUTHORIZATION_TOKEN. */
 	(void)unsetenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
 	(void)unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	/* Static keys or a profile come before the container provider in
+	 * every SDK's chain: left in place, the child would not use the
+	 * daemon at all. */
+	for (size_t k = 0; k < ELEMENTSOF(shadowing); k++)
+		(void)unsetenv(shadowing[k]);
 	if (setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri, 1) < 0 ||
 	    setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", cli_jstr(o, "token"),
 		   1) < 0) {

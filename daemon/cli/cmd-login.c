@@ -41,7 +41,11 @@ int cmd_login(int argc, char **argv)
 	pw = secret_free(pw);
 	while (r == 0 && (mfa = json_object_get(o, "mfa"))) {
 		_cleanup_(secret_freep) struct secret *code = NULL;
-		const char *hint = cli_jstr(mfa, "hint");
+		const char *hint;
+
+		/* The hint is ADFS's text. */
+		cli_escape_tree(mfa);
+		hint = cli_jstr(mfa, "hint");
 
 		if (streq(strempty(cli_jstr(mfa, "kind")), "push")) {
 			/* The hint is the number to match, or ADFS's own

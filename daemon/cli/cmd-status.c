@@ -25,6 +25,8 @@ int cmd_status(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_fail("usage: status [--json]");
+	/* First: a squatter matters most when the daemon is not running. */
+	(void)cli_check_ports();
 	if (cli_call_ok("GET", "/v1/status", NULL, NULL, &o) < 0)
 		return EXIT_FAILURE;
 	if (as_json) {
@@ -46,6 +48,7 @@ int cmd_roles(int argc, char **argv)
 		return cli_fail("roles takes no arguments");
 	if (cli_call_ok("GET", "/v1/roles", NULL, NULL, &o) < 0)
 		return EXIT_FAILURE;
+	cli_escape_tree(o);
 	if (!json_array_size(json_object_get(o, "roles")))
 		printf("no assertion yet: run 'adfs-credctl login'\n");
 	json_array_foreach(json_object_get(o, "roles"), i, r)
