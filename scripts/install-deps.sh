@@ -31,6 +31,8 @@ check=(
 	# tests/integration/test_hygiene.py: strace (paths the daemon writes),
 	# gdb's gcore (a core of the running daemon), setpriv (util-linux).
 	strace gdb util-linux
+	# tests/integration/test_peers.py: ip(8) for its network namespaces.
+	iproute2
 	# `make check-valgrind` (every daemon under memcheck).
 	valgrind
 	# scripts/lint.sh (static analysis).
