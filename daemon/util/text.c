@@ -86,10 +86,7 @@ char *text_escape(const char *s)
 			p++;
 			continue;
 		}
-		if (c == '\\') {
-			*o++ = '\\';
-			*o++ = '\\';
-		} else if (is_control(c) && c < 0x80) {
+		if (is_control(c) && c < 0x80) {
 			o = put_escape(o, 'x', c, 2);
 		} else if (is_control(c)) {
 			o = put_escape(o, 'u', c, 4);

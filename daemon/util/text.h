@@ -11,7 +11,8 @@
  * instead of obeying it: C0 (tab and newline included) and DEL as \xHH,
  * C1 (U+0080..U+009F) and the bidirectional overrides (U+202A..U+202E,
  * U+2066..U+2069) as \uHHHH, bytes that are not UTF-8 as \xHH. A backslash
- * is doubled, so that no escape can be forged. */
+ * stays as it is (EXAMPLE\alice): text that looks like an escape is only
+ * text. */
 char *text_escape(const char *s);
 /* s as one shell word (POSIX sh): unchanged when it is non-empty and holds
  * only A-Z a-z 0-9 and _ @ % + = : , . / -, else in single quotes, each '
