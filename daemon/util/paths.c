@@ -2,6 +2,7 @@
 #include "util/paths.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,12 +51,41 @@ int paths_token(const char *state_dir, char **ret)
 	return join(state_dir, PATHS_TOKEN, ret);
 }
 
+/* The uid that stands for root in our view: 0, or in a user namespace
+ * that does not map root (a user unit's PrivateUsers=), the overflow uid
+ * that root's directories show as there. (uid_t)-1 when there is none. */
+static uid_t root_seen_as(void)
+{
+	unsigned long in = 0, out = 0, n = 0, overflow = 65534;
+	bool mapped = false;
+	FILE *f;
+
+	f = fopen("/proc/self/uid_map", "re");
+	if (!f)
+		return 0;
+	while (!mapped && fscanf(f, "%lu %lu %lu", &in, &out, &n) == 3)
+		mapped = in == 0;
+	(void)fclose(f);
+	if (mapped)
+		return out == 0 ? 0 : (uid_t)-1;
+	/* Root is not mapped: it is the overflow uid here, and so is every
+	 * other unmapped user; the sandbox's own mounts are what we see. */
+	f = fopen("/proc/sys/kernel/overflowuid", "re");
+	if (f) {
+		if (fscanf(f, "%lu", &overflow) != 1)
+			overflow = 65534;
+		(void)fclose(f);
+	}
+	return (uid_t)overflow;
+}
+
 /* Whether another user can change the entries of directory st: its owner
  * is neither root nor us, or group or others may write it without the
  * sticky bit. */
-static const char *foreign_writable(const struct stat *st, uid_t me)
+static const char *foreign_writable(const struct stat *st, uid_t me,
+				    uid_t root)
 {
-	if (st->st_uid != 0 && st->st_uid != me)
+	if (st->st_uid != 0 && st->st_uid != root && st->st_uid != me)
 		return "belongs to another user";
 	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(st->st_mode & S_ISVTX))
 		return "can be written by other users and is not sticky";
@@ -66,7 +96,7 @@ int paths_prepare_state_dir(const char *dir, const char **ret_why,
 			    char **ret_where)
 {
 	_cleanup_free_ char *copy = NULL, *real = NULL;
-	uid_t me = geteuid();
+	uid_t me = geteuid(), root = root_seen_as();
 	struct stat st;
 	char *slash;
 
@@ -99,7 +129,7 @@ int paths_prepare_state_dir(const char *dir, const char **ret_why,
 			*ret_where = TAKE_PTR(real);
 			return -errno;
 		}
-		why = foreign_writable(&st, me);
+		why = foreign_writable(&st, me, root);
 		if (why) {
 			*ret_why = why;
 			*ret_where = TAKE_PTR(real);

@@ -19,7 +19,10 @@ int paths_token(const char *state_dir, char **ret);
  * user can put things in it or swap it: it must be a real directory (not
  * a symlink) owned by us, left at 0700; every directory above it (after
  * symlinks are resolved) must be owned by root or us and, when group or
- * others may write it, sticky and owned by root or us. -ELOOP for a
+ * others may write it, sticky and owned by root or us (in a user
+ * namespace that does not map root, as under a user unit's
+ * PrivateUsers=, root's directories show as the overflow uid and are
+ * taken as root's: the sandbox's mounts are all there is). -ELOOP for a
  * symlink, -ENOTDIR, -EPERM (someone else's directory), -EACCES (a parent
  * another user can write). When a rule is broken, *ret_why (static) says
  * which and *ret_where (heap, the caller's) the path at fault; other
