@@ -445,6 +445,17 @@ class TestBootedSystemd(unittest.TestCase):
             log(f"  {st}")
             self.assertRegex(st, r"^StatusText=signed in as EXAMPLE\\alice; 1 role valid; "
                                  r"next refresh \d\d:\d\d$")
+        with self.step("issue 15 item 9: the daemon sees its config and state "
+                       "directories, not ~/.ssh nor the user bus"):
+            self.alice("mkdir -p -m 0700 ~/.ssh && echo key > ~/.ssh/id_test")
+            view = f"/proc/{self.main_pid()}/root"
+            uid = self.uid[ALICE]
+            seen = {path: self.root_sh(f"test -e {view}{path}", check=False).returncode == 0
+                    for path in (f"/home/{ALICE}/.ssh/id_test", f"/run/user/{uid}/bus",
+                                 f"/home/{ALICE}/.config/adfs-credd/config.yaml",
+                                 f"/run/user/{uid}/adfs-credd/token")}
+            log(f"  {seen}")
+            self.assertEqual(list(seen.values()), [False, False, True, True], seen)
         with self.step("item 7: STS through HTTPS_PROXY, ADFS not (NO_PROXY)"):
             log(f"  proxy saw CONNECT {self.proxy.targets}")
             self.assertIn(f"sts.test:{self.sts.port}", self.proxy.targets)

@@ -87,12 +87,18 @@ class TestUnits(unittest.TestCase):
         with open(os.path.join(self.d, unit)) as f:
             text = f.read()
         for key in ("Type=notify", "PrivateUsers=yes", "Sockets=", "WatchdogSec=", "Restart=on-failure", "NoNewPrivileges=yes",
-                    "ProtectSystem=strict", "ProtectHome=read-only", "PrivateTmp=yes",
+                    "ProtectSystem=strict", "ProtectHome=tmpfs", "PrivateTmp=yes",
+                    "BindReadOnlyPaths=-%E/adfs-credd", "RuntimeDirectoryPreserve=yes",
+                    "LimitMEMLOCK=8M",
                     "MemoryDenyWriteExecute=yes",
                     "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
                     "SystemCallFilter=@system-service", "LockPersonality=yes", "LimitCORE=0",
                     "LoadCredential="):
             self.assertIn(key, text)
+        # Issue 15, item 9: no write access to all of $XDG_RUNTIME_DIR (the
+        # user bus, agents), no allow list that allows everything.
+        for key in ("\nReadWritePaths=%t\n", "\nProtectHome=read-only", "\nIPAddressAllow="):
+            self.assertNotIn(key, text)
 
 
 class NotifySocket:
