@@ -78,12 +78,14 @@ int cli_check_ports(void)
 		if (sockdiag_listeners(l->port, &v, &n) < 0)
 			continue; /* no netlink here: nothing to tell */
 		for (size_t k = 0; k < n; k++) {
-			const struct passwd *pw;
-			char a[INET6_ADDRSTRLEN] = "?";
+			struct passwd pwbuf, *pw = NULL;
+			char a[INET6_ADDRSTRLEN] = "?", names[1024];
 
 			if (v[k].uid == me || !covers(&v[k], l->host))
 				continue;
-			pw = getpwuid(v[k].uid);
+			if (getpwuid_r(v[k].uid, &pwbuf, names, sizeof(names),
+				       &pw) != 0)
+				pw = NULL;
 			(void)inet_ntop(v[k].family, v[k].addr, a, sizeof(a));
 			(void)fprintf(stderr,
 				"adfs-credctl: warning: %s:%u (%s) is held by "

@@ -177,23 +177,37 @@ int cli_call_ok(const char *method, const char *path, const char *role,
 
 void cli_escape_tree(json_t *o)
 {
-	const char *k;
+	/* A work list, not recursion: every value is visited once. */
+	json_t *todo = json_array();
 	json_t *v;
-	size_t i;
 
-	if (json_is_string(o)) {
-		_cleanup_free_ char *e = text_escape(json_string_value(o));
-
-		/* Out of memory: nothing of it is shown. */
-		if (!e || json_string_set(o, e) < 0)
-			(void)json_string_set(o, "?");
-	} else if (json_is_object(o)) {
-		json_object_foreach(o, k, v)
-			cli_escape_tree(v);
-	} else if (json_is_array(o)) {
-		json_array_foreach(o, i, v)
-			cli_escape_tree(v);
+	if (!todo || json_array_append(todo, o) < 0) {
+		json_decref(todo);
+		return;
 	}
+	while (json_array_size(todo)) {
+		size_t last = json_array_size(todo) - 1;
+
+		v = json_incref(json_array_get(todo, last));
+		(void)json_array_remove(todo, last);
+		if (json_is_string(v)) {
+			_cleanup_free_ char *e = text_escape(json_string_value(v));
+
+			/* Out of memory: nothing of it is shown. */
+			if (!e || json_string_set(v, e) < 0)
+				(void)json_string_set(v, "?");
+		} else if (json_is_object(v)) {
+			for (void *it = json_object_iter(v); it;
+			     it = json_object_iter_next(v, it))
+				(void)json_array_append(todo,
+							json_object_iter_value(it));
+		} else if (json_is_array(v)) {
+			for (size_t i = 0; i < json_array_size(v); i++)
+				(void)json_array_append(todo, json_array_get(v, i));
+		}
+		json_decref(v);
+	}
+	json_decref(todo);
 }
 
 const char *cli_jstr(json_t *o, const char *k)

@@ -105,11 +105,19 @@ static int setup(void **state)
 
 static int cleanup(void **state)
 {
-	char *cmd = NULL;
+	static const char *const names[] = {
+		"open/s", "open", "sticky/s", "sticky", "mine", "link", "file",
+		"theirs", "tp/s", "tp",
+	};
 
-	if (asprintf(&cmd, "rm -rf '%s'", base) > 0 && system(cmd) != 0)
-		(void)fprintf(stderr, "could not remove %s\n", base);
-	free(cmd);
+	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+		char *p = at(names[i]);
+
+		if (unlink(p) < 0)
+			(void)rmdir(p);
+		free(p);
+	}
+	(void)rmdir(base);
 	return 0;
 }
 

@@ -29,9 +29,6 @@ static void test_escape(void **state)
 		/* C1 CSI in UTF-8, and a lone 8-bit CSI byte */
 		{ "a\xc2\x9b" "31m", "a\\u009b31m" },
 		{ "a\x9b" "31m", "a\\x9b31m" },
-		/* bidirectional overrides (RLO, LRI) */
-		{ "x\xe2\x80\xaey", "x\\u202ey" },
-		{ "x\xe2\x81\xa6y", "x\\u2066y" },
 		/* not UTF-8: overlong, truncated, surrogate */
 		{ "\xc0\x8a", "\\xc0\\x8a" },
 		{ "\xe2\x82", "\\xe2\\x82" },
@@ -39,6 +36,21 @@ static void test_escape(void **state)
 		/* a backslash is text: DOMAIN\user stays readable */
 		{ "EXAMPLE\\alice", "EXAMPLE\\alice" },
 	};
+
+	/* The bidirectional overrides RLO and LRI, built here: as literals
+	 * they would reorder this very file in an editor. */
+	static const char rlo[] = { 'x', (char)0xe2, (char)0x80, (char)0xae,
+				    'y', 0 };
+	static const char lri[] = { 'x', (char)0xe2, (char)0x81, (char)0xa6,
+				    'y', 0 };
+	char *b;
+
+	b = text_escape(rlo);
+	assert_string_equal(b, "x\\u202ey");
+	free(b);
+	b = text_escape(lri);
+	assert_string_equal(b, "x\\u2066y");
+	free(b);
 
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		char *e = text_escape(cases[i].in);
@@ -61,7 +73,8 @@ static void sh_roundtrip(const char *s)
 
 	assert_non_null(q);
 	assert_true(asprintf(&cmd, "cd /tmp && printf %%s %s", q) > 0);
-	f = popen(cmd, "r");
+	/* sh on purpose: what it makes of the word is the test. */
+	f = popen(cmd, "r"); /* NOLINT(cert-env33-c) */
 	assert_non_null(f);
 	n = fread(got, 1, sizeof(got) - 1, f);
 	got[n] = '\0';
