@@ -67,7 +67,7 @@ static const struct {
 	{ "status", cmd_status, "status [--json]            roles, expiry, refresh, errors" },
 	{ "roles", cmd_roles, "roles                      roles the last assertion offered" },
 	{ "refresh", cmd_refresh, "refresh [ROLE]             refresh now and wait" },
-	{ "env", cmd_env, "env [ROLE] [--token-file]  print export lines for SDKs" },
+	{ "env", cmd_env, "env [ROLE] [--scoped]      export lines for SDKs (or --token-file)" },
 	{ "exec", cmd_exec, "exec [ROLE] -- CMD [ARG...] run CMD with that environment" },
 	{ "credential-process", cmd_credential_process,
 	  "credential-process [ROLE] print credential_process JSON" },

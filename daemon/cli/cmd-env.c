@@ -43,33 +43,46 @@ int cmd_env(int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "token-file", no_argument, NULL, 't' },
+		{ "scoped", no_argument, NULL, 's' },
 		{}
 	};
 	_cleanup_free_ char *uri = NULL;
 	const char *role = NULL;
-	bool file = false;
+	bool file = false, scoped = false;
 	json_t *o = NULL;
 	int c;
 
-	/* GNU order: ROLE may come before or after --token-file. */
+	/* GNU order: ROLE may come before or after the options. */
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
-		if (c != 't' || file)
-			return cli_fail("usage: env [ROLE] [--token-file]");
-		file = true;
+		if (c == 't' && !file)
+			file = true;
+		else if (c == 's' && !scoped)
+			scoped = true;
+		else
+			return cli_fail("usage: env [ROLE] [--token-file | --scoped]");
 	}
 	if (optind < argc)
 		role = argv[optind++];
-	if (optind < argc)
-		return cli_fail("usage: env [ROLE] [--token-file]");
+	if (optind < argc || (file && scoped))
+		return cli_fail("usage: env [ROLE] [--token-file | --scoped]");
 	if (get_env(role, &uri, &o) < 0)
 		return EXIT_FAILURE;
+	if (scoped && !cli_jstr(o, "scoped_token")) {
+		json_decref(o);
+		return cli_fail("no role to scope the token to yet: name one "
+				"('adfs-credctl env ROLE --scoped')");
+	}
 	/* The output is for eval: every value is one shell word, whatever
 	 * the role name, state_dir or token hold. */
 	c = print_export("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri);
 	if (c == 0 && file)
 		c = print_export("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
 				 cli_jstr(o, "token_file"));
+	else if (c == 0 && scoped)
+		/* Opens this role only (issue 15). */
+		c = print_export("AWS_CONTAINER_AUTHORIZATION_TOKEN",
+				 cli_jstr(o, "scoped_token"));
 	else if (c == 0)
 		c = print_export("AWS_CONTAINER_AUTHORIZATION_TOKEN",
 				 cli_jstr(o, "token"));

@@ -21,6 +21,7 @@ import http.client
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import time
@@ -243,6 +244,30 @@ class TestScopedToken(Base):
         self.assertEqual(self.s.get("/role/dev", token=dev["scoped_token"])[0], 403)
         self.assertEqual(self.s.get("/role/dev", token=self.env("dev")["scoped_token"])[0],
                          200)
+
+
+    def test_cli_env_scoped(self):
+        """`adfs-credctl env dev --scoped`, as a job would eval it: boto3
+        reads dev with it, and the same token pointed at prod is refused."""
+        p = self.s.ctl("env", "dev", "--scoped")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        env = {}
+        for line in p.stdout.splitlines():
+            words = shlex.split(line)
+            self.assertEqual(words[0], "export", line)
+            k, v = words[1].split("=", 1)
+            env[k] = v
+        self.assertEqual(env["AWS_CONTAINER_AUTHORIZATION_TOKEN"],
+                         self.env("dev")["scoped_token"])
+        self.assertNotEqual(env["AWS_CONTAINER_AUTHORIZATION_TOKEN"], self.s.token())
+        self.assertIn(DEV_ARN.split("/")[-1], self.s.boto3(env)["Arn"])
+        uri = env["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+        self.assertTrue(uri.endswith("/role/dev"), uri)
+        with self.assertRaises(AssertionError):
+            self.s.boto3(dict(env, AWS_CONTAINER_CREDENTIALS_FULL_URI=uri[:-3] + "prod"))
+        p = self.s.ctl("env", "dev", "--scoped", "--token-file")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("usage", p.stderr)
 
 
 class TestRoleListQueuedAcrossReload(Base):
