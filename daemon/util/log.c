@@ -9,6 +9,7 @@
 #include <systemd/sd-journal.h>
 
 #include "util/macro.h"
+#include "util/text.h"
 
 static int max_level = LOG_INFO;
 static int journal;     /* stderr is a journal stream */
@@ -144,6 +145,8 @@ int log_internal(int level, int error, const char *message_id,
 {
 	int saved = errno;
 	char msg[2048];
+	_cleanup_free_ char *clean = NULL;
+	const char *out = msg;
 	va_list ap;
 
 	if (error < 0)
@@ -156,6 +159,16 @@ int log_internal(int level, int error, const char *message_id,
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Messages carry text from ADFS, STS and requests (a user name, an
+	 * error page's text): no control character of theirs may start a
+	 * forged line or drive the terminal of whoever reads the log. */
+	clean = text_escape(msg);
+	if (clean)
+		out = clean;
+	else
+		for (char *p = msg; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
 
 	/* Under systemd, structured journal entries (priority, source
 	 * location, MESSAGE_ID for lifecycle events); the stream prefix
@@ -164,22 +177,22 @@ int log_internal(int level, int error, const char *message_id,
 		char line_s[16];
 
 		(void)snprintf(line_s, sizeof(line_s), "%d", line);
-		if (sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", level,
+		if (sd_journal_send("MESSAGE=%s", out, "PRIORITY=%d", level,
 				    "SYSLOG_IDENTIFIER=%s", ident,
 				    "CODE_FILE=%s", file, "CODE_LINE=%s",
 				    line_s, message_id ? "MESSAGE_ID=%s" : NULL,
 				    message_id, NULL) < 0)
-			(void)fprintf(stderr, "<%d>%s\n", level, msg);
+			(void)fprintf(stderr, "<%d>%s\n", level, out);
 	} else if (journal)
-		(void)fprintf(stderr, "<%d>%s\n", level, msg);
+		(void)fprintf(stderr, "<%d>%s\n", level, out);
 	/* One write per line, so lines never interleave; the file:line only
 	 * at debug level. */
 	else if (max_level >= LOG_DEBUG)
 		(void)fprintf(stderr, "%s: %s: %s (%s:%d)\n", ident,
-			      level_name(level), msg, file, line);
+			      level_name(level), out, file, line);
 	else
 		(void)fprintf(stderr, "%s: %s: %s\n", ident, level_name(level),
-			      msg);
+			      out);
 	errno = saved;
 	return -error;
 }

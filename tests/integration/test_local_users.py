@@ -202,6 +202,17 @@ class TestRemoteText(StackChecks, unittest.TestCase):
                           and not ln.startswith("signed in as ")], p.stdout)
         self.assertIn("\\u009b31mFORGED", p.stdout)
 
+    def test_daemon_log_escapes_it(self):
+        """The daemon logs the user it signed in as: the NameID's newline
+        and CSI reach the log escaped, on the one line."""
+        p = self.s.login()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        log = self.s.log_text()
+        self.assertNotIn("\u009b", log)
+        self.assertFalse([ln for ln in log.splitlines() if ln.startswith("31mFORGED")
+                          or ln.startswith("\u009b31mFORGED")], log)
+        self.assertRegex(log, r"EXAMPLE\\alice\\x0a\\u009b31mFORGED line")
+
 
 class TestEnvAndExec(StackChecks, unittest.TestCase):
     def setUp(self):
