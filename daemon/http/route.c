@@ -378,20 +378,12 @@ void http_route_imds(struct imds *m, const struct http_request *req,
 	size_t n;
 
 	http_answer_init(a);
-	if (guard_check(m->guard, req, a->buf, sizeof(a->buf), &why) ==
-	    GUARD_REFUSE) {
-		a->status = count_refusal(m->guard, req, a)
-				    ? ST_TOO_MANY_REQUESTS
-				    : ST_FORBIDDEN;
-		a->body = HTTP_BODY_EMPTY;
-		a->refusal = why;
-		a->refusal_warning = true;
-		audit(a, NULL, a->status, why);
-		return;
-	}
-	/* A forwarder running as the owner makes IMDS, which has no secret,
-	 * reachable from wherever it listens: refused on every path. */
-	why = forwarded_why(req, a->buf, sizeof(a->buf));
+	if (guard_check(m->guard, req, a->buf, sizeof(a->buf), &why) !=
+	    GUARD_REFUSE)
+		/* A forwarder running as the owner makes IMDS, which has no
+		 * secret, reachable from wherever it listens: refused on
+		 * every path. */
+		why = forwarded_why(req, a->buf, sizeof(a->buf));
 	if (why) {
 		a->status = count_refusal(m->guard, req, a)
 				    ? ST_TOO_MANY_REQUESTS

@@ -31,7 +31,8 @@ const char *iam_arn_check_path(const char *s, size_t n)
 				  "printable ASCII without spaces, at most "
 				  "512 characters";
 
-	if (n < 1 || n > IAM_ARN_PATH_MAX || s[0] != '/' || s[n - 1] != '/')
+	if (n < 1 || n > IAM_ARN_PATH_MAX || n == 2 || s[0] != '/' ||
+	    s[n - 1] != '/')
 		return bad;
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)

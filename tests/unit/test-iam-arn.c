@@ -74,6 +74,8 @@ static void test_paths(void **state)
 	assert_non_null(iam_arn_check_path("a/", 2));
 	assert_non_null(iam_arn_check_path("/a", 2));
 	assert_non_null(iam_arn_check_path("/a b/", 5));
+	/* "/" PATH "/" with PATH at least one character. */
+	assert_non_null(iam_arn_check_path("//", 2));
 	/* 512 characters, then 513 */
 	memset(path, 'p', sizeof(path));
 	path[0] = '/';
