@@ -71,6 +71,30 @@ static const char *remote_refusal(const struct conf *c,
 	return NULL;
 }
 
+/* Who may be served, as the accept and every request see it: NULL, or
+ * why not. A peer whose socket is on this host is a local user, whatever
+ * its address (192.0.2.2 bound on lo): its uid decides. Only a peer the
+ * kernel has no socket for is remote. */
+static const char *peer_refusal(const struct guard *g,
+				const struct peer_info *p, char *buf,
+				size_t size)
+{
+	if (peer_is_remote(p))
+		return remote_refusal(*g->conf, p);
+	if (p->lookup_failed && !p->loopback)
+		return "cannot tell who is asking";
+	if (!p->uid_known)
+		return "cannot tell which user is asking";
+	if (!uid_allowed(g, p->uid)) {
+		(void)snprintf(buf, size,
+			       "user %u may not read these credentials "
+			       "(serve.allowed_uids)",
+			       (unsigned)p->uid);
+		return buf;
+	}
+	return NULL;
+}
+
 enum guard_verdict guard_check(const struct guard *g,
 			       const struct http_request *req, char *buf,
 			       size_t size, const char **ret_why)
@@ -87,58 +111,18 @@ enum guard_verdict guard_check(const struct guard *g,
 		*ret_why = "cannot tell who is asking";
 		return GUARD_REFUSE;
 	}
-	/* A peer whose socket is on this host is a local user, whatever
-	 * its address (192.0.2.2 bound on lo): its uid decides. Only a
-	 * peer the kernel has no socket for is remote. */
-	if (peer_is_remote(p)) {
-		*ret_why = remote_refusal(*g->conf, p);
-		return *ret_why ? GUARD_REFUSE : GUARD_OK;
-	}
-	if (p->lookup_failed && !p->loopback) {
-		*ret_why = "cannot tell who is asking";
-		return GUARD_REFUSE;
-	}
-	if (!p->uid_known) {
-		*ret_why = "cannot tell which user is asking";
-		return GUARD_REFUSE;
-	}
-	if (!uid_allowed(g, p->uid)) {
-		(void)snprintf(buf, size,
-			       "user %u may not read these credentials "
-			       "(serve.allowed_uids)",
-			       (unsigned)p->uid);
-		*ret_why = buf;
-		return GUARD_REFUSE;
-	}
-	return GUARD_OK;
+	*ret_why = peer_refusal(g, p, buf, size);
+	return *ret_why ? GUARD_REFUSE : GUARD_OK;
 }
 
 unsigned guard_admit(const struct guard *g, const struct peer_info *p,
 		     char *buf, size_t size, const char **ret_why)
 {
-	if (peer_is_remote(p)) {
-		*ret_why = remote_refusal(*g->conf, p);
-		return *ret_why ? 0 : GUARD_CONN_PER_PEER;
-	}
-	if (p->lookup_failed && !p->loopback) {
-		*ret_why = "cannot tell who is asking";
+	*ret_why = peer_refusal(g, p, buf, size);
+	if (*ret_why)
 		return 0;
-	}
-	if (!p->uid_known) {
-		*ret_why = "cannot tell which user is asking";
-		return 0;
-	}
-	if (p->uid == g->self)
-		return GUARD_CONN_OWNER;
-	if (!uid_allowed(g, p->uid)) {
-		(void)snprintf(buf, size,
-			       "user %u may not read these credentials "
-			       "(serve.allowed_uids)",
-			       (unsigned)p->uid);
-		*ret_why = buf;
-		return 0;
-	}
-	return GUARD_CONN_PER_PEER;
+	return !peer_is_remote(p) && p->uid == g->self ? GUARD_CONN_OWNER
+						       : GUARD_CONN_PER_PEER;
 }
 
 int guard_peer_uid(const struct peer_info *p)
