@@ -12,6 +12,7 @@
 #include "http/peer.h"
 #include "util/log.h"
 #include "util/socket.h"
+#include "util/userns.h"
 
 /* Socket activation (adfs-credd.socket): systemd passes the listeners by
  * name; only the expected names are taken, each checked to be a listening
@@ -63,7 +64,7 @@ int listen_setup_peer_diag(struct listen *l, const struct conf *conf)
 		l->peer_userns = false;
 		return 0;
 	}
-	userns = peer_in_userns();
+	userns = userns_nested();
 	if (userns < 0)
 		log_debug("Cannot read /proc/self/uid_map (%s), assuming the "
 			  "initial user namespace",
@@ -71,7 +72,7 @@ int listen_setup_peer_diag(struct listen *l, const struct conf *conf)
 	l->peer_userns = userns > 0;
 	if (!l->peer_userns)
 		return 0;
-	l->peer_overflow_uid = peer_overflow_uid();
+	l->peer_overflow_uid = userns_overflow_uid();
 	if (conf->serve.n_allowed_uids > 0)
 		return log_error_errno(
 			EINVAL,

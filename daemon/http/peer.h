@@ -57,12 +57,5 @@ struct peer_diag {
 void peer_lookup(struct peer_diag *diag, int fd, struct peer_info *ret);
 /* Makes diag use fd (owned by the caller) for its lookups. */
 void peer_diag_use(struct peer_diag *diag, int fd);
-/* 1 when this process runs in a user namespace other than the initial one
- * (/proc/self/uid_map is not the identity map of every uid), 0 when not,
- * negative errno when that cannot be read. */
-int peer_in_userns(void);
-/* /proc/sys/kernel/overflowuid: the uid the kernel reports for a user not
- * mapped into a user namespace (65534 when it cannot be read). */
-uid_t peer_overflow_uid(void);
 /* Closes the socket unless borrowed. */
 void peer_diag_clear(struct peer_diag *diag);

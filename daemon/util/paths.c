@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/macro.h"
+#include "util/userns.h"
 
 static int join(const char *dir, const char *name, char **ret)
 {
@@ -50,52 +51,6 @@ int paths_token(const char *state_dir, char **ret)
 	return join(state_dir, PATHS_TOKEN, ret);
 }
 
-/* The uid that stands for root in our view: 0, or in a user namespace
- * that does not map root (a user unit's PrivateUsers=), the overflow uid
- * that root's directories show as there. (uid_t)-1 when there is none. */
-/* The first line of path, or "" (NUL-terminated in buf). */
-static void read_line(const char *path, char *buf, size_t size)
-{
-	FILE *f = fopen(path, "re");
-
-	buf[0] = '\0';
-	if (!f)
-		return;
-	if (!fgets(buf, (int)size, f))
-		buf[0] = '\0';
-	(void)fclose(f);
-}
-
-static uid_t root_seen_as(void)
-{
-	char line[128], *p, *end;
-	unsigned long in, out, n;
-	FILE *f;
-
-	f = fopen("/proc/self/uid_map", "re");
-	if (!f)
-		return 0;
-	/* Lines of "INSIDE OUTSIDE COUNT". */
-	while (fgets(line, sizeof(line), f)) {
-		errno = 0;
-		in = strtoul(line, &end, 10);
-		out = strtoul(end, &end, 10);
-		p = end;
-		n = strtoul(p, &end, 10);
-		if (errno || end == p || n == 0 || in != 0)
-			continue;
-		(void)fclose(f);
-		return out == 0 ? 0 : (uid_t)-1;
-	}
-	(void)fclose(f);
-	/* Root is not mapped: it is the overflow uid here, and so is every
-	 * other unmapped user; the sandbox's own mounts are what we see. */
-	read_line("/proc/sys/kernel/overflowuid", line, sizeof(line));
-	errno = 0;
-	n = strtoul(line, &end, 10);
-	return errno || end == line ? 65534 : (uid_t)n;
-}
-
 /* Whether another user can change the entries of directory st: its owner
  * is neither root nor us, or group or others may write it without the
  * sticky bit. */
@@ -113,7 +68,7 @@ int paths_prepare_state_dir(const char *dir, const char **ret_why,
 			    char **ret_where)
 {
 	_cleanup_free_ char *copy = NULL, *real = NULL;
-	uid_t me = geteuid(), root = root_seen_as();
+	uid_t me = geteuid(), root = userns_root_uid();
 	struct stat st;
 	char *slash;
 
