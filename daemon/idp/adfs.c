@@ -279,15 +279,6 @@ bool adfs_posted_password(const struct adfs *a)
 	return a->posted_password;
 }
 
-bool adfs_has_cookies(struct adfs *a)
-{
-	struct curl_slist *list = adfs_export_cookies(a);
-	bool any = list != NULL;
-
-	curl_slist_free_all(list);
-	return any;
-}
-
 int adfs_import_cookies(struct adfs *a, const char *const *lines, size_t n)
 {
 	struct curl_slist *list = NULL;

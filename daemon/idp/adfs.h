@@ -70,7 +70,5 @@ void adfs_forget(struct adfs *a);
 /* Whether the last round posted the password (a new SSO session), rather
  * than getting the assertion with cookies alone. */
 bool adfs_posted_password(const struct adfs *a);
-/* Whether we hold any ADFS cookie. */
-bool adfs_has_cookies(struct adfs *a);
 /* The IdpInitiatedSignOn URL for conf; caller frees. */
 char *adfs_signon_url(const struct conf *conf);
