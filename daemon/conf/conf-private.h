@@ -124,6 +124,9 @@ conf_set_fn conf_set_password;      /* sets adfs.password and password_ref */
 conf_set_fn conf_set_bool;          /* bool */
 conf_set_fn conf_set_timeout;       /* usec_t, 1 s .. 10 min */
 conf_set_fn conf_set_min_remaining; /* usec_t, 1 min .. 6 h */
+conf_set_fn conf_set_sso_lifetime;  /* usec_t, 1 min .. 90 d */
+conf_set_fn conf_set_notify_before; /* usec_t, 1 min .. 24 h */
+conf_set_fn conf_set_mfa_renewal;   /* enum conf_mfa_renewal */
 conf_set_fn conf_set_region;        /* char *, conf_check_region */
 conf_set_fn conf_set_role_name;     /* char *, conf_check_role_name */
 conf_set_fn conf_set_role_arn;      /* char *, conf_check_role_arn */

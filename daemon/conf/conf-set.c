@@ -155,6 +155,22 @@ int conf_set_auth(struct conf_parse *p, const char *name,
 	return bad(p, name, v, "must be forms, kerberos or wstrust");
 }
 
+int conf_set_mfa_renewal(struct conf_parse *p, const char *name,
+			 const struct conf_value *v, void *field)
+{
+	const char *s = scalar(p, name, v, "notify or push");
+
+	if (!s)
+		return -EINVAL;
+	if (streq(s, "notify"))
+		*(enum conf_mfa_renewal *)field = CONF_MFA_RENEWAL_NOTIFY;
+	else if (streq(s, "push"))
+		*(enum conf_mfa_renewal *)field = CONF_MFA_RENEWAL_PUSH;
+	else
+		return bad(p, name, v, "must be notify or push");
+	return 0;
+}
+
 /* prompt | credential:NAME | file:PATH. A value that is none of them may
  * be the password itself, so it is never echoed. */
 int conf_set_password(struct conf_parse *p, const char *name,
@@ -268,6 +284,20 @@ int conf_set_min_remaining(struct conf_parse *p, const char *name,
 {
 	return set_duration(p, name, v, field, USEC_PER_MINUTE,
 			    6 * USEC_PER_HOUR);
+}
+
+int conf_set_sso_lifetime(struct conf_parse *p, const char *name,
+			  const struct conf_value *v, void *field)
+{
+	return set_duration(p, name, v, field, USEC_PER_MINUTE,
+			    90 * USEC_PER_DAY);
+}
+
+int conf_set_notify_before(struct conf_parse *p, const char *name,
+			   const struct conf_value *v, void *field)
+{
+	return set_duration(p, name, v, field, USEC_PER_MINUTE,
+			    24 * USEC_PER_HOUR);
 }
 
 /* A string checked by one of the conf_check_*() helpers. */

@@ -347,6 +347,12 @@ static const struct field adfs_fields[] = {
 	  offsetof(struct conf, adfs.ca_file), NULL },
 	{ "timeout", FIELD_VALUE, conf_set_timeout,
 	  offsetof(struct conf, adfs.timeout), NULL },
+	{ "sso_lifetime", FIELD_VALUE, conf_set_sso_lifetime,
+	  offsetof(struct conf, adfs.sso_lifetime), NULL },
+	{ "keep_me_signed_in", FIELD_VALUE, conf_set_bool,
+	  offsetof(struct conf, adfs.keep_me_signed_in), NULL },
+	{ "mfa_on_renewal", FIELD_VALUE, conf_set_mfa_renewal,
+	  offsetof(struct conf, adfs.mfa_on_renewal), NULL },
 };
 
 static const struct field aws_fields[] = {
@@ -380,6 +386,15 @@ static const struct field refresh_fields[] = {
 	  offsetof(struct conf, refresh.min_remaining), NULL },
 };
 
+static const struct field notify_fields[] = {
+	{ "before", FIELD_VALUE, conf_set_notify_before,
+	  offsetof(struct conf, notify.before), NULL },
+	{ "desktop", FIELD_VALUE, conf_set_bool,
+	  offsetof(struct conf, notify.desktop), NULL },
+	{ "command", FIELD_VALUE, conf_set_abs_path,
+	  offsetof(struct conf, notify.command), NULL },
+};
+
 static const struct table adfs_table = { adfs_fields,
 					 ELEMENTSOF(adfs_fields) };
 static const struct table aws_table = { aws_fields, ELEMENTSOF(aws_fields) };
@@ -387,6 +402,8 @@ static const struct table serve_table = { serve_fields,
 					  ELEMENTSOF(serve_fields) };
 static const struct table refresh_table = { refresh_fields,
 					    ELEMENTSOF(refresh_fields) };
+static const struct table notify_table = { notify_fields,
+					   ELEMENTSOF(notify_fields) };
 
 static const struct field top_fields[] = {
 	{ "adfs", FIELD_SECTION, NULL, 0, &adfs_table },
@@ -396,6 +413,7 @@ static const struct field top_fields[] = {
 	  offsetof(struct conf, default_role), NULL },
 	{ "serve", FIELD_SECTION, NULL, 0, &serve_table },
 	{ "refresh", FIELD_SECTION, NULL, 0, &refresh_table },
+	{ "notify", FIELD_SECTION, NULL, 0, &notify_table },
 	{ "state_dir", FIELD_VALUE, conf_set_abs_path,
 	  offsetof(struct conf, state_dir), NULL },
 	{ "log_level", FIELD_VALUE, conf_set_log_level,

@@ -42,6 +42,7 @@ struct conf *conf_free(struct conf *c)
 	conf_listen_clear(&c->serve.ecs);
 	conf_listen_clear(&c->serve.imds);
 	free(c->serve.imds_role);
+	free(c->notify.command);
 	free(c->serve.allowed_uids);
 	free(c->state_dir);
 	free(c);
@@ -136,10 +137,14 @@ struct conf *conf_new_defaults(const char *path)
 	c->adfs.auth = CONF_AUTH_FORMS;
 	c->adfs.password = CONF_PASSWORD_PROMPT;
 	c->adfs.timeout = CONF_DEFAULT_TIMEOUT;
+	c->adfs.sso_lifetime = CONF_DEFAULT_SSO_LIFETIME;
+	c->adfs.mfa_on_renewal = CONF_MFA_RENEWAL_NOTIFY;
 	if (conf_parse_listen(CONF_DEFAULT_ECS_LISTEN, &c->serve.ecs) < 0)
 		return NULL;
 	c->serve.imds = (struct conf_listen){ .enabled = false };
 	c->refresh.min_remaining = CONF_DEFAULT_MIN_REMAINING;
+	c->notify.before = CONF_DEFAULT_NOTIFY_BEFORE;
+	c->notify.desktop = true;
 	c->log_level = LOG_INFO;
 	return TAKE_PTR(c);
 }
@@ -224,6 +229,26 @@ void conf_validate(struct conf_parse *p)
 		conf_report(p, section_mark(p, "adfs"),
 			    "adfs.username is required (unless adfs.auth is "
 			    "kerberos)");
+
+	if (c->adfs.keep_me_signed_in && c->adfs.auth != CONF_AUTH_FORMS) {
+		const struct conf_given *g =
+			conf_report_given_find(p, "adfs.keep_me_signed_in");
+
+		if (g)
+			conf_report_given(p, g,
+					  "applies to the sign-in form only "
+					  "(adfs.auth: forms)");
+	}
+	if (c->adfs.mfa_on_renewal == CONF_MFA_RENEWAL_PUSH &&
+	    c->adfs.auth != CONF_AUTH_FORMS) {
+		const struct conf_given *g =
+			conf_report_given_find(p, "adfs.mfa_on_renewal");
+
+		if (g)
+			conf_report_given(p, g,
+					  "push applies to the sign-in form only "
+					  "(adfs.auth: forms)");
+	}
 
 	check_role_ref(p, "default_role", c->default_role);
 	check_role_ref(p, "serve.imds_role", c->serve.imds_role);

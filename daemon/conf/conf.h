@@ -22,6 +22,9 @@
 #define CONF_DEFAULT_ECS_LISTEN "127.0.0.1:9911"
 #define CONF_DEFAULT_TIMEOUT (30 * USEC_PER_SEC)
 #define CONF_DEFAULT_MIN_REMAINING (30 * USEC_PER_MINUTE)
+/* AD FS's WebSsoLifetime default (480 minutes). */
+#define CONF_DEFAULT_SSO_LIFETIME (8 * USEC_PER_HOUR)
+#define CONF_DEFAULT_NOTIFY_BEFORE (30 * USEC_PER_MINUTE)
 
 /* Session durations STS accepts (AssumeRoleWithSAML DurationSeconds). */
 #define CONF_DURATION_MIN 900u
@@ -31,6 +34,12 @@ enum conf_auth {
 	CONF_AUTH_FORMS,
 	CONF_AUTH_KERBEROS,
 	CONF_AUTH_WSTRUST,
+};
+
+/* What a renewal does when ADFS asks for a second factor. */
+enum conf_mfa_renewal {
+	CONF_MFA_RENEWAL_NOTIFY, /* tell the user; adfs-credctl login completes it */
+	CONF_MFA_RENEWAL_PUSH,   /* start one Azure MFA push, number in the notification */
 };
 
 enum conf_password {
@@ -66,6 +75,11 @@ struct conf {
 		bool remember_password;
 		char *ca_file;       /* NULL = system trust only */
 		usec_t timeout;      /* default 30 s; 1 s .. 10 min */
+		/* How long an ADFS SSO session lasts after a password
+		 * sign-in (AD FS WebSsoLifetime); default 8 h, 1 min .. 90 d */
+		usec_t sso_lifetime;
+		bool keep_me_signed_in; /* send Kmsi=true (forms only) */
+		enum conf_mfa_renewal mfa_on_renewal;
 	} adfs;
 
 	struct {
@@ -95,6 +109,13 @@ struct conf {
 	struct {
 		usec_t min_remaining; /* default 30 min; 1 min .. 6 h */
 	} refresh;
+
+	struct {
+		usec_t before;  /* warn this long before a human is needed;
+				 * default 30 min, 1 min .. 24 h */
+		bool desktop;   /* org.freedesktop.Notifications; default true */
+		char *command;  /* absolute path run on each event; NULL: none */
+	} notify;
 
 	char *state_dir; /* NULL = $XDG_RUNTIME_DIR/adfs-credd, resolved by the caller */
 	int log_level;   /* LOG_ERR, LOG_WARNING, LOG_INFO (default) or LOG_DEBUG */

@@ -72,6 +72,7 @@ typedef uint64_t usec_t;
 #define USEC_PER_SEC ((usec_t)1000000ULL)
 #define USEC_PER_MINUTE ((usec_t)(60ULL * USEC_PER_SEC))
 #define USEC_PER_HOUR ((usec_t)(60ULL * USEC_PER_MINUTE))
+#define USEC_PER_DAY ((usec_t)(24ULL * USEC_PER_HOUR))
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
 #define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)
