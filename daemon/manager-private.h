@@ -3,6 +3,7 @@
  * do). Nothing else includes this. */
 #pragma once
 
+#include "alert.h"
 #include "backend.h"
 #include "http/ecs.h"
 #include "http/guard.h"
@@ -46,6 +47,7 @@ struct manager {
 	struct http_server *ecs_server;
 	struct imds imds;
 	struct http_server *imds_server;
+	struct alert *alert;     /* desktop notification, notify.command */
 
 	bool mfa_push;           /* valid in SIGNIN_MFA_PENDING */
 	char *mfa_hint;

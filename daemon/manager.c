@@ -311,6 +311,9 @@ int manager_new(struct conf *conf_take, struct manager **ret)
 	r = backend_new(m->glue, m->adfs, &m->conf, &m->backend);
 	if (r < 0)
 		return r;
+	r = alert_new(m->event, &m->conf, &m->alert);
+	if (r < 0)
+		return r;
 	cs = (struct cycle_setup){
 		.event = m->event,
 		.store = &m->store,
@@ -499,6 +502,7 @@ struct manager *manager_free(struct manager *m)
 		free(w);
 	}
 	m->backend = backend_free(m->backend);
+	m->alert = alert_free(m->alert);
 	m->schedule = schedule_free(m->schedule);
 	http_server_free(m->ecs_server);
 	http_server_free(m->imds_server);
