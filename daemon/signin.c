@@ -82,6 +82,7 @@ const struct secret *signin_begin_round(struct signin *s, bool login)
 {
 	const struct secret *pw = NULL;
 
+	s->mfa_this_round = false;
 	if (s->password && s->state != SIGNIN_FAILED &&
 	    (login || s->remember))
 		pw = s->password;
@@ -122,8 +123,14 @@ void signin_rejected(struct signin *s, const char *msg)
 	set_error(s, msg);
 }
 
-void signin_sso_ended(struct signin *s, const char *msg)
+void signin_sso_ended(struct signin *s, const char *msg, usec_t now)
 {
+	/* A persistent (keep me signed in) cookie outlives the SSO
+	 * lifetime: only a shorter end than configured is of use, and
+	 * the horizon takes only that. */
+	if (s->auth == SIGNIN_AUTH_FORMS && s->signed_in && s->sso_since &&
+	    now > s->sso_since)
+		s->sso_lifetime_seen = now - s->sso_since;
 	s->state = SIGNIN_NOT_SIGNED_IN;
 	s->signed_in = false;
 	set_error(s, msg);
@@ -138,8 +145,15 @@ void signin_round_failed(struct signin *s, const char *msg)
 
 void signin_succeeded(struct signin *s, bool posted_password, usec_t now)
 {
-	if (posted_password)
+	if (posted_password) {
 		s->sso_since = now;
+		s->mfa_at_signin = s->mfa_this_round;
+	}
+	s->sso_alive_at = now;
+	/* An SSO outlived the end seen before: that one ended early. */
+	if (s->sso_lifetime_seen && s->sso_since &&
+	    now - s->sso_since > s->sso_lifetime_seen)
+		s->sso_lifetime_seen = 0;
 	s->state = SIGNIN_SIGNED_IN;
 	s->signed_in = true;
 	set_error(s, NULL);
@@ -147,6 +161,7 @@ void signin_succeeded(struct signin *s, bool posted_password, usec_t now)
 
 void signin_mfa_pending(struct signin *s)
 {
+	s->mfa_this_round = true;
 	s->state = SIGNIN_MFA_PENDING;
 }
 
@@ -168,6 +183,8 @@ void signin_logout(struct signin *s)
 	signin_source_clear(&s->rejected);
 	s->state = SIGNIN_SIGNED_OUT;
 	s->signed_in = false;
+	s->sso_since = s->sso_alive_at = 0;
+	s->mfa_at_signin = false;
 	set_error(s, NULL);
 }
 
@@ -186,6 +203,11 @@ bool signin_may_refresh(const struct signin *s)
 static bool password_at_hand(const struct signin *s)
 {
 	return (s->remember && s->password) || s->password_source;
+}
+
+bool signin_password_at_hand(const struct signin *s)
+{
+	return s->state != SIGNIN_FAILED && password_at_hand(s);
 }
 
 bool signin_timer_may_start(const struct signin *s)

@@ -46,6 +46,13 @@ struct signin {
 	struct signin_source rejected; /* a source ADFS rejected (saved) */
 	bool signed_in;          /* an SSO session exists (cookies or sessions) */
 	usec_t sso_since;        /* wall clock of the last password round */
+	/* What the horizon (session/horizon.h) learns of the SSO: */
+	usec_t sso_alive_at;     /* the last round that got an assertion */
+	usec_t sso_lifetime_seen; /* an SSO seen ending this long after it
+				   * began (0: none seen, or one outlived it) */
+	bool mfa_at_signin;      /* the last password round asked a second
+				  * factor: the password alone cannot renew */
+	bool mfa_this_round;
 
 	/* From the configuration (signin_configure, again at reload). */
 	enum signin_auth auth;
@@ -77,8 +84,9 @@ const struct secret *signin_begin_round(struct signin *s, bool login);
 /* ADFS rejected the password: wiped, FAILED, never sent again; when it
  * came from a source, that source (this version of it) is rejected. */
 void signin_rejected(struct signin *s, const char *msg);
-/* Nothing can renew the SSO without the user. */
-void signin_sso_ended(struct signin *s, const char *msg);
+/* Nothing can renew the SSO without the user (a cookie round met the
+ * sign-in form at now: for forms, how long the SSO lasted is noted). */
+void signin_sso_ended(struct signin *s, const char *msg, usec_t now);
 /* A round failed for another reason (ADFS down): back to where it was. */
 void signin_round_failed(struct signin *s, const char *msg);
 /* An assertion came. posted_password: this round sent the password, so a
@@ -92,6 +100,10 @@ void signin_round_end(struct signin *s);
 void signin_logout(struct signin *s);
 /* A saved SSO session was restored at start. */
 void signin_restored(struct signin *s, usec_t sso_since);
+
+/* Whether a password is at hand for a round without the user: remembered
+ * or re-read from its source, and not rejected. */
+bool signin_password_at_hand(const struct signin *s);
 
 /* Whether a refresh may be asked for (no: the password was rejected). */
 bool signin_may_refresh(const struct signin *s);

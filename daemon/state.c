@@ -11,6 +11,12 @@ void state_save(const struct state *s)
 {
 	struct curl_slist *cookies = adfs_export_cookies(s->adfs);
 	const char **lines = NULL;
+	struct persist_sso sso = {
+		.since = s->signin->sso_since,
+		.alive_at = s->signin->sso_alive_at,
+		.lifetime_seen = s->signin->sso_lifetime_seen,
+		.mfa = s->signin->mfa_at_signin,
+	};
 	size_t n = 0;
 	int r;
 
@@ -27,7 +33,7 @@ void state_save(const struct state *s)
 			lines[n++] = l->data;
 	}
 	r = persist_save(s->dir, s->identity, s->store, s->plans, lines, n,
-			 s->signin->sso_since, &s->signin->rejected, now_wall());
+			 &sso, &s->signin->rejected, now_wall());
 	for (struct curl_slist *l = cookies; l; l = l->next)
 		explicit_bzero(l->data, strlen(l->data));
 	curl_slist_free_all(cookies);
@@ -60,13 +66,18 @@ int state_restore(const struct state *s, bool add_roles, usec_t min_remaining,
 	/* A rejected password file stays rejected across restarts. */
 	if (st.rejected.ref)
 		(void)signin_source_copy(&s->signin->rejected, &st.rejected);
+	/* What was seen of the SSO's lifetime is the ADFS farm's: kept
+	 * whether or not this session comes back. */
+	s->signin->sso_lifetime_seen = st.sso.lifetime_seen;
 	if (st.n_cookies &&
 	    adfs_import_cookies(s->adfs, (const char *const *)st.cookies,
 				st.n_cookies) < 0)
 		log_warning("Some saved ADFS cookies could not be restored");
 	valid = plans_restored(s->plans, s->store, now, min_remaining, jitter);
 	if (st.n_cookies || valid) {
-		signin_restored(s->signin, st.sso_since);
+		signin_restored(s->signin, st.sso.since);
+		s->signin->sso_alive_at = st.sso.alive_at;
+		s->signin->mfa_at_signin = st.sso.mfa;
 		s->store->signed_in = true;
 		free(s->store->user);
 		s->store->user = TAKE_PTR(st.user);

@@ -15,7 +15,7 @@ set -euo pipefail
 build=(
 	gcc libc6-dev make cmake pkg-config
 	libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libyaml-dev
-	libsystemd-dev libxml2-dev libjansson-dev libcmocka-dev
+	libsystemd-dev libxml2-dev libjansson-dev libcmocka-dev libkrb5-dev
 )
 # tests/integration/demo.py: the emulators and boto3 (Debian's python3),
 # the real AWS CLI for the administrator's `aws iam update-role`, openssl

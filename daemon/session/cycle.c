@@ -137,7 +137,7 @@ static void sso_ended(struct cycle *c, const char *msg)
 {
 	usec_t now = now_wall();
 
-	signin_sso_ended(c->s.signin, msg);
+	signin_sso_ended(c->s.signin, msg, now);
 	c->s.store->signed_in = false;
 	log_warning("%s", msg);
 	for (size_t i = 0; i < c->s.store->n_roles; i++) {

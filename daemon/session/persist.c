@@ -113,9 +113,11 @@ static int load_source(json_t *o, struct signin_source *ret)
 
 int persist_save(const char *state_dir, const char *identity,
 		 const struct store *s, const struct plans *p,
-		 const char *const *cookies, size_t n, usec_t sso_since,
+		 const char *const *cookies, size_t n,
+		 const struct persist_sso *sso,
 		 const struct signin_source *rejected, usec_t now)
 {
+	static const struct persist_sso none;
 	json_t *roles = json_array(), *jc = json_array(), *o;
 	char *text;
 	int r;
@@ -140,11 +142,16 @@ int persist_save(const char *state_dir, const char *identity,
 			return -ENOMEM;
 		}
 	}
-	o = json_pack("{s:i, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "version",
-		      PERSIST_VERSION, "identity", identity, "saved",
-		      time_or_null(now), "user",
+	if (!sso)
+		sso = &none;
+	o = json_pack("{s:i, s:s, s:o, s:o, s:o, s:o, s:I, s:b, s:o, s:o, s:o}",
+		      "version", PERSIST_VERSION, "identity", identity,
+		      "saved", time_or_null(now), "user",
 		      s->user ? json_string(s->user) : json_null(), "sso_since",
-		      time_or_null(sso_since), "cookies", jc, "roles", roles,
+		      time_or_null(sso->since), "sso_alive_at",
+		      time_or_null(sso->alive_at), "sso_lifetime_seen",
+		      (json_int_t)(sso->lifetime_seen / USEC_PER_SEC),
+		      "sso_mfa", sso->mfa, "cookies", jc, "roles", roles,
 		      "rejected_source", source_json(rejected));
 	if (!o)
 		return -ENOMEM;
@@ -269,11 +276,15 @@ int persist_load(const char *state_dir, const char *identity, usec_t now,
 	roles = json_object_get(o, "roles");
 	cookies = json_object_get(o, "cookies");
 	if (!json_is_array(roles) || !json_is_array(cookies) ||
-	    get_time(o, "sso_since", &st.sso_since) < 0 ||
+	    get_time(o, "sso_since", &st.sso.since) < 0 ||
+	    get_time(o, "sso_alive_at", &st.sso.alive_at) < 0 ||
 	    get_time(o, "saved", &st.saved) < 0) {
 		*ret_why = "it does not parse";
 		goto ignore;
 	}
+	st.sso.lifetime_seen =
+		get_u32(o, "sso_lifetime_seen", 366u * 86400u) * USEC_PER_SEC;
+	st.sso.mfa = json_is_true(json_object_get(o, "sso_mfa"));
 
 	if (load_source(json_object_get(o, "rejected_source"), &st.rejected) <
 	    0) {

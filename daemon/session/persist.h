@@ -18,11 +18,20 @@
 #define PERSIST_VERSION 1
 #define PERSIST_MAX_SIZE (2u * 1024u * 1024u)
 
+/* What the sign-in knows of its ADFS SSO session (signin.h, the
+ * horizon's facts). */
+struct persist_sso {
+	usec_t since;         /* the last password sign-in */
+	usec_t alive_at;      /* the last cookie round that worked */
+	usec_t lifetime_seen; /* an SSO seen ending this long after it began */
+	bool mfa;             /* that sign-in asked a second factor */
+};
+
 struct persist_state {
 	char **cookies;  /* Netscape cookie-file lines; secrets: wiped */
 	size_t n_cookies;
 	char *user;
-	usec_t sso_since;
+	struct persist_sso sso;
 	usec_t saved;
 	struct signin_source rejected; /* a password source ADFS rejected */
 };
@@ -31,14 +40,15 @@ struct persist_state {
  * name, relying party and STS endpoint. Caller frees. */
 char *persist_identity(const struct conf *c);
 
-/* Writes the state. cookies: n lines (may be 0). rejected: the password
+/* Writes the state. cookies: n lines (may be 0). sso: NULL for none.
+ * rejected: the password
  * source ADFS rejected (NULL or no ref: none), by name and file version:
  * nothing derived from the password. */
 int persist_save(const char *state_dir, const char *identity,
 		 const struct store *s, const struct plans *p,
 		 const char *const *cookies, size_t n,
-		 usec_t sso_since, const struct signin_source *rejected,
-		 usec_t now);
+		 const struct persist_sso *sso,
+		 const struct signin_source *rejected, usec_t now);
 
 /* Reads the state. Roles are matched to s by ARN; when add_roles is set
  * (no `roles:` in the config) the saved roles are added to s. Credentials

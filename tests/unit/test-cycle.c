@@ -407,7 +407,7 @@ static void test_rejected_password_never_resent(void **state)
 	 * has none to send. */
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(persist_save(dir, "id", &F.store, &F.plans, NULL, 0,
-				      0, NULL, NOW),
+				      NULL, NULL, NOW),
 			 0);
 	assert_int_equal(persist_load(dir, "id", NOW, &restored, &rplans, true,
 				      &st, &why),

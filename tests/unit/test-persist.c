@@ -89,9 +89,15 @@ static void test_round_trip(void **state)
 					  .dev = 2049, .ino = 77,
 					  .mtime_ns = 1700000000123456789,
 					  .ctime_ns = 1700000000223456789 };
+	const struct persist_sso sso = {
+		.since = NOW - 60 * USEC_PER_SEC,
+		.alive_at = NOW - 30 * USEC_PER_SEC,
+		.lifetime_seen = 2 * USEC_PER_HOUR,
+		.mfa = true,
+	};
 
 	fill(&in, &pin);
-	assert_int_equal(persist_save(dir, ID, &in, &pin, cookies, 1, NOW - 60 * USEC_PER_SEC,
+	assert_int_equal(persist_save(dir, ID, &in, &pin, cookies, 1, &sso,
 				      &rejected, NOW),
 			 0);
 	(void)snprintf(p, sizeof(p), "%s/%s", dir, PERSIST_FILE);
@@ -121,7 +127,10 @@ static void test_round_trip(void **state)
 	assert_int_equal(st.n_cookies, 1);
 	assert_string_equal(st.cookies[0], cookies[0]);
 	assert_string_equal(st.user, "EXAMPLE\\alice");
-	assert_true(st.sso_since == NOW - 60 * USEC_PER_SEC);
+	assert_true(st.sso.since == NOW - 60 * USEC_PER_SEC);
+	assert_true(st.sso.alive_at == NOW - 30 * USEC_PER_SEC);
+	assert_true(st.sso.lifetime_seen == 2 * USEC_PER_HOUR);
+	assert_true(st.sso.mfa);
 	assert_string_equal(st.rejected.ref, "file:/home/a/pw");
 	assert_false(st.rejected.credential);
 	assert_true(st.rejected.dev == 2049 && st.rejected.ino == 77);
@@ -143,7 +152,7 @@ static void test_configured_roles_only(void **state)
 	const char *why;
 
 	fill(&in, &pin);
-	assert_int_equal(persist_save(dir, ID, &in, &pin, NULL, 0, 0, NULL, NOW), 0);
+	assert_int_equal(persist_save(dir, ID, &in, &pin, NULL, 0, NULL, NULL, NOW), 0);
 	/* Only role B is configured now: A's saved session is not adopted. */
 	assert_int_equal(roles_add(&out, &pout, "b", "arn:aws:iam::111122223333:role/B",
 					NULL, 3600),
@@ -173,7 +182,7 @@ static void test_ignored(void **state)
 	assert_null(why);
 
 	fill(&in, &pin);
-	assert_int_equal(persist_save(dir, ID, &in, &pin, NULL, 0, 0, NULL, NOW), 0);
+	assert_int_equal(persist_save(dir, ID, &in, &pin, NULL, 0, NULL, NULL, NOW), 0);
 	assert_int_equal(persist_load(dir, "other", NOW, &out, &pout, true, &st, &why), 0);
 	assert_non_null(why);
 	assert_non_null(strstr(why, "another configuration"));

@@ -60,6 +60,52 @@ static void test_remembered(void **state)
 	signin_clear(&s);
 }
 
+/* What the horizon learns: the SSO's start, the last round that worked,
+ * a lifetime seen ending early (and forgotten when one outlives it), and
+ * whether the password needed a second factor. */
+static void test_sso_facts(void **state)
+{
+	struct signin s = { 0 };
+	const usec_t h = USEC_PER_HOUR;
+
+	signin_configure(&s, SIGNIN_AUTH_FORMS, true, false);
+	signin_login(&s, pw("secret"), NULL);
+	assert_non_null(signin_begin_round(&s, true));
+	signin_mfa_pending(&s);
+	signin_mfa_answered(&s);
+	signin_succeeded(&s, true, 100 * h);
+	assert_true(s.mfa_at_signin);
+	assert_true(signin_password_at_hand(&s));
+	(void)signin_begin_round(&s, false);
+	signin_succeeded(&s, false, 101 * h);
+	assert_true(s.sso_since == 100 * h && s.sso_alive_at == 101 * h);
+	assert_true(s.mfa_at_signin); /* a cookie round changes nothing */
+	signin_sso_ended(&s, "ended", 102 * h);
+	assert_true(s.sso_lifetime_seen == 2 * h);
+	/* The next sign-in without a second factor, outliving 2 h. */
+	signin_login(&s, pw("secret"), NULL);
+	assert_non_null(signin_begin_round(&s, true));
+	signin_succeeded(&s, true, 200 * h);
+	assert_false(s.mfa_at_signin);
+	signin_succeeded(&s, false, 201 * h);
+	assert_true(s.sso_lifetime_seen == 2 * h);
+	signin_succeeded(&s, false, 203 * h);
+	assert_true(s.sso_lifetime_seen == 0);
+	/* Kerberos: no cookie lifetime is learnt from a missing ticket. */
+	signin_configure(&s, SIGNIN_AUTH_KERBEROS, false, false);
+	signin_sso_ended(&s, "no ticket", 204 * h);
+	assert_true(s.sso_lifetime_seen == 0);
+	/* A rejected password is not at hand. */
+	signin_configure(&s, SIGNIN_AUTH_FORMS, true, false);
+	signin_login(&s, pw("wrong"), NULL);
+	(void)signin_begin_round(&s, true);
+	signin_rejected(&s, "no");
+	assert_false(signin_password_at_hand(&s));
+	signin_logout(&s);
+	assert_true(s.sso_since == 0 && s.sso_alive_at == 0);
+	signin_clear(&s);
+}
+
 static void test_rejected(void **state)
 {
 	struct signin s = { 0 };
@@ -98,7 +144,7 @@ static void test_timer_rules(void **state)
 	assert_true(signin_timer_logs_in(&s));
 	/* Kerberos renews alone, even after the SSO ended. */
 	signin_configure(&s, SIGNIN_AUTH_KERBEROS, false, false);
-	signin_sso_ended(&s, "ended");
+	signin_sso_ended(&s, "ended", 10);
 	assert_int_equal(s.state, SIGNIN_NOT_SIGNED_IN);
 	assert_true(signin_timer_may_start(&s));
 	signin_configure(&s, SIGNIN_AUTH_FORMS, false, false);
@@ -175,6 +221,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_login_round),
 		cmocka_unit_test(test_remembered),
+		cmocka_unit_test(test_sso_facts),
 		cmocka_unit_test(test_rejected),
 		cmocka_unit_test(test_timer_rules),
 		cmocka_unit_test(test_rejected_source),
