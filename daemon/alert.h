@@ -40,3 +40,11 @@ int alert_raise(struct alert *a, enum alert_event ev, uint64_t key,
 void alert_clear(struct alert *a, enum alert_event ev);
 
 const char *alert_event_to_string(enum alert_event ev);
+
+/* s as an alert shows it (exported for the tests): each line through
+ * text_escape() (control characters, bidirectional overrides and bytes
+ * that are not UTF-8 made visible), newlines kept; with markup (a
+ * notification's body, where the spec allows a subset of HTML), & < and >
+ * as entities. A heap string the caller frees; NULL for NULL or no
+ * memory. */
+char *alert_text(const char *s, bool markup);

@@ -94,6 +94,31 @@ static void restore_state(struct manager *m)
 }
 
 
+/* A sign-in that ends needing the user (ADFS rejected the password, or
+ * the SSO ended and nothing can renew it) is told once per condition
+ * (the key: which of the two); signed in again, the alerts are withdrawn
+ * (docs/internals/alerts.md). m->signin.error is our text. */
+static void alert_signin(struct manager *m)
+{
+	enum signin_state st = m->signin.state;
+	char body[768];
+
+	if (st == SIGNIN_SIGNED_IN) {
+		alert_clear(m->alert, ALERT_SIGNIN_FAILED);
+		alert_clear(m->alert, ALERT_MFA_RENEWAL);
+		return;
+	}
+	if (st != SIGNIN_FAILED && st != SIGNIN_NOT_SIGNED_IN)
+		return;
+	(void)snprintf(body, sizeof(body),
+		       "%s\nRun 'adfs-credctl login' to sign in again.",
+		       m->signin.error ? m->signin.error
+		       : st == SIGNIN_FAILED ? "ADFS rejected the password"
+					     : "The ADFS session ended");
+	(void)alert_raise(m->alert, ALERT_SIGNIN_FAILED, (uint64_t)st, 0,
+			  "adfs-credd: sign-in needed", body);
+}
+
 static void on_cycle_ended(void *ud, int r, const char *summary)
 {
 	struct manager *m = ud;
@@ -106,6 +131,7 @@ static void on_cycle_ended(void *ud, int r, const char *summary)
 	m->mfa_hint = NULL;
 	manager_save_state(m);
 	manager_arm_timer(m);
+	alert_signin(m);
 	manager_update_status(m);
 	manager_tell_waiters(m, r, summary);
 }
@@ -416,6 +442,7 @@ int manager_start(struct manager *m)
 		r = manager_login_now(m, NULL, on_login_at_start, NULL);
 		if (r < 0 && r != -EACCES)
 			return r;
+		alert_signin(m); /* a source ADFS rejected before */
 	} else {
 		log_info("Not signed in: run 'adfs-credctl login'");
 	}
