@@ -33,6 +33,9 @@ check=(
 	strace gdb util-linux
 	# tests/integration/test_peers.py: ip(8) for its network namespaces.
 	iproute2
+	# tests/integration/test_alerts.py (sessionbus.py): a private session
+	# bus and dbusmock's notification server on it (python3-dbus with it).
+	dbus-daemon python3-dbusmock
 	# `make check-valgrind` (every daemon under memcheck).
 	valgrind
 	# scripts/lint.sh (static analysis).
