@@ -71,6 +71,7 @@ static const struct {
 	{ "exec", cmd_exec, "exec [ROLE] -- CMD [ARG...] run CMD with that environment" },
 	{ "credential-process", cmd_credential_process,
 	  "credential-process [ROLE] print credential_process JSON" },
+	{ "doctor", cmd_doctor, "doctor [--json]            check every step from config to daemon" },
 };
 
 static void usage(FILE *f)
@@ -126,7 +127,9 @@ int main(int argc, char **argv)
 	for (size_t k = 0; k < ELEMENTSOF(commands); k++) {
 		if (!streq(argv[optind], commands[k].name))
 			continue;
-		if (find_socket() < 0)
+		if (commands[k].fn == cmd_doctor)
+			cli_config_path = config_path;
+		else if (find_socket() < 0)
 			return EXIT_FAILURE;
 		curl_global_init(CURL_GLOBAL_DEFAULT);
 		r = commands[k].fn(argc - optind, argv + optind);

@@ -36,9 +36,7 @@ static bool is_wildcard(const struct sockdiag_listener *s)
 	return memcmp(s->addr, zero, s->family == AF_INET ? 4 : 16) == 0;
 }
 
-/* Whether listener s can take connections meant for host: the same
- * address, or a wildcard of the same family. */
-static bool covers(const struct sockdiag_listener *s, const char *host)
+bool cli_port_covers(const struct sockdiag_listener *s, const char *host)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
 	struct addrinfo *res = NULL;
@@ -81,7 +79,7 @@ int cli_check_ports(void)
 			struct passwd pwbuf, *pw = NULL;
 			char a[INET6_ADDRSTRLEN] = "?", names[1024];
 
-			if (v[k].uid == me || !covers(&v[k], l->host))
+			if (v[k].uid == me || !cli_port_covers(&v[k], l->host))
 				continue;
 			if (getpwuid_r(v[k].uid, &pwbuf, names, sizeof(names),
 				       &pw) != 0)

@@ -26,6 +26,10 @@ extern enum conf_password cli_pw_source;   /* from the config, if any */
 /* Copies l into *to under key (nothing when l is off). */
 void cli_listen_set(struct cli_listen *to, const char *key,
 		    const struct conf_listen *l);
+struct sockdiag_listener;
+/* Whether the listener s takes connections meant for host (the same
+ * address, or a wildcard of its family). */
+bool cli_port_covers(const struct sockdiag_listener *s, const char *host);
 /* Warns on stderr about every listener of cli_listens that another user
  * holds (a squatter would serve its own keys to our SDKs); returns how
  * many. */
@@ -62,3 +66,7 @@ int cmd_refresh(int argc, char **argv);
 int cmd_env(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_credential_process(int argc, char **argv);
+/* doctor loads the config itself (-c, else the default path): a broken
+ * one is its first finding, so main() does not load it first. */
+extern const char *cli_config_path;
+int cmd_doctor(int argc, char **argv);
