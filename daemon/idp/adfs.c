@@ -1,6 +1,7 @@
 #include "idp/adfs.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -274,6 +275,64 @@ struct curl_slist *adfs_export_cookies(struct adfs *a)
 	return list;
 }
 
+/* The expiry (seconds since the epoch, 0: a session cookie) of a jar
+ * line when it holds an ADFS authentication cookie: MSISAuth, or one of
+ * the MSISAuth1, MSISAuth2... pieces AD FS splits a large one into (not
+ * MSISAuthenticated, which only records when). -1 for other lines. The
+ * line is "domain TAB tailmatch TAB path TAB secure TAB expiry TAB name
+ * TAB value"; it is read in place, and nothing of the value is copied. */
+static long long auth_cookie_expiry(const char *line, size_t len)
+{
+	const char *f[7], *end = line + len, *p = line;
+	size_t n = 0, nlen;
+	long long exp = 0;
+
+	while (n < ELEMENTSOF(f)) {
+		f[n++] = p;
+		p = memchr(p, '\t', (size_t)(end - p));
+		if (!p)
+			break;
+		p++;
+	}
+	if (n < ELEMENTSOF(f))
+		return -1;
+	/* f[5] is the name, up to the tab before the value. */
+	nlen = (size_t)(f[6] - 1 - f[5]);
+	if (nlen < 8 || strncmp(f[5], "MSISAuth", 8) != 0)
+		return -1;
+	for (size_t i = 8; i < nlen; i++)
+		if (f[5][i] < '0' || f[5][i] > '9')
+			return -1;
+	for (const char *d = f[4]; d < f[5] - 1; d++) {
+		if (*d < '0' || *d > '9' || exp > (LLONG_MAX - 9) / 10)
+			return 0;
+		exp = exp * 10 + (*d - '0');
+	}
+	return exp;
+}
+
+usec_t adfs_sso_cookie_expiry(const struct adfs *a)
+{
+	const char *p = a->jar ? a->jar->data : NULL;
+	const char *end = p ? p + a->jar->len : NULL;
+	long long best = 0;
+
+	while (p && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		long long e = auth_cookie_expiry(p, len);
+
+		if (e == 0)
+			return 0; /* a session cookie: gone with the SSO */
+		if (e > best)
+			best = e;
+		p += len + 1;
+	}
+	if (best <= 0 || (unsigned long long)best > USEC_INFINITY / USEC_PER_SEC)
+		return 0;
+	return (usec_t)best * USEC_PER_SEC;
+}
+
 bool adfs_posted_password(const struct adfs *a)
 {
 	return a->posted_password;
@@ -369,8 +428,9 @@ static int form_body(struct adfs *a, const struct adfs_page *p,
 		const struct adfs_field *f = &p->fields[i];
 		const char *v = f->value;
 
-		/* "Keep me signed in" stays unticked: the SSO lifetime is
-		 * the administrator's choice, not ours. */
+		/* "Keep me signed in" is ticked only when the user opted in
+		 * (adfs.keep_me_signed_in): it makes the SSO cookie
+		 * persistent, for AD FS's KmsiLifetimeMins. Sent below. */
 		if (strcasecmp(f->name, "Kmsi") == 0)
 			continue;
 		if (is_password_field(f->name))
@@ -382,6 +442,11 @@ static int form_body(struct adfs *a, const struct adfs_page *p,
 			v = strempty((*a->conf)->adfs.username);
 		r = http_form_append(b, f->name, v, strlen(v));
 	}
+	/* AD FS ignores Kmsi unless its farm has EnableKmsi; the login
+	 * page's checkbox may be hidden or absent then. */
+	if (r == 0 && p->kind == ADFS_PAGE_LOGIN &&
+	    (*a->conf)->adfs.keep_me_signed_in)
+		r = http_form_append(b, "Kmsi", "true", 4);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(b);

@@ -67,6 +67,12 @@ int adfs_import_cookies(struct adfs *a, const char *const *lines, size_t n);
 void adfs_cancel(struct adfs *a);
 /* Forgets every cookie (logout). */
 void adfs_forget(struct adfs *a);
+/* The wall-clock expiry of the persistent ADFS authentication cookie in
+ * the jar (MSISAuth, or the latest-expiring MSISAuth<n> piece): what
+ * "Keep me signed in" (adfs.keep_me_signed_in) got. 0 when there is none,
+ * or when it is a session cookie (no Kmsi: the SSO lasts AD FS's
+ * WebSsoLifetime, which the cookie does not tell). */
+usec_t adfs_sso_cookie_expiry(const struct adfs *a);
 /* Whether the last round posted the password (a new SSO session), rather
  * than getting the assertion with cookies alone. */
 bool adfs_posted_password(const struct adfs *a);

@@ -134,8 +134,23 @@ def load_world(path):
     a.setdefault("company_name", "Example Corp")
     a.setdefault("idp_initiated_signon", True)
     a["sso_lifetime"] = _int_in(a, "sso_lifetime", 1, 10 * 365 * 86400, 28800, "adfs")
+    # Keep me signed in, by our names or by AD FS's own (Set-AdfsProperties
+    # -EnableKmsi, -KmsiLifetimeMins, default 1440 minutes = 1 day).
+    if "EnableKmsi" in a:
+        _want(isinstance(a["EnableKmsi"], bool), "adfs.EnableKmsi must be a boolean")
+        _want(a.get("kmsi_enabled", a["EnableKmsi"]) == a["EnableKmsi"],
+              "adfs.EnableKmsi and adfs.kmsi_enabled disagree")
+        a["kmsi_enabled"] = a["EnableKmsi"]
+    if "KmsiLifetimeMins" in a:
+        mins = _int_in(a, "KmsiLifetimeMins", 1, 10 * 365 * 1440, 1440, "adfs")
+        _want(a.get("kmsi_lifetime", mins * 60) == mins * 60,
+              "adfs.KmsiLifetimeMins and adfs.kmsi_lifetime disagree")
+        a["kmsi_lifetime"] = mins * 60
     a.setdefault("kmsi_enabled", False)
+    _want(isinstance(a["kmsi_enabled"], bool), "adfs.kmsi_enabled must be a boolean")
     a["kmsi_lifetime"] = _int_in(a, "kmsi_lifetime", 1, 10 * 365 * 86400, 86400, "adfs")
+    a["EnableKmsi"] = a["kmsi_enabled"]
+    a["KmsiLifetimeMins"] = max(1, a["kmsi_lifetime"] // 60)
     a["token_lifetime"] = _int_in(a, "token_lifetime", 1, 86400 * 7, 3600, "adfs")
     a["confirmation_lifetime"] = _int_in(a, "confirmation_lifetime", 1, 86400, 300, "adfs")
     a.setdefault("absolute_redirects", False)
