@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "idp/kerberos.h"
 #include "password.h"
 #include "session/persist.h"
 #include "session/token.h"
@@ -53,18 +54,30 @@ void manager_tell_waiters(struct manager *m, int r, const char *message)
 	}
 }
 
+/* The daemon holds a password it may send again: remembered, typed (not
+ * from a file), and not rejected. Then `login` asks only for the second
+ * factor. */
+static bool password_held(const struct manager *m)
+{
+	return m->signin.password && m->signin.remember &&
+	       m->signin.state != SIGNIN_FAILED &&
+	       m->conf->adfs.password == CONF_PASSWORD_PROMPT &&
+	       m->conf->adfs.auth == CONF_AUTH_FORMS;
+}
+
 /* A login from the configured source or with password (taken). */
 int manager_login_now(struct manager *m, struct secret *password_take,
 		      manager_cycle_fn fn, void *userdata)
 {
 	_cleanup_(secret_freep) struct secret *pw = password_take;
 	struct signin_source from = { 0 };
+	bool held = !pw && password_held(m);
 	char why[256] = "";
 	int r;
 
 	if (cycle_running(m->cycle))
 		return -EBUSY;
-	if (!pw && m->conf->adfs.auth != CONF_AUTH_KERBEROS) {
+	if (!pw && !held && m->conf->adfs.auth != CONF_AUTH_KERBEROS) {
 		r = password_read_source(m->conf, &pw, &from, why, sizeof(why));
 		if (r >= 0 && signin_source_blocked(&m->signin, &from)) {
 			/* Lockout safety across restarts and reloads: the
@@ -91,7 +104,9 @@ int manager_login_now(struct manager *m, struct secret *password_take,
 		}
 		m->pw_error[0] = '\0';
 	}
-	signin_login(&m->signin, TAKE_PTR(pw), from.ref ? &from : NULL);
+	/* A held password stays as it is (ADFS has not rejected it). */
+	if (!held)
+		signin_login(&m->signin, TAKE_PTR(pw), from.ref ? &from : NULL);
 	signin_source_clear(&from);
 	/* A login that somebody waits on can relay a second factor. */
 	r = cycle_start(m->cycle, "", true, fn && userdata, false);
@@ -107,7 +122,7 @@ int manager_login(struct manager *m, struct secret *password_take,
 
 	if ((!pw || pw->len == 0) &&
 	    m->conf->adfs.password == CONF_PASSWORD_PROMPT &&
-	    m->conf->adfs.auth != CONF_AUTH_KERBEROS)
+	    m->conf->adfs.auth != CONF_AUTH_KERBEROS && !password_held(m))
 		return -EINVAL;
 	if (pw && pw->len == 0)
 		pw = secret_free(pw);
@@ -198,10 +213,73 @@ int manager_logout(struct manager *m)
 	return 0;
 }
 
+struct horizon manager_horizon(struct manager *m, usec_t now,
+			       usec_t *ret_ticket_renew_till)
+{
+	const struct signin *s = &m->signin;
+	struct horizon_facts f = {
+		.state = s->state,
+		.auth = s->auth,
+		.password_at_hand = signin_password_at_hand(s),
+		.mfa_at_signin = s->mfa_at_signin,
+		.sso_since = s->sso_since,
+		.sso_lifetime = m->conf->adfs.sso_lifetime,
+		.sso_lifetime_seen = s->sso_lifetime_seen,
+		.sso_alive_at = s->sso_alive_at,
+		.kmsi_expiry = adfs_sso_cookie_expiry(m->adfs),
+	};
+	usec_t renew_till = 0;
+
+	/* Read each time: kinit, kinit -R or sssd may have renewed it. */
+	if (s->auth == SIGNIN_AUTH_KERBEROS &&
+	    kerberos_tgt_times(&f.ticket_end, &renew_till) < 0)
+		f.ticket_end = renew_till = 0;
+	if (f.ticket_end && f.ticket_end <= now)
+		f.ticket_end = renew_till = 0;
+	if (ret_ticket_renew_till)
+		*ret_ticket_renew_till = renew_till;
+	return horizon_of(&f);
+}
+
+/* How long the next renewal of r gets: what the last one got, else its
+ * known maximum, else STS's default hour. */
+usec_t manager_renewal_length(const struct role_session *r)
+{
+	uint32_t d = r->duration_used ? r->duration_used
+		     : r->max_duration ? r->max_duration
+				       : 3600;
+
+	return (usec_t)d * USEC_PER_SEC;
+}
+
+static usec_t served_until(const struct horizon *h,
+			   const struct role_session *r, usec_t now)
+{
+	usec_t exp = role_has_valid_creds(r, now) ? r->creds->expiration : 0;
+
+	return horizon_served_until(h, exp, manager_renewal_length(r), now);
+}
+
+int manager_check(struct manager *m, const char *role, usec_t need,
+		  char *buf, size_t n)
+{
+	struct role_session *r =
+		role ? store_find(&m->store, role) : store_default(&m->store);
+	usec_t now = now_wall();
+	struct horizon h;
+
+	if (!r)
+		return -ENOENT;
+	h = manager_horizon(m, now, NULL);
+	return horizon_check(&h, r->name, role_has_valid_creds(r, now),
+			     served_until(&h, r, now), need, now, buf, n);
+}
+
 int manager_status(struct manager *m, struct manager_status *ret)
 {
 	struct manager_role_status *v;
-	usec_t now = now_wall();
+	usec_t now = now_wall(), renew_till = 0;
+	struct horizon h = manager_horizon(m, now, &renew_till);
 
 	v = calloc(m->store.n_roles ? m->store.n_roles : 1, sizeof(*v));
 	if (!v)
@@ -218,6 +296,7 @@ int manager_status(struct manager *m, struct manager_status *ret)
 			.max_duration = r->max_duration,
 			.max_source = r->max_source,
 			.next_refresh = m->plans.v[i].next_refresh,
+			.served_until = served_until(&h, r, now),
 			.last_error = r->last_error,
 		};
 	}
@@ -226,6 +305,13 @@ int manager_status(struct manager *m, struct manager_status *ret)
 		.user = m->store.user,
 		.error = m->signin.error,
 		.mfa_push = m->mfa_push,
+		.password_held = password_held(m),
+		.horizon = h,
+		.sso_expires = h.by == HORIZON_SSO || h.by == HORIZON_KMSI
+				       ? h.until
+				       : 0,
+		.ticket_renew_till = renew_till,
+		.now = now,
 		.roles = v,
 		.n_roles = m->store.n_roles,
 	};

@@ -51,6 +51,10 @@ struct manager {
 
 	bool mfa_push;           /* valid in SIGNIN_MFA_PENDING */
 	char *mfa_hint;
+	/* The horizon each of these was done for (its end), so each
+	 * happens once per horizon: the last-call refresh and the warning
+	 * notify.before ahead of it (manager.c). */
+	usec_t last_call_for, warned_for;
 	char pw_error[256];      /* the password-source error last logged */
 	struct waiter *waiters;
 	sd_event_source *sigterm, *sigint, *sighup;
@@ -61,6 +65,8 @@ extern const struct refresh_random manager_jitter;
 
 void manager_save_state(struct manager *m);
 void manager_arm_timer(struct manager *m);
+/* When role i's next renewal is worth how long it gets (manager-api.c). */
+usec_t manager_renewal_length(const struct role_session *r);
 void manager_reload(struct manager *m);
 void manager_update_status(struct manager *m);
 /* The end of a cycle reaches every waiter once (then they are gone). */

@@ -49,19 +49,158 @@ static void configure_signin(struct manager *m)
 }
 
 
+/* The last-call refresh (session/horizon.h): the time, before the
+ * horizon h, of the last renewal that gains enough for some role; 0 when
+ * none does. seen_at: the moment to judge from (just before the call,
+ * when asking whether it is due). */
+static usec_t last_call(struct manager *m, const struct horizon *h,
+			usec_t seen_at)
+{
+	usec_t t = 0;
+
+	for (size_t i = 0; i < m->store.n_roles; i++) {
+		const struct role_session *r = &m->store.roles[i];
+		usec_t exp = role_has_valid_creds(r, seen_at)
+				     ? r->creds->expiration
+				     : 0,
+		       lc = horizon_last_call(h, exp,
+					      manager_renewal_length(r),
+					      m->plans.v[i].next_refresh,
+					      seen_at);
+
+		if (lc && (!t || lc < t))
+			t = lc;
+	}
+	return t;
+}
+
+/* When the horizon wants the timer: the warning notify.before ahead of
+ * it, and the last-call refresh; USEC_INFINITY for neither. */
+static usec_t horizon_wakeup(struct manager *m, usec_t now)
+{
+	struct horizon h = manager_horizon(m, now, NULL);
+	usec_t w = USEC_INFINITY, before = m->conf->notify.before, lc;
+
+	if (h.by == HORIZON_NONE || h.until == USEC_INFINITY)
+		return USEC_INFINITY;
+	if (m->warned_for != h.until)
+		w = h.until > before ? h.until - before : 0;
+	lc = m->last_call_for != h.until ? last_call(m, &h, now) : 0;
+	if (lc && lc < w)
+		w = lc;
+	return w;
+}
+
 /* The refresh timer is wanted at the earliest time any role needs us;
  * not while a cycle runs (its end arms it again). */
 void manager_arm_timer(struct manager *m)
 {
+	usec_t now = now_wall(), when, h;
 	bool can = !cycle_running(m->cycle) &&
 		   signin_timer_may_start(&m->signin);
 
-	if (cycle_running(m->cycle))
+	if (cycle_running(m->cycle)) {
 		schedule_disarm(m->schedule);
-	else
-		schedule_arm(m->schedule,
-			     plans_next_wakeup(&m->plans, &m->store,
-					       now_wall(), can));
+		return;
+	}
+	when = plans_next_wakeup(&m->plans, &m->store, now, can);
+	h = can ? horizon_wakeup(m, now) : USEC_INFINITY;
+	schedule_arm(m->schedule, h < when ? h : when);
+}
+
+/* "17:30", or "Fri 17:30" when not today (local time: for people). */
+static const char *local_time(char buf[static 16], usec_t t, usec_t now)
+{
+	time_t s = (time_t)(t / USEC_PER_SEC), n = (time_t)(now / USEC_PER_SEC);
+	struct tm tm, tn;
+
+	if (!localtime_r(&s, &tm) || !localtime_r(&n, &tn) ||
+	    strftime(buf, 16,
+		     tm.tm_yday == tn.tm_yday && tm.tm_year == tn.tm_year
+			     ? "%H:%M"
+			     : "%a %H:%M",
+		     &tm) == 0)
+		(void)snprintf(buf, 16, "?");
+	return buf;
+}
+
+/* The earliest served_until of the roles that hold credentials. */
+static usec_t served_until_min(struct manager *m, const struct horizon *h,
+			       usec_t now)
+{
+	usec_t t = USEC_INFINITY;
+
+	for (size_t i = 0; i < m->store.n_roles; i++) {
+		const struct role_session *r = &m->store.roles[i];
+		usec_t s;
+
+		if (!role_has_valid_creds(r, now))
+			continue;
+		s = horizon_served_until(h, r->creds->expiration,
+					 manager_renewal_length(r), now);
+		if (s < t)
+			t = s;
+	}
+	return t;
+}
+
+/* notify.before ahead of the horizon: tell the user once per horizon. */
+static void warn_human_soon(struct manager *m, const struct horizon *h,
+			    usec_t now)
+{
+	char until[16], served[16], body[512];
+	usec_t s = served_until_min(m, h, now);
+	const char *what = h->by == HORIZON_KMSI ? "the keep-me-signed-in "
+						   "cookie expires"
+			   : h->by == HORIZON_KERBEROS
+				   ? "the Kerberos ticket ends (kinit renews it)"
+				   : "the ADFS sign-in session ends";
+
+	m->warned_for = h->until;
+	(void)local_time(until, h->until, now);
+	if (s != USEC_INFINITY)
+		(void)local_time(served, s, now);
+	(void)snprintf(body, sizeof(body),
+		       "Renewal needs you after %s, when %s.%s%s%s\n"
+		       "Run 'adfs-credctl login' before then to keep jobs "
+		       "running.",
+		       until, what,
+		       s != USEC_INFINITY ? " Credentials are served until "
+					  : "",
+		       s != USEC_INFINITY ? served : "",
+		       s != USEC_INFINITY ? "." : "");
+	log_warning("Renewal needs a person after %s (%s, %s)", until,
+		    horizon_by_to_string(h->by),
+		    horizon_source_to_string(h->source));
+	(void)alert_raise(m->alert, ALERT_HUMAN_SOON, h->until / USEC_PER_SEC,
+			  h->until, "adfs-credd: sign in again soon", body);
+}
+
+/* The timer fired: what the horizon wants now. Returns true when it
+ * started the last-call refresh. */
+static bool horizon_due(struct manager *m, usec_t now)
+{
+	struct horizon h = manager_horizon(m, now, NULL);
+	usec_t before = m->conf->notify.before, lc;
+
+	if (h.by == HORIZON_NONE || h.until == USEC_INFINITY)
+		return false;
+	if (m->warned_for != h.until && now + before >= h.until)
+		warn_human_soon(m, &h, now);
+	if (m->last_call_for == h.until || h.until <= HORIZON_LAST_CALL ||
+	    now < h.until - HORIZON_LAST_CALL || now >= h.until)
+		return false;
+	/* Judged as just before the call: is it worth it for a role? */
+	lc = last_call(m, &h, h.until - HORIZON_LAST_CALL - 1);
+	m->last_call_for = h.until;
+	if (!lc || cycle_running(m->cycle))
+		return false;
+	log_info("The last renewal before the %s ends: refreshing every role "
+		 "now",
+		 h.by == HORIZON_KERBEROS ? "Kerberos ticket"
+		 : h.by == HORIZON_KMSI   ? "keep-me-signed-in cookie"
+					  : "ADFS SSO");
+	return cycle_start(m->cycle, "", false, false, false) == 0;
 }
 
 static struct state state_of(struct manager *m)
@@ -205,6 +344,9 @@ static void on_schedule(void *userdata)
 	int r;
 
 	plans_expire(&m->store, now);
+	if (!cycle_running(m->cycle) && signin_timer_may_start(&m->signin) &&
+	    horizon_due(m, now))
+		return;
 	if (cycle_running(m->cycle) || !signin_timer_may_start(&m->signin) ||
 	    !plans_any_due(&m->plans, &m->store, now)) {
 		manager_arm_timer(m);
@@ -464,12 +606,36 @@ int manager_take_control_fd(struct manager *m)
 	return listen_take(&m->listen, "control");
 }
 
+/* The horizon for STATUS=: "renewable until 17:30 (sso), served until
+ * 21:25", or "renews without you (password)". */
+static const char *horizon_line(struct manager *m, usec_t now,
+				char buf[static 96])
+{
+	struct horizon h = manager_horizon(m, now, NULL);
+	usec_t s = served_until_min(m, &h, now);
+	char until[16], served[16];
+
+	if (h.until == USEC_INFINITY)
+		(void)snprintf(buf, 96, "renews without you (%s)",
+			       horizon_by_to_string(h.by));
+	else if (h.by == HORIZON_NONE)
+		(void)snprintf(buf, 96, "renewal needs you");
+	else
+		(void)snprintf(buf, 96, "renewable until %s (%s)%s%s",
+			       local_time(until, h.until, now),
+			       horizon_by_to_string(h.by),
+			       s != USEC_INFINITY ? ", served until " : "",
+			       s != USEC_INFINITY ? local_time(served, s, now)
+						  : "");
+	return buf;
+}
+
 /* STATUS= for `systemctl --user status`: a line a person reads. */
 void manager_update_status(struct manager *m)
 {
 	usec_t now = now_wall(), next = plans_next_refresh(&m->plans);
 	size_t valid = 0;
-	char hm[8] = "-";
+	char hm[8] = "-", line[96];
 
 	for (size_t i = 0; i < m->store.n_roles; i++)
 		if (role_has_valid_creds(&m->store.roles[i], now))
@@ -488,8 +654,9 @@ void manager_update_status(struct manager *m)
 		if (!esc)
 			break;
 		(void)sd_notifyf(0, "STATUS=signed in as %s; %zu role%s valid; "
-				    "next refresh %s",
-				 esc, valid, valid == 1 ? "" : "s", hm);
+				    "next refresh %s; %s",
+				 esc, valid, valid == 1 ? "" : "s", hm,
+				 horizon_line(m, now, line));
 		break;
 	}
 	case SIGNIN_SIGNING_IN:

@@ -12,6 +12,7 @@
 
 #include "conf/conf.h"
 #include "idp/saml.h"
+#include "session/horizon.h"
 #include "session/store.h"
 #include "signin.h"
 #include "util/secret.h"
@@ -40,8 +41,9 @@ const char *manager_state_dir(const struct manager *m);
 int manager_take_control_fd(struct manager *m);
 
 /* Signs in with password (taken; NULL = from the configured file or
- * credential), assumes every role, then calls fn. -EINVAL: the password is
- * empty and the configuration prompts for it. */
+ * credential, or the remembered one the daemon holds: password_held in
+ * the status), assumes every role, then calls fn. -EINVAL: the password
+ * is empty, the configuration prompts for it and none is held. */
 int manager_login(struct manager *m, struct secret *password_take,
 		  manager_cycle_fn fn, void *userdata);
 /* Answers a pending second factor (code_take: the OTP, NULL for push)
@@ -68,6 +70,7 @@ struct manager_role_status {
 	uint32_t duration, max_duration;
 	enum max_source max_source;
 	usec_t next_refresh;   /* 0 when none planned */
+	usec_t served_until;   /* USEC_INFINITY: unbounded; 0: nothing */
 	const char *last_error;
 };
 
@@ -75,12 +78,27 @@ struct manager_status {
 	enum signin_state signin;
 	const char *user, *error;
 	bool mfa_push;         /* in SIGNIN_MFA_PENDING */
+	bool password_held;    /* login may send the password it holds */
+	struct horizon horizon; /* how long renewal goes on without a person */
+	usec_t sso_expires;    /* the SSO's end (cookie or lifetime); 0 */
+	usec_t ticket_renew_till; /* Kerberos: the TGT's renew-till; 0 */
+	usec_t now;            /* the daemon's wall clock */
 	struct manager_role_status *roles;
 	size_t n_roles;
 };
 
 int manager_status(struct manager *m, struct manager_status *ret);
 void manager_status_clear(struct manager_status *s);
+
+/* The unattended horizon now (session/horizon.h); ret_ticket_renew_till
+ * may be NULL. */
+struct horizon manager_horizon(struct manager *m, usec_t now,
+			       usec_t *ret_ticket_renew_till);
+/* Whether role (NULL: the default) will be served for need from now
+ * without a person: 1 yes, 0 no with the reason in buf. -ENOENT: no such
+ * role. */
+int manager_check(struct manager *m, const char *role, usec_t need,
+		  char *buf, size_t n);
 
 /* What `env` prints. -ENXIO: the ECS endpoint is off; -ENOENT: no such
  * role. *ret_role: the role (borrowed, NULL when none), ret_url and

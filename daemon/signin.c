@@ -125,12 +125,14 @@ void signin_rejected(struct signin *s, const char *msg)
 
 void signin_sso_ended(struct signin *s, const char *msg, usec_t now)
 {
-	/* A persistent (keep me signed in) cookie outlives the SSO
-	 * lifetime: only a shorter end than configured is of use, and
-	 * the horizon takes only that. */
+	/* It ended between the last round that worked and now: the
+	 * lower bound is what the next SSO is trusted for, so the last
+	 * renewal planned before its end still finds it alive. Only a
+	 * shorter one than configured counts (session/horizon.c): a
+	 * persistent (keep me signed in) cookie outlives the lifetime. */
 	if (s->auth == SIGNIN_AUTH_FORMS && s->signed_in && s->sso_since &&
-	    now > s->sso_since)
-		s->sso_lifetime_seen = now - s->sso_since;
+	    s->sso_alive_at > s->sso_since)
+		s->sso_lifetime_seen = s->sso_alive_at - s->sso_since;
 	s->state = SIGNIN_NOT_SIGNED_IN;
 	s->signed_in = false;
 	set_error(s, msg);
@@ -150,10 +152,10 @@ void signin_succeeded(struct signin *s, bool posted_password, usec_t now)
 		s->mfa_at_signin = s->mfa_this_round;
 	}
 	s->sso_alive_at = now;
-	/* An SSO outlived the end seen before: that one ended early. */
+	/* This SSO outlives what was seen before: the bound moves up. */
 	if (s->sso_lifetime_seen && s->sso_since &&
 	    now - s->sso_since > s->sso_lifetime_seen)
-		s->sso_lifetime_seen = 0;
+		s->sso_lifetime_seen = now - s->sso_since;
 	s->state = SIGNIN_SIGNED_IN;
 	s->signed_in = true;
 	set_error(s, NULL);

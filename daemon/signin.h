@@ -48,8 +48,10 @@ struct signin {
 	usec_t sso_since;        /* wall clock of the last password round */
 	/* What the horizon (session/horizon.h) learns of the SSO: */
 	usec_t sso_alive_at;     /* the last round that got an assertion */
-	usec_t sso_lifetime_seen; /* an SSO seen ending this long after it
-				   * began (0: none seen, or one outlived it) */
+	usec_t sso_lifetime_seen; /* the SSOs ADFS gives last at least
+				   * this long, learnt from one seen ending
+				   * (its last working round) and raised by
+				   * any that outlives it; 0: none seen */
 	bool mfa_at_signin;      /* the last password round asked a second
 				  * factor: the password alone cannot renew */
 	bool mfa_this_round;

@@ -68,7 +68,9 @@ static const struct {
 	{ "roles", cmd_roles, "roles                      roles the last assertion offered" },
 	{ "refresh", cmd_refresh, "refresh [ROLE]             refresh now and wait" },
 	{ "env", cmd_env, "env [ROLE] [--scoped]      export lines for SDKs (or --token-file)" },
-	{ "exec", cmd_exec, "exec [ROLE] -- CMD [ARG...] run CMD with that environment" },
+	{ "exec", cmd_exec, "exec [--require DURATION] [ROLE] -- CMD [ARG...]\n"
+	  "                             run CMD with that environment" },
+	{ "check", cmd_check, "check [ROLE] --for DURATION  served that long without you?" },
 	{ "credential-process", cmd_credential_process,
 	  "credential-process [ROLE] print credential_process JSON" },
 	{ "doctor", cmd_doctor, "doctor [--json]            check every step from config to daemon" },

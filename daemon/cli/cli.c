@@ -91,7 +91,8 @@ int cli_call(const char *method, const char *path, const char *query_role,
 		_cleanup_free_ char *esc = NULL;
 
 		if (url_escape(query_role, strlen(query_role), &esc) < 0 ||
-		    asprintf(&url, "http://localhost%s?role=%s", path, esc) < 0)
+		    asprintf(&url, "http://localhost%s%crole=%s", path,
+			     strchr(path, '?') ? '&' : '?', esc) < 0)
 			url = NULL;
 	} else if (asprintf(&url, "http://localhost%s", path) < 0) {
 		url = NULL;

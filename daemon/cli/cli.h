@@ -17,6 +17,10 @@ struct cli_listen {
 	uint16_t port;
 };
 
+/* Exit statuses beyond 0 and 1 (adfs-credctl(1) EXIT STATUS). */
+#define CLI_EXIT_USAGE 2       /* bad arguments, no such role */
+#define CLI_EXIT_NOT_RUNNING 3 /* no daemon on the control socket */
+
 /* Set by main() before a subcommand runs. */
 extern struct cli_listen cli_listens[2];   /* from the config, if any */
 extern char *cli_socket_path;              /* the control socket */
@@ -56,6 +60,14 @@ void cli_print_status(json_t *o);
 int cli_read_secret_line(FILE *in, const char *prompt, const char *what,
 			 struct secret **ret);
 
+/* A duration argument ("8h", "90m", seconds), 1 s .. a year. */
+int cli_parse_duration(const char *s, usec_t *ret);
+/* Asks the daemon whether role (NULL: the default) will be served for
+ * need without a person; prints the answer (to stderr when not, to
+ * stdout unless quiet when so). Returns the exit status: 0, 1 when it
+ * will not, CLI_EXIT_USAGE, CLI_EXIT_NOT_RUNNING. */
+int cli_check_horizon(const char *role, usec_t need, bool quiet);
+
 /* The subcommands: argv[0] is the subcommand's name; they return an exit
  * status. */
 int cmd_login(int argc, char **argv);
@@ -70,3 +82,4 @@ int cmd_credential_process(int argc, char **argv);
  * one is its first finding, so main() does not load it first. */
 extern const char *cli_config_path;
 int cmd_doctor(int argc, char **argv);
+int cmd_check(int argc, char **argv);

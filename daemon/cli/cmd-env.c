@@ -100,15 +100,44 @@ int cmd_exec(int argc, char **argv)
 		"AWS_SESSION_TOKEN",  "AWS_PROFILE",
 		"AWS_DEFAULT_PROFILE",
 	};
+	static const struct option options[] = {
+		{ "require", required_argument, NULL, 'r' },
+		{}
+	};
+	static const char usage[] = "usage: exec [--require DURATION] [ROLE] "
+				    "-- CMD [ARG...]";
 	_cleanup_free_ char *uri = NULL;
 	const char *role = NULL;
+	usec_t need = 0;
 	json_t *o = NULL;
-	int i = 1;
+	int c, i;
 
+	/* '+': stop at ROLE or at "--"; what follows is the command's. */
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:r:", options, NULL)) >= 0) {
+		if (c != 'r')
+			return cli_fail("%s", usage), CLI_EXIT_USAGE;
+		if (cli_parse_duration(optarg, &need) < 0)
+			return cli_fail("--require takes a duration like 8h, "
+					"90m or 3600 (seconds), up to a year: "
+					"'%s'",
+					optarg),
+			       CLI_EXIT_USAGE;
+	}
+	i = optind;
+	if (i > 1 && streq(argv[i - 1], "--"))
+		i--; /* getopt took the "--" */
 	if (i < argc && !streq(argv[i], "--"))
 		role = argv[i++];
 	if (i >= argc || !streq(argv[i], "--") || i + 1 >= argc)
-		return cli_fail("usage: exec [ROLE] -- CMD [ARG...]");
+		return cli_fail("%s", usage), CLI_EXIT_USAGE;
+	/* A job that cannot finish is not started (issue 16). */
+	if (need) {
+		c = cli_check_horizon(role, need, true);
+		if (c != EXIT_SUCCESS)
+			return c;
+	}
 	if (get_env(role, &uri, &o) < 0)
 		return EXIT_FAILURE;
 	/* Exactly one URI and one token variable: SDKs disagree on which

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -70,6 +71,12 @@ static json_t *json_time(usec_t t)
 	return t ? json_string(format_iso8601(b, t)) : json_null();
 }
 
+/* A time that may be unbounded (USEC_INFINITY) or none (0): null. */
+static json_t *json_until(usec_t t)
+{
+	return t == USEC_INFINITY ? json_null() : json_time(t);
+}
+
 static json_t *status_json(struct manager *m)
 {
 	struct manager_status st;
@@ -83,7 +90,8 @@ static json_t *status_json(struct manager *m)
 
 		(void)json_array_append_new(
 			roles,
-			json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:s, s:o, s:o}",
+			json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:s, s:o, s:o, "
+				  "s:o}",
 				  "name", r->name, "arn", r->arn, "state",
 				  role_state_to_string(r->state), "expires",
 				  json_time(r->expires), "duration",
@@ -91,6 +99,7 @@ static json_t *status_json(struct manager *m)
 				  (json_int_t)r->max_duration, "max_source",
 				  max_source_to_string(r->max_source),
 				  "next_refresh", json_time(r->next_refresh),
+				  "served_until", json_until(r->served_until),
 				  "last_error",
 				  r->last_error ? json_string(r->last_error)
 						: json_null()));
@@ -99,9 +108,28 @@ static json_t *status_json(struct manager *m)
 		      st.signin == SIGNIN_SIGNED_IN, "state",
 		      signin_state_to_string(st.signin), "user",
 		      st.user ? json_string(st.user) : json_null(),
-		      "sso_expires", json_null(), "error",
+		      "sso_expires", json_time(st.sso_expires), "error",
 		      st.error ? json_string(st.error) : json_null(), "roles",
 		      roles);
+	(void)json_object_set_new(o, "password_held",
+				  json_boolean(st.password_held));
+	/* The horizon: renewable_until null with renewable_by "password"
+	 * is unbounded; with "none", nothing renews without a person. */
+	if (o &&
+	    (json_object_set_new(o, "renewable_until",
+				 json_until(st.horizon.until)) < 0 ||
+	     json_object_set_new(
+		     o, "renewable_by",
+		     json_string(horizon_by_to_string(st.horizon.by))) < 0 ||
+	     json_object_set_new(o, "renewable_source",
+				 json_string(horizon_source_to_string(
+					 st.horizon.source))) < 0 ||
+	     json_object_set_new(o, "kerberos_renew_till",
+				 json_time(st.ticket_renew_till)) < 0 ||
+	     json_object_set_new(o, "now", json_time(st.now)) < 0)) {
+		json_decref(o);
+		o = NULL;
+	}
 	manager_status_clear(&st);
 	return o;
 }
@@ -261,6 +289,34 @@ static enum MHD_Result do_roles(struct req *q)
 		json_take_dump(json_pack("{s:o}", "roles", a)));
 }
 
+/* GET /v1/check?role=R&for=SECONDS: will the role be served that long
+ * without a person? Worked out on the daemon's clock. */
+static enum MHD_Result do_check(struct req *q, const char *role)
+{
+	const char *v = MHD_lookup_connection_value(
+		q->conn, MHD_GET_ARGUMENT_KIND, "for");
+	char why[512] = "", *end = NULL;
+	unsigned long long secs;
+	int r;
+
+	errno = 0;
+	secs = v && *v ? strtoull(v, &end, 10) : 0;
+	if (!v || !*v || *end || errno || secs > 366ULL * 86400)
+		return reply_error(q->conn, MHD_HTTP_BAD_REQUEST,
+				   "for= must be seconds (at most a year)");
+	r = manager_check(q->ctl->m, role, secs * USEC_PER_SEC, why,
+			  sizeof(why));
+	if (r == -ENOENT)
+		return reply_error(q->conn, MHD_HTTP_NOT_FOUND,
+				   "no such role; see 'adfs-credctl status'");
+	if (r < 0)
+		return MHD_NO;
+	return http_reply_json_secret(
+		q->conn, MHD_HTTP_OK,
+		json_take_dump(json_pack("{s:b, s:s}", "ok", r > 0, "message",
+					 why)));
+}
+
 static enum MHD_Result dispatch(struct req *q, const char *url,
 				const char *method)
 {
@@ -281,6 +337,8 @@ static enum MHD_Result dispatch(struct req *q, const char *url,
 		return do_credentials(q, role);
 	if (streq(url, "/v1/roles") && !post)
 		return do_roles(q);
+	if (streq(url, "/v1/check") && !post)
+		return do_check(q, role);
 	if (streq(url, "/v1/login") && post) {
 		r = manager_login(m, TAKE_PTR(q->body), on_cycle_done, q);
 		if (r == -EINVAL)

@@ -8,7 +8,9 @@
  *                         push approval); answers {"mfa": ...} below
  *   POST /v1/logout
  *   POST /v1/refresh[?role=NAME]
- *   GET  /v1/status       INTERFACE.md `status --json`
+ *   GET  /v1/status       INTERFACE.md `status --json`, with the horizon
+ *   GET  /v1/check?for=SECONDS[&role=NAME]  {"ok": bool, "message": why
+ *                         not}: served that long without a person?
  *   GET  /v1/roles        roles the last assertion offered
  *   GET  /v1/env[?role=NAME]          ECS URL, token and token file
  *   GET  /v1/credentials[?role=NAME]  credential_process JSON (Version 1)

@@ -101,7 +101,10 @@ usec_t horizon_served_until(const struct horizon *h, usec_t expires,
 	last = h->until - HORIZON_LAST_CALL;
 	if (last < now)
 		return expires;
-	return later(expires, last + duration);
+	return later(expires, last + duration -
+				      (duration > HORIZON_LAST_CALL_GAIN
+					       ? HORIZON_LAST_CALL_GAIN
+					       : duration));
 }
 
 usec_t horizon_last_call(const struct horizon *h, usec_t expires,
@@ -180,8 +183,19 @@ bool horizon_check(const struct horizon *h, const char *role, bool valid,
 				       : " (see 'adfs-credctl status')");
 		return false;
 	}
-	if (served == USEC_INFINITY || (served > now && served - now >= need))
+	if (served == USEC_INFINITY) {
+		(void)snprintf(buf, n,
+			       "%s is served with no end in sight: renewal "
+			       "needs no one (%s)",
+			       role, horizon_by_to_string(h->by));
 		return true;
+	}
+	if (served > now && served - now >= need) {
+		(void)snprintf(buf, n, "%s is served until %s (%s from now)",
+			       role, when(w, served),
+			       format_duration(left, served - now));
+		return true;
+	}
 	(void)snprintf(buf, n,
 		       "%s is served until %s (%s from now), %s short of %s: "
 		       "%s; run 'adfs-credctl login' to start a new sign-in%s",

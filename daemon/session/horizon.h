@@ -16,8 +16,9 @@
  * (the last-call refresh), so the sessions it gets run on after it. */
 #define HORIZON_LAST_CALL (5 * USEC_PER_MINUTE)
 /* A last-call refresh is worth its STS calls only when it gains this much
- * over what is already served. */
-#define HORIZON_LAST_CALL_GAIN (15 * USEC_PER_MINUTE)
+ * over what is already served; so served_until promises this much less
+ * than the last call would get (it may not be made). */
+#define HORIZON_LAST_CALL_GAIN (5 * USEC_PER_MINUTE)
 
 /* What renews assertions until the horizon. */
 enum horizon_by {
@@ -67,8 +68,9 @@ struct horizon horizon_of(const struct horizon_facts *f);
 
 /* When the role's credentials run out if nothing more can be renewed:
  * the later of its current expiry and the session the last renewal
- * before the horizon gets (duration long). USEC_INFINITY when the horizon
- * is. expires: 0 when the role holds none. */
+ * before the horizon gets (duration long, less LAST_CALL_GAIN: never a
+ * promise the plan may not keep). USEC_INFINITY when the horizon is.
+ * expires: 0 when the role holds none. */
 usec_t horizon_served_until(const struct horizon *h, usec_t expires,
 			    usec_t duration, usec_t now);
 
@@ -82,8 +84,9 @@ usec_t horizon_last_call(const struct horizon *h, usec_t expires,
 
 /* The answer to "will this role be served for need from now?". served:
  * horizon_served_until(); valid: the role holds valid credentials now.
- * Returns true when it will; else false with a one-line reason in buf
- * (size n), which says when it ends and what would help. */
+ * Returns true when it will, false when not; either way a line for
+ * people in buf (size n): until when, and when not, why it ends and what
+ * would help. */
 bool horizon_check(const struct horizon *h, const char *role, bool valid,
 		   usec_t served, usec_t need, usec_t now, char *buf,
 		   size_t n);

@@ -243,9 +243,10 @@ class KDC:
         return "".join(out)
 
     # --- tickets ---------------------------------------------------------------
-    def kinit(self, principal=None, password=None, ccache=None):
-        """Get a TGT (password on stdin) into ccache (default: the user's)."""
-        self._run([_tool("kinit"), principal or self.principal],
+    def kinit(self, principal=None, password=None, ccache=None, args=()):
+        """Get a TGT (password on stdin) into ccache (default: the user's);
+        args go to kinit before the principal (e.g. "-l", "3h")."""
+        self._run([_tool("kinit"), *args, principal or self.principal],
                   input=(password or self.password) + "\n",
                   env={"KRB5CCNAME": ccache or self.ccache})
 

@@ -135,9 +135,12 @@ static void test_served_until(void **state)
 		    USEC_INFINITY);
 	assert_true(horizon_served_until(&none, T0 + 2 * H, H, now) ==
 		    T0 + 2 * H);
-	/* The last renewal, 5 min before the SSO ends, gets 4 h more. */
+	/* The last renewal, 5 min before the SSO ends, gets 4 h more; the
+	 * promise is 5 min less (the last call is skipped when it would
+	 * gain less than that). */
 	assert_true(horizon_served_until(&sso, T0 + 2 * H, 4 * H, now) ==
-		    T0 + 8 * H - HORIZON_LAST_CALL + 4 * H);
+		    T0 + 8 * H - HORIZON_LAST_CALL + 4 * H -
+			    HORIZON_LAST_CALL_GAIN);
 	/* Past the last call: what is held. */
 	assert_true(horizon_served_until(&sso, T0 + 11 * H, 4 * H,
 					 T0 + 8 * H - M) == T0 + 11 * H);
@@ -162,9 +165,9 @@ static void test_last_call(void **state)
 	assert_true(horizon_last_call(&sso, T0 + 9 * H, 4 * H, T0 + 7 * H,
 				      now) == 0);
 	/* Too little to gain: what is held reaches nearly as far. */
-	assert_true(horizon_last_call(&sso, last + 4 * H - 10 * M, 4 * H, 0,
+	assert_true(horizon_last_call(&sso, last + 4 * H - 4 * M, 4 * H, 0,
 				      now) == 0);
-	assert_true(horizon_last_call(&sso, last + 4 * H - 20 * M, 4 * H, 0,
+	assert_true(horizon_last_call(&sso, last + 4 * H - 6 * M, 4 * H, 0,
 				      now) == last);
 	/* Past it, or nothing to call for. */
 	assert_true(horizon_last_call(&sso, T0 + 9 * H, 4 * H, 0, last) == 0);
@@ -184,6 +187,8 @@ static void test_check(void **state)
 	/* Each side of the boundary: 9 h fits, 9 h and a second does not. */
 	assert_true(horizon_check(&sso, "prod", true, served, 9 * H, now, buf,
 				  sizeof(buf)));
+	assert_string_equal(buf, "prod is served until 2027-01-15 18:00 UTC "
+				 "(9h from now)");
 	assert_false(horizon_check(&sso, "prod", true, served,
 				   9 * H + USEC_PER_SEC, now, buf,
 				   sizeof(buf)));
@@ -194,6 +199,7 @@ static void test_check(void **state)
 
 	assert_true(horizon_check(&unbounded, "prod", true, USEC_INFINITY,
 				  100 * H, now, buf, sizeof(buf)));
+	assert_non_null(strstr(buf, "no end in sight"));
 	assert_false(horizon_check(&none, "prod", false, 0, M, now, buf,
 				   sizeof(buf)));
 	assert_non_null(strstr(buf, "no valid credentials"));
