@@ -49,8 +49,8 @@ static void lookup_unref_locked(struct lookup *l)
 static void *lookup_run(void *ud)
 {
 	static const struct addrinfo hints = {
-		.ai_socktype = SOCK_STREAM,
-		.ai_flags = AI_ADDRCONFIG,
+	    .ai_socktype = SOCK_STREAM,
+	    .ai_flags = AI_ADDRCONFIG,
 	};
 	struct lookup *l = ud;
 	struct addrinfo *res = NULL;
@@ -123,8 +123,7 @@ int doctor_net_resolve(const char *host, usec_t timeout, struct addrinfo **ret,
 /* --- TCP ------------------------------------------------------------- */
 
 /* One non-blocking connect, waited for until deadline (CLOCK_MONOTONIC). */
-static int connect_one(const struct addrinfo *a, uint16_t port,
-		       usec_t deadline)
+static int connect_one(const struct addrinfo *a, uint16_t port, usec_t deadline)
 {
 	_cleanup_close_ int fd = -1;
 	struct sockaddr_storage ss;
@@ -142,15 +141,15 @@ static int connect_one(const struct addrinfo *a, uint16_t port,
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
 	else
 		return -EAFNOSUPPORT;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
+	fd =
+	    socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&ss, a->ai_addrlen) == 0)
 		return 0;
 	if (errno != EINPROGRESS)
 		return -errno;
-	p = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	p = (struct pollfd){.fd = fd, .events = POLLOUT};
 	for (;;) {
 		int n;
 
@@ -177,9 +176,12 @@ int doctor_net_connect(const struct addrinfo *res, uint16_t port,
 	int r = -EADDRNOTAVAIL;
 
 	for (const struct addrinfo *a = res; a; a = a->ai_next) {
-		const void *in = a->ai_family == AF_INET6
-			? (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr
-			: (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr;
+		const void *in =
+		    a->ai_family == AF_INET6
+			? (const void *)&((struct sockaddr_in6 *)a->ai_addr)
+			      ->sin6_addr
+			: (const void *)&((struct sockaddr_in *)a->ai_addr)
+			      ->sin_addr;
 
 		if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
 			continue;
@@ -216,8 +218,8 @@ static void add_name(char *names, size_t size, const char *n)
 
 static void leaf_names(X509 *cert, struct doctor_tls *t)
 {
-	GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name,
-					       NULL, NULL);
+	GENERAL_NAMES *gens =
+	    X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
 	int n = gens ? sk_GENERAL_NAME_num(gens) : 0;
 
 	for (int i = 0; i < n; i++) {
@@ -227,10 +229,9 @@ static void leaf_names(X509 *cert, struct doctor_tls *t)
 
 		if (g->type == GEN_DNS) {
 			len = ASN1_STRING_length(g->d.dNSName);
-			(void)snprintf(s, sizeof(s), "%.*s",
-				       len < 200 ? len : 200,
-				       (const char *)ASN1_STRING_get0_data(
-					       g->d.dNSName));
+			(void)snprintf(
+			    s, sizeof(s), "%.*s", len < 200 ? len : 200,
+			    (const char *)ASN1_STRING_get0_data(g->d.dNSName));
 			add_name(t->names, sizeof(t->names), s);
 		} else if (g->type == GEN_IPADD) {
 			len = ASN1_STRING_length(g->d.iPAddress);
@@ -249,10 +250,10 @@ static void leaf_names(X509 *cert, struct doctor_tls *t)
  * names, and the first error, so that doctor can say why. */
 static int on_verify(int preverify_ok, X509_STORE_CTX *x)
 {
-	SSL *ssl = X509_STORE_CTX_get_ex_data(
-		x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	SSL *ssl =
+	    X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct doctor_tls *t =
-		ssl ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tls_index) : NULL;
+	    ssl ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tls_index) : NULL;
 	int depth = X509_STORE_CTX_get_error_depth(x);
 	X509 *cert = X509_STORE_CTX_get_current_cert(x);
 
@@ -281,8 +282,8 @@ static CURLcode on_ssl_ctx(CURL *e, void *ssl_ctx, void *userdata)
 	 * is added. */
 	SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_PEER, on_verify);
 	return SSL_CTX_set_ex_data(ssl_ctx, tls_index, userdata) == 1
-		? CURLE_OK
-		: CURLE_OUT_OF_MEMORY;
+		   ? CURLE_OK
+		   : CURLE_OUT_OF_MEMORY;
 }
 
 int doctor_net_tls(const char *url, const char *ca_file, usec_t timeout,
@@ -295,7 +296,7 @@ int doctor_net_tls(const char *url, const char *ca_file, usec_t timeout,
 		tls_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	if (tls_index < 0)
 		return -ENOMEM;
-	*ret = (struct doctor_tls){ 0 };
+	*ret = (struct doctor_tls){0};
 	e = curl_easy_init();
 	if (!e)
 		return -ENOMEM;
@@ -340,13 +341,13 @@ int doctor_net_get(const char *url, const char *ca_file, usec_t timeout,
 		   size_t max_body, struct http_call **ret, int *ret_err)
 {
 	const struct http_call_opts o = {
-		.ca_file = ca_file,
-		.timeout = timeout,
-		.max_body = max_body,
+	    .ca_file = ca_file,
+	    .timeout = timeout,
+	    .max_body = max_body,
 	};
 	_cleanup_(http_call_freep) struct http_call *c = NULL;
 	_cleanup_(curl_glue_freep) struct curl_glue *g = NULL;
-	struct get_state st = { 0 };
+	struct get_state st = {0};
 	sd_event *ev = NULL;
 	int r;
 

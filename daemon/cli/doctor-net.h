@@ -28,15 +28,15 @@ int doctor_net_connect(const struct addrinfo *res, uint16_t port,
 /* What one TLS handshake showed. Strings are as the certificate has them
  * (not escaped). */
 struct doctor_tls {
-	CURLcode code;             /* libcurl's result */
+	CURLcode code; /* libcurl's result */
 	char errbuf[CURL_ERROR_SIZE];
-	int verify_err;            /* the first X509_V_ERR_* seen, 0 if none */
-	int verify_depth;          /* where in the chain */
-	bool have_leaf;            /* the fields below are set */
+	int verify_err;	  /* the first X509_V_ERR_* seen, 0 if none */
+	int verify_depth; /* where in the chain */
+	bool have_leaf;	  /* the fields below are set */
 	usec_t not_before, not_after;
-	char subject[256];         /* the server certificate's subject */
-	char issuer[256];          /* ... and issuer */
-	char names[256];           /* its DNS and IP subjectAltNames, ", " */
+	char subject[256]; /* the server certificate's subject */
+	char issuer[256];  /* ... and issuer */
+	char names[256];   /* its DNS and IP subjectAltNames, ", " */
 };
 
 /* A TLS handshake with url's host (through the proxy libcurl picks from

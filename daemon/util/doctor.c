@@ -9,10 +9,10 @@
 const char *doctor_result_name(enum doctor_result r)
 {
 	static const char *const names[] = {
-		[DOCTOR_OK] = "OK",
-		[DOCTOR_WARN] = "WARN",
-		[DOCTOR_FAIL] = "FAIL",
-		[DOCTOR_SKIP] = "SKIP",
+	    [DOCTOR_OK] = "OK",
+	    [DOCTOR_WARN] = "WARN",
+	    [DOCTOR_FAIL] = "FAIL",
+	    [DOCTOR_SKIP] = "SKIP",
 	};
 
 	return (size_t)r < ELEMENTSOF(names) ? names[r] : "FAIL";
@@ -81,7 +81,8 @@ static bool cidr_match(const char *entry, size_t len, const char *host)
 	    inet_pton(family, host, have) != 1)
 		return false;
 	for (size_t i = 0; bits > 0; i++, bits -= 8) {
-		unsigned mask = bits >= 8 ? 0xffu : (0xffu << (8 - bits)) & 0xffu;
+		unsigned mask =
+		    bits >= 8 ? 0xffu : (0xffu << (8 - bits)) & 0xffu;
 
 		if ((want[i] & mask) != (have[i] & mask))
 			return false;
@@ -138,8 +139,7 @@ static const char *nonempty(const char *a, const char *b)
 	return b && *b ? b : NULL;
 }
 
-const char *doctor_proxy_for(const struct doctor_proxy_env *e,
-			     const char *host)
+const char *doctor_proxy_for(const struct doctor_proxy_env *e, const char *host)
 {
 	const char *proxy, *no;
 
