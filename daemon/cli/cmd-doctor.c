@@ -97,6 +97,7 @@ static int split_url(const char *url, unsigned flags, uint16_t default_port,
 	CURLU *u = curl_url();
 	char *h = NULL, *p = NULL;
 	unsigned long port = 0;
+	CURLUcode rc;
 	int r = -EINVAL;
 
 	if (!u)
@@ -104,13 +105,11 @@ static int split_url(const char *url, unsigned flags, uint16_t default_port,
 	if (curl_url_set(u, CURLUPART_URL, url, flags) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK)
 		goto out;
-	if (curl_url_get(u, CURLUPART_PORT, &p, 0) == CURLUE_OK)
-		port = strtoul(p, NULL, 10);
-	else if (default_port)
-		port = default_port;
-	else if (curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) ==
-		 CURLUE_OK)
-		port = strtoul(p, NULL, 10);
+	/* The port written, else default_port, else the scheme's. */
+	rc = curl_url_get(u, CURLUPART_PORT, &p, 0);
+	if (rc != CURLUE_OK && !default_port)
+		rc = curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT);
+	port = rc == CURLUE_OK ? strtoul(p, NULL, 10) : default_port;
 	if (port == 0 || port > 65535)
 		goto out;
 	if (h[0] == '[') {
@@ -204,7 +203,7 @@ int cmd_doctor(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_fail("usage: doctor [--json]");
-	for (size_t i = 0; i < _STEP_MAX; i++)
+	for (size_t i = 0; i < STEP_COUNT; i++)
 		d.steps[i].result = DOCTOR_SKIP;
 
 	check_config(&d);
@@ -223,7 +222,7 @@ int cmd_doctor(int argc, char **argv)
 		doctor_check_sts(&d);
 		doctor_check_clock(&d);
 	} else {
-		for (size_t i = STEP_DNS; i < _STEP_MAX; i++)
+		for (size_t i = STEP_DNS; i < STEP_COUNT; i++)
 			if (i != STEP_SYSTEMD)
 				doctor_skip(&d, (enum doctor_step_id)i,
 					    STEP_CONFIG);
@@ -233,7 +232,7 @@ int cmd_doctor(int argc, char **argv)
 		doctor_check_ports(&d);
 		doctor_check_daemon(&d);
 	}
-	for (size_t i = 0; i < _STEP_MAX; i++)
+	for (size_t i = 0; i < STEP_COUNT; i++)
 		failed = failed || d.steps[i].result == DOCTOR_FAIL;
 	if (as_json)
 		(void)doctor_print_json(&d);

@@ -11,7 +11,7 @@
 
 #include "util/text.h"
 
-const char *const doctor_step_names[_STEP_MAX] = {
+const char *const doctor_step_names[STEP_COUNT] = {
     [STEP_CONFIG] = "config",
     [STEP_DNS] = "dns",
     [STEP_TCP] = "tcp",
@@ -115,7 +115,7 @@ struct doctor_target *doctor_find_target(struct doctor *d, const char *key)
 }
 void doctor_print_text(const struct doctor *d)
 {
-	for (size_t i = 0; i < _STEP_MAX; i++) {
+	for (size_t i = 0; i < STEP_COUNT; i++) {
 		const struct doctor_step *s = &d->steps[i];
 		_cleanup_free_ char *detail = text_escape(strempty(s->detail));
 		_cleanup_free_ char *h = s->hint && s->result != DOCTOR_OK
@@ -134,7 +134,7 @@ int doctor_print_json(const struct doctor *d)
 
 	if (!steps)
 		return -ENOMEM;
-	for (size_t i = 0; i < _STEP_MAX; i++) {
+	for (size_t i = 0; i < STEP_COUNT; i++) {
 		const struct doctor_step *s = &d->steps[i];
 		_cleanup_free_ char *detail = text_escape(strempty(s->detail));
 		_cleanup_free_ char *h = s->hint && s->result != DOCTOR_OK
@@ -166,7 +166,7 @@ int doctor_print_json(const struct doctor *d)
 
 void doctor_clear(struct doctor *d)
 {
-	for (size_t i = 0; i < _STEP_MAX; i++) {
+	for (size_t i = 0; i < STEP_COUNT; i++) {
 		free(d->steps[i].detail);
 		free(d->steps[i].hint);
 	}

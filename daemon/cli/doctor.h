@@ -30,11 +30,11 @@ enum doctor_step_id {
 	STEP_SYSTEMD,
 	STEP_PORTS,
 	STEP_DAEMON,
-	_STEP_MAX,
+	STEP_COUNT,
 };
 
 /* "config", "dns", ... (the names --json prints). */
-extern const char *const doctor_step_names[_STEP_MAX];
+extern const char *const doctor_step_names[STEP_COUNT];
 
 struct doctor_step {
 	bool ran;		     /* a finding was noted */
@@ -63,7 +63,7 @@ struct doctor_target {
 
 /* One run's state; cmd_doctor() owns it and doctor_clear() frees it. */
 struct doctor {
-	struct doctor_step steps[_STEP_MAX];
+	struct doctor_step steps[STEP_COUNT];
 	struct conf *conf; /* NULL when it did not load */
 	struct doctor_target targets[3];
 	size_t n_targets;
