@@ -1,6 +1,7 @@
 #include "backend.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,15 @@ struct backend {
 	struct wstrust_call *wstrust;
 	struct sts_call *sts;
 	struct iam_call *iam;
+
+	/* A round nobody waits on met a second factor it did not get (the
+	 * notify path, or the one push it started was not approved): until
+	 * a sign-in succeeds or the user runs `login`, such rounds send no
+	 * password, since posting it would make ADFS ask (for Azure MFA:
+	 * push) again. This is the push budget: one per renewal window. */
+	bool mfa_needs_user;
+	bool pushing;          /* this round started a push by itself */
+	bool held_back;        /* this round held the password back */
 };
 
 int backend_new(struct curl_glue *glue, struct adfs *adfs,
@@ -61,7 +71,25 @@ static void on_assertion(int r, struct secret *saml, const char *msg,
 			 void *ud)
 {
 	struct backend *b = ud;
+	char why[640];
 
+	if (r == 0) {
+		b->mfa_needs_user = false;
+	} else if (b->pushing && r != -EACCES && r != -ENOKEY) {
+		/* Denied, not approved in time, or ADFS went away while we
+		 * polled: no second push, a person decides. */
+		(void)snprintf(why, sizeof(why),
+			       "not signed in: the sign-in request sent to "
+			       "your phone was not approved (%s); run "
+			       "'adfs-credctl login'",
+			       strempty(msg));
+		r = -ENOKEY;
+		msg = why;
+	} else if (b->held_back && r == -ENOKEY) {
+		msg = "not signed in: ADFS asks for a second factor to renew "
+		      "the sign-in, which needs you; run 'adfs-credctl login'";
+	}
+	b->pushing = b->held_back = false;
 	cycle_assertion_done(b->cycle, r, saml, msg);
 }
 
@@ -74,11 +102,29 @@ static void on_wstrust(int r, struct secret *saml, const char *msg, void *ud)
 	wstrust_call_free(c);
 }
 
-static void on_mfa(enum adfs_mfa_kind kind, const char *hint, void *ud)
+static int on_mfa(enum adfs_mfa_kind kind, const char *hint, void *ud)
 {
 	struct backend *b = ud;
 
 	cycle_mfa_asked(b->cycle, kind == ADFS_MFA_PUSH, hint);
+	return 0;
+}
+
+/* A round nobody waits on (the timer, a refresh, a sign-in at start) met
+ * a second factor: with adfs.mfa_on_renewal: push and an Azure MFA push
+ * page, wait for the push ADFS sent (once: see mfa_needs_user); else end
+ * the round, not signed in. The user is told either way. */
+static int on_mfa_unattended(enum adfs_mfa_kind kind, const char *hint,
+			     void *ud)
+{
+	struct backend *b = ud;
+	bool push = kind == ADFS_MFA_PUSH &&
+		    (*b->conf)->adfs.mfa_on_renewal == CONF_MFA_RENEWAL_PUSH;
+
+	b->mfa_needs_user = true;
+	b->pushing = push;
+	cycle_mfa_unattended(b->cycle, push, push ? hint : NULL);
+	return push ? 0 : -ENOKEY;
 }
 
 /* WS-Trust sends the password every time; the sign-on page uses cookies,
@@ -93,8 +139,18 @@ static int get_assertion(void *ud, const struct secret *pw, bool interactive)
 		return wstrust_fetch(b->glue, *b->conf, pw, on_wstrust, b,
 				     &b->wstrust);
 	}
+	b->pushing = false;
+	b->held_back = false;
+	if (interactive) {
+		/* The user is here: a second factor can be asked again. */
+		b->mfa_needs_user = false;
+	} else if (pw && b->mfa_needs_user) {
+		/* Cookies only: if the SSO ended, that is not_signed_in. */
+		pw = NULL;
+		b->held_back = true;
+	}
 	return adfs_fetch(b->adfs, pw, on_assertion,
-			  interactive ? on_mfa : NULL, b);
+			  interactive ? on_mfa : on_mfa_unattended, b);
 }
 
 static void on_sts(int r, struct sts_creds *sc, struct sts_error *err,

@@ -15,6 +15,7 @@
 #include "util/log.h"
 #include "util/notify.h"
 #include "util/paths.h"
+#include "util/text.h"
 #include "util/timeutil.h"
 
 static uint64_t random_upto(uint64_t max, void *userdata)
@@ -235,14 +236,16 @@ static void restore_state(struct manager *m)
 
 /* A sign-in that ends needing the user (ADFS rejected the password, or
  * the SSO ended and nothing can renew it) is told once per condition
- * (the key: which of the two); signed in again, the alerts are withdrawn
- * (docs/internals/alerts.md). m->signin.error is our text. */
+ * (the key: which of the two); signed in again (or logged out), the
+ * alerts are withdrawn (docs/internals/alerts.md). m->signin.error is our
+ * text. */
 static void alert_signin(struct manager *m)
 {
 	enum signin_state st = m->signin.state;
 	char body[768];
 
-	if (st == SIGNIN_SIGNED_IN) {
+	if (st == SIGNIN_SIGNED_IN || st == SIGNIN_SIGNED_OUT) {
+		/* Over, or the user logged out: taken in hand. */
 		alert_clear(m->alert, ALERT_SIGNIN_FAILED);
 		alert_clear(m->alert, ALERT_MFA_RENEWAL);
 		return;
@@ -288,9 +291,42 @@ static void on_cycle_mfa(void *ud, bool push, const char *hint)
 	manager_tell_waiters(m, MANAGER_MFA_NEEDED, m->mfa_hint);
 }
 
+/* A renewal met a second factor with nobody at a terminal: tell the user
+ * once per SSO window (alert.h), with the number to match when the daemon
+ * waits on a push. ADFS's hint is escaped; nothing secret is in it. */
+static void on_cycle_mfa_renewal(void *ud, bool pushing, const char *hint)
+{
+	struct manager *m = ud;
+	_cleanup_free_ char *esc = hint ? text_escape(hint) : NULL;
+	char body[512];
+
+	if (pushing) {
+		m->mfa_push = true;
+		free(m->mfa_hint);
+		m->mfa_hint = hint ? strdup(hint) : NULL;
+	}
+	if (!pushing)
+		(void)snprintf(body, sizeof(body),
+			       "ADFS asks for a second factor to renew the "
+			       "sign-in. Run 'adfs-credctl login' to give it.");
+	else if (esc && *esc && esc[strspn(esc, "0123456789")] == '\0')
+		(void)snprintf(body, sizeof(body),
+			       "Approve the sign-in on your phone; number %s",
+			       esc);
+	else
+		(void)snprintf(body, sizeof(body),
+			       "Approve the sign-in on your phone%s%.300s",
+			       esc && *esc ? ": " : "", esc ? esc : "");
+	(void)alert_raise(m->alert, ALERT_MFA_RENEWAL,
+			  m->signin.sso_since / USEC_PER_SEC, 0,
+			  "adfs-credd: second factor needed", body);
+	manager_update_status(m);
+}
+
 static const struct cycle_hooks hooks = {
 	.ended = on_cycle_ended,
 	.mfa = on_cycle_mfa,
+	.mfa_renewal = on_cycle_mfa_renewal,
 };
 
 static void on_login_at_start(struct manager *m, int r, const char *message,

@@ -4,8 +4,34 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Whether the daemon still holds the password (adfs.remember_password)
+ * and a renewal stopped at a second factor: then login asks only for
+ * that. A daemon that cannot say is asked for the password as before. */
+static bool password_held_at_renewal(void)
+{
+	json_t *o = NULL;
+	const char *state;
+	bool held;
+	long status = 0;
+
+	if (cli_call("GET", "/v1/status", NULL, NULL, &o, &status) < 0)
+		return false;
+	state = cli_jstr(o, "state");
+	held = status == 200 &&
+	       json_is_true(json_object_get(o, "password_held")) &&
+	       (streq(strempty(state), "not_signed_in") ||
+		streq(strempty(state), "mfa_pending"));
+	json_decref(o);
+	if (held)
+		fprintf(stderr, "adfs-credd still holds the password "
+				"(adfs.remember_password): only the second "
+				"factor is asked for\n");
+	return held;
+}
 
 /* The login conversation: password, then as many second-factor rounds as
  * ADFS asks for (a code, or waiting for a push approval). */
@@ -31,7 +57,9 @@ int cmd_login(int argc, char **argv)
 		return cli_fail("login: unknown option '%s'", argv[optind]);
 	/* Kerberos needs no password (the ticket cache), and a password
 	 * file or systemd credential is read by the daemon itself. */
-	if (cli_auth != CONF_AUTH_KERBEROS && cli_pw_source == CONF_PASSWORD_PROMPT) {
+	if (cli_auth != CONF_AUTH_KERBEROS &&
+	    cli_pw_source == CONF_PASSWORD_PROMPT &&
+	    !password_held_at_renewal()) {
 		r = cli_read_secret_line(from_stdin ? stdin : NULL,
 				     "ADFS password: ", "password", &pw);
 		if (r < 0)

@@ -517,6 +517,14 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* A second factor that nobody can give in this round. */
+static void finish_no_mfa(struct adfs *a)
+{
+	finish(a, -ENOKEY, NULL,
+	       "not signed in: ADFS asks for a second factor, which needs "
+	       "you; run 'adfs-credctl login'");
+}
+
 /* Takes ownership of p. */
 static void on_mfa_page(struct adfs *a, struct adfs_page *page)
 {
@@ -528,9 +536,7 @@ static void on_mfa_page(struct adfs *a, struct adfs_page *page)
 	/* The page is parsed; nothing is in flight while we wait. */
 	a->call = http_call_free(a->call);
 	if (!a->mfa) {
-		finish(a, -ENOKEY, NULL,
-		       "not signed in: ADFS asks for a second factor, which "
-		       "needs you; run 'adfs-credctl login'");
+		finish_no_mfa(a);
 		return;
 	}
 	if (again && p->error_text) {
@@ -546,14 +552,19 @@ static void on_mfa_page(struct adfs *a, struct adfs_page *page)
 		if (!again) {
 			a->push_deadline =
 				now_clock(CLOCK_MONOTONIC) + ADFS_PUSH_MAX_WAIT;
-			a->mfa(kind, a->mfa_page->mfa_hint, a->userdata);
+			if (a->mfa(kind, a->mfa_page->mfa_hint, a->userdata) <
+			    0) {
+				finish_no_mfa(a);
+				return;
+			}
 		}
 		arm_timer(a, ADFS_PUSH_POLL_INTERVAL);
 		return;
 	}
 	a->mfa_posted = false;
 	arm_timer(a, ADFS_MFA_ANSWER_TIMEOUT);
-	a->mfa(kind, a->mfa_page->mfa_hint, a->userdata);
+	if (a->mfa(kind, a->mfa_page->mfa_hint, a->userdata) < 0)
+		finish_no_mfa(a);
 }
 
 int adfs_mfa_answer(struct adfs *a, const struct secret *code)

@@ -38,10 +38,13 @@ enum adfs_mfa_kind {
 };
 
 /* ADFS asks for a second factor. hint: the number to match or the
- * instructions (push), or NULL. The round waits: for a code (OTP), or for
- * the approval that polling notices (push). */
-typedef void (*adfs_mfa_fn)(enum adfs_mfa_kind kind, const char *hint,
-			    void *userdata);
+ * instructions (push), or NULL. Returns 0 and the round waits: for a code
+ * (OTP), or for the approval that polling notices (push, for
+ * ADFS_PUSH_MAX_WAIT at most). Returns < 0 when nobody will answer: the
+ * round ends with -ENOKEY. Either way, ADFS's MFA adapter has already
+ * sent the push or the text message when it showed the page. */
+typedef int (*adfs_mfa_fn)(enum adfs_mfa_kind kind, const char *hint,
+			   void *userdata);
 
 /* conf is the manager's slot: the object reads the configuration through
  * it, so a reload (same adfs.url) swaps it for every round after. */

@@ -317,6 +317,11 @@ static bool take_assertion(struct cycle *c)
 	} else {
 		signin_succeeded(c->s.signin, false, now);
 	}
+	/* Kerberos posts nothing: the SSO it started began when ADFS says
+	 * the user authenticated (a time of its clock, not in the future). */
+	if (cf->adfs.auth == CONF_AUTH_KERBEROS && info->authn_instant &&
+	    info->authn_instant <= now + 5 * USEC_PER_MINUTE)
+		c->s.signin->sso_since = info->authn_instant;
 	st->signed_in = true;
 	set_str(&st->user,
 		info->name_id ? info->name_id : strempty(cf->adfs.username));
@@ -775,6 +780,20 @@ void cycle_mfa_asked(struct cycle *c, bool push, const char *hint)
 		 push ? "approve the request on your device"
 		      : "a verification code");
 	c->s.hooks->mfa(c->s.hooks_ud, push, hint);
+}
+
+void cycle_mfa_unattended(struct cycle *c, bool pushing, const char *hint)
+{
+	if (c->step != STEP_WAIT_ASSERTION)
+		return;
+	if (pushing) {
+		signin_mfa_pending(c->s.signin);
+		log_warning("ADFS asks for a second factor to renew the "
+			    "sign-in: waiting for the push sent to the phone "
+			    "to be approved");
+	}
+	if (c->s.hooks->mfa_renewal)
+		c->s.hooks->mfa_renewal(c->s.hooks_ud, pushing, hint);
 }
 
 const struct saml_info *cycle_offered(const struct cycle *c)

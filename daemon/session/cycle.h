@@ -68,6 +68,10 @@ struct cycle_hooks {
 	void (*ended)(void *ud, int r, const char *summary);
 	/* ADFS asks for a second factor (push: approve on the device). */
 	void (*mfa)(void *ud, bool push, const char *hint);
+	/* ... in a round nobody waits on (a renewal): pushing, the round
+	 * waits for the approval of the push ADFS sent (hint: the number to
+	 * match, or NULL); else it ends not signed in. May be NULL. */
+	void (*mfa_renewal)(void *ud, bool pushing, const char *hint);
 };
 
 struct cycle_setup {
@@ -109,6 +113,8 @@ void cycle_assume_done(struct cycle *c, enum cycle_sts_result res,
 void cycle_get_role_done(struct cycle *c, enum sizing_result res,
 			 uint32_t max, const char *msg);
 void cycle_mfa_asked(struct cycle *c, bool push, const char *hint);
+/* The same in a round nobody waits on (see cycle_hooks.mfa_renewal). */
+void cycle_mfa_unattended(struct cycle *c, bool pushing, const char *hint);
 
 /* The roles the last assertion offered (NULL before one came). */
 const struct saml_info *cycle_offered(const struct cycle *c);

@@ -217,7 +217,7 @@ static void on_mfa(void *ud, bool push, const char *hint)
 	F.n_mfa++;
 }
 
-static const struct cycle_hooks hooks = { on_ended, on_mfa };
+static const struct cycle_hooks hooks = { on_ended, on_mfa, NULL };
 
 /* Runs the loop until nothing is left to dispatch. */
 static void run(void)
