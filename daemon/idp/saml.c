@@ -307,6 +307,10 @@ static int parse_assertion(const xmlNode *as, struct saml_info *info)
 			return r;
 		if (r > 0)
 			take_earliest(&info->session_not_on_or_after, t);
+		/* Informational (the horizon): a malformed one is left out. */
+		if (attr_time(n, "AuthnInstant", &t) > 0 &&
+		    t > info->authn_instant)
+			info->authn_instant = t;
 	}
 
 	for (n = xml_child(as, NS_ASSERTION, "AttributeStatement"); n;

@@ -29,6 +29,9 @@ struct saml_info {
 	usec_t not_on_or_after;    /* earliest of SubjectConfirmationData and
 				      Conditions NotOnOrAfter; 0 if absent */
 	usec_t session_not_on_or_after; /* AuthnStatement SessionNotOnOrAfter, 0 if absent */
+	usec_t authn_instant;      /* AuthnStatement AuthnInstant (when the user
+				      authenticated: the SSO's start), the
+				      latest; 0 if absent */
 };
 
 /* Parses a decoded samlp:Response (or a bare saml:Assertion). Role values

@@ -317,7 +317,9 @@ class TestKerberosHorizon(HorizonBase):
         self.kdc.__enter__()
         self.addCleanup(self.kdc.__exit__, None, None, None)
         self.kdc.kinit(args=("-l", "3h", "-r", "1d"))
-        self.s = KerberosStack(self.kdc, config={"roles": ROLES})
+        # The SSO a Kerberos sign-in starts (1 h) ends before the ticket.
+        self.s = KerberosStack(self.kdc, config={"roles": ROLES,
+                                                 "adfs": {"sso_lifetime": "1h"}})
         self.addCleanup(self.s.close)
 
     def test_ticket_end(self):
@@ -338,10 +340,12 @@ class TestKerberosHorizon(HorizonBase):
         self.kdc.kinit(args=("-l", "8h"))
         st = self.status()
         self.assertAlmostEqual(epoch(st["renewable_until"]), time.time() + 8 * H, delta=5 * M)
-        # No ticket: what the SSO the ticket started still gives.
+        # No ticket: what the SSO the ticket started still gives (1 h
+        # from when ADFS says the user authenticated).
         self.kdc.kdestroy()
         st = self.status()
         self.assertEqual(st["renewable_by"], "sso", st)
+        self.assertLessEqual(epoch(st["renewable_until"]) - epoch(st["now"]), H)
         self.stop_clean()
 
 

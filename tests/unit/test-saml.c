@@ -91,6 +91,8 @@ static void check_fixture_info(const struct saml_info *s)
 	/* SubjectConfirmationData 09:17:33.417 beats Conditions 10:12 */
 	assert_int_equal(s->not_on_or_after, 1715678253417000ULL);
 	assert_int_equal(s->session_not_on_or_after, 1715706753198000ULL);
+	/* 2024-05-14T09:12:33.198Z: when the user authenticated. */
+	assert_int_equal(s->authn_instant, 1715677953198000ULL);
 }
 
 static void test_response_fixture(void **state)
@@ -122,6 +124,7 @@ static void test_bare_assertion(void **state)
 	/* Conditions 09:15:00+00:00 is earlier than SCD 09:17:33Z */
 	assert_int_equal(s->not_on_or_after, 1715678100000000ULL);
 	assert_int_equal(s->session_not_on_or_after, 0);
+	assert_int_equal(s->authn_instant, 0);
 	buf_clear(&b);
 }
 
