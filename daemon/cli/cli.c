@@ -217,9 +217,10 @@ const char *cli_jstr(json_t *o, const char *k)
 }
 
 /* "in 3h58m" from an ISO time, or "-" */
-static const char *fmt_in(char b[static 48], const char *iso)
+/* "in 3h10m" for people, from the daemon's clock (now). */
+static const char *fmt_in(char b[static 48], const char *iso, usec_t now)
 {
-	usec_t t, now = now_wall();
+	usec_t t;
 	char d[32];
 
 	if (!iso || parse_iso8601(iso, &t) < 0)
@@ -230,12 +231,36 @@ static const char *fmt_in(char b[static 48], const char *iso)
 	return b;
 }
 
+/* The horizon (issue 16): how long renewal goes on without the user. */
+static void print_horizon(json_t *o, usec_t now)
+{
+	const char *by = strempty(cli_jstr(o, "renewable_by")),
+		   *until = cli_jstr(o, "renewable_until");
+	char in[48];
+
+	if (streq(by, "password"))
+		printf("renewal: without you, no end (the password is at "
+		       "hand)\n");
+	else if (until && json_is_true(json_object_get(o, "signed_in")))
+		printf("renewal: without you for %s (until %s), then %s\n",
+		       fmt_in(in, until, now), until,
+		       streq(by, "kmsi") ? "the keep-me-signed-in cookie expires"
+		       : streq(by, "kerberos")
+			       ? "the Kerberos ticket ends (kinit renews it)"
+			       : "the ADFS SSO ends: run 'adfs-credctl login'");
+	else if (json_is_true(json_object_get(o, "signed_in")))
+		printf("renewal: needs you (run 'adfs-credctl login')\n");
+}
+
 void cli_print_status(json_t *o)
 {
 	json_t *roles = json_object_get(o, "roles"), *r;
+	usec_t now;
 	size_t i;
 
 	cli_escape_tree(o);
+	if (!cli_jstr(o, "now") || parse_iso8601(cli_jstr(o, "now"), &now) < 0)
+		now = now_wall();
 	if (json_is_true(json_object_get(o, "signed_in")))
 		printf("signed in as %s\n", strempty(cli_jstr(o, "user")));
 	else
@@ -243,25 +268,34 @@ void cli_print_status(json_t *o)
 		       cli_jstr(o, "error") ? ": " : "",
 		       cli_jstr(o, "error") ? cli_jstr(o, "error")
 					: "; run 'adfs-credctl login'");
+	print_horizon(o, now);
 	if (!json_array_size(roles))
 		return;
-	printf("%-20s %-13s %-10s %-20s %-12s %s\n", "ROLE", "STATE",
+	printf("%-20s %-13s %-10s %-20s %-12s %-11s %s\n", "ROLE", "STATE",
 	       "EXPIRES IN", "DURATION (MAX FROM)", "NEXT REFRESH",
-	       "LAST ERROR");
+	       "SERVED FOR", "LAST ERROR");
 	json_array_foreach(roles, i, r)
 	{
-		char exp[48], nxt[48], dur[64], d[32];
+		char exp[48], nxt[48], srv[48], dur[64], d[32];
 		json_int_t used =
 			json_integer_value(json_object_get(r, "duration"));
+		/* null with a valid role: no end (renewal by password). */
+		const char *served =
+			!cli_jstr(r, "served_until") &&
+					streq(strempty(cli_jstr(r, "state")),
+					      "valid")
+				? "no limit"
+				: fmt_in(srv, cli_jstr(r, "served_until"), now);
 
 		(void)snprintf(dur, sizeof(dur), "%s (%s)",
 			       used ? format_duration(d, (usec_t)used *
 								USEC_PER_SEC)
 				    : "-",
 			       strempty(cli_jstr(r, "max_source")));
-		printf("%-20s %-13s %-10s %-20s %-12s %s\n", cli_jstr(r, "name"),
-		       cli_jstr(r, "state"), fmt_in(exp, cli_jstr(r, "expires")), dur,
-		       fmt_in(nxt, cli_jstr(r, "next_refresh")),
+		printf("%-20s %-13s %-10s %-20s %-12s %-11s %s\n",
+		       cli_jstr(r, "name"), cli_jstr(r, "state"),
+		       fmt_in(exp, cli_jstr(r, "expires"), now), dur,
+		       fmt_in(nxt, cli_jstr(r, "next_refresh"), now), served,
 		       cli_jstr(r, "last_error") ? cli_jstr(r, "last_error") : "-");
 	}
 }
