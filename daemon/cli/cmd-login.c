@@ -27,9 +27,10 @@ static bool password_held_at_renewal(void)
 		streq(strempty(state), "mfa_pending"));
 	json_decref(o);
 	if (held)
-		fprintf(stderr, "adfs-credd still holds the password "
-				"(adfs.remember_password): only the second "
-				"factor is asked for\n");
+		(void)fprintf(stderr,
+			      "adfs-credd still holds the password "
+			      "(adfs.remember_password): only the second "
+			      "factor is asked for\n");
 	return held;
 }
 
