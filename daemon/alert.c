@@ -570,6 +570,11 @@ int alert_raise(struct alert *a, enum alert_event ev, uint64_t key,
 	return 1;
 }
 
+bool alert_is_raised(const struct alert *a, enum alert_event ev)
+{
+	return ev < _ALERT_MAX && a->told[ev].raised;
+}
+
 void alert_clear(struct alert *a, enum alert_event ev)
 {
 	struct told *t;

@@ -39,6 +39,9 @@ int alert_raise(struct alert *a, enum alert_event ev, uint64_t key,
  * desktop notification still shown for it is withdrawn. */
 void alert_clear(struct alert *a, enum alert_event ev);
 
+/* Whether ev was told and not cleared since. */
+bool alert_is_raised(const struct alert *a, enum alert_event ev);
+
 const char *alert_event_to_string(enum alert_event ev);
 
 /* s as an alert shows it (exported for the tests): each line through

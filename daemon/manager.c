@@ -252,6 +252,11 @@ static void alert_signin(struct manager *m)
 	}
 	if (st != SIGNIN_FAILED && st != SIGNIN_NOT_SIGNED_IN)
 		return;
+	/* A renewal that stopped at a second factor was told as such
+	 * (on_cycle_mfa_renewal): one notification, not two. */
+	if (st == SIGNIN_NOT_SIGNED_IN &&
+	    alert_is_raised(m->alert, ALERT_MFA_RENEWAL))
+		return;
 	(void)snprintf(body, sizeof(body),
 		       "%s\nRun 'adfs-credctl login' to sign in again.",
 		       m->signin.error ? m->signin.error

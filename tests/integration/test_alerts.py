@@ -22,11 +22,11 @@ SUMMARY = "adfs-credd: sign-in needed"
 URGENCY_CRITICAL = 2
 
 HOOK = """#!/usr/bin/python3
-import json, os, sys
-out = os.environ.get("HOOK_OUT_TEST_ONLY") or {out!r}
-with open(out, "a") as f:
+import json, os, sys, time
+with open({out!r}, "a") as f:
     f.write(json.dumps({{"argv": sys.argv, "env": dict(os.environ),
-                        "stdin": sys.stdin.read()}}) + "\\n")
+                        "stdin": sys.stdin.read(), "pid": os.getpid()}}) + "\\n")
+time.sleep({sleep})
 sys.exit({status})
 """
 
@@ -182,11 +182,11 @@ class TestNoDesktop(AlertBase, unittest.TestCase):
 
 
 class TestNotifyCommand(AlertBase, unittest.TestCase):
-    def hook(self, status=0):
+    def hook(self, status=0, sleep=0):
         self.out = os.path.join(self.s.tmp, "hook.jsonl")
         path = os.path.join(self.s.tmp, "hook")
         with open(path, "w") as f:
-            f.write(HOOK.format(out=self.out, status=status))
+            f.write(HOOK.format(out=self.out, status=status, sleep=sleep))
         os.chmod(path, stat.S_IRWXU)
         return path
 
@@ -208,7 +208,13 @@ class TestNotifyCommand(AlertBase, unittest.TestCase):
         # The right password first: credentials are served, then a
         # failure while they are: none of them reaches the hook.
         self.write_password(PASSWORD)
-        self.s.start_daemon()
+        # What systemd gives the daemon is not the hook's: the
+        # credentials directory (a password may be there) and a forged
+        # event from the daemon's own environment.
+        creds_dir = os.path.join(self.s.tmp, "credentials")
+        os.mkdir(creds_dir, 0o700)
+        self.s.start_daemon(env={"CREDENTIALS_DIRECTORY": creds_dir,
+                                 "ADFS_CREDD_EVENT": "forged"})
         self.wait_state("signed_in")
         st, body = self.creds()
         self.assertEqual(st, 200, body)
@@ -241,6 +247,32 @@ class TestNotifyCommand(AlertBase, unittest.TestCase):
         self.wait_state("failed")
         time.sleep(1)
         self.assertEqual(len(self.runs(1)), 1)
+        self.assertEqual(self.status()["state"], "failed")
+        self.stop_clean()
+
+    def test_command_one_at_a_time_and_stopped_after_60s(self):
+        self.configure(desktop=False, command=self.hook(sleep=600))
+        self.s.start_daemon()
+        self.wait_state("failed")
+        first = self.runs(1)[0]
+        # Signed in, then a new failure while the first hook still runs:
+        # no second instance.
+        self.write_password(PASSWORD)
+        self.wait_state("signed_in")
+        self.fail_again()
+        self.assertTrue(wait_until(lambda: self.alerts_logged() == 2, 10),
+                        self.s.log_text())
+        self.assertTrue(wait_until(
+            lambda: "notify.command for signin-failed is still running"
+            in self.s.log_text(), 10), self.s.log_text())
+        self.assertEqual(len(self.runs(1)), 1)
+        # 60 s after its start: SIGTERM, said, and reaped.
+        self.assertTrue(wait_until(
+            lambda: "was killed by SIGTERM" in self.s.log_text(), 90),
+            self.s.log_text())
+        self.assertIn("notify.command for signin-failed still runs after 60s",
+                      self.s.log_text())
+        self.assertFalse(os.path.exists(f"/proc/{first['pid']}"))
         self.assertEqual(self.status()["state"], "failed")
         self.stop_clean()
 

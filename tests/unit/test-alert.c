@@ -57,8 +57,10 @@ static void test_once_per_key(void **state)
 	assert_int_equal(sd_event_new(&e), 0);
 	assert_int_equal(alert_new(e, &slot, &a), 0);
 
+	assert_false(alert_is_raised(a, ALERT_SIGNIN_FAILED));
 	assert_int_equal(alert_raise(a, ALERT_SIGNIN_FAILED, 7, 0, "s", "b"),
 			 1);
+	assert_true(alert_is_raised(a, ALERT_SIGNIN_FAILED));
 	assert_int_equal(alert_raise(a, ALERT_SIGNIN_FAILED, 7, 0, "s", "b"),
 			 0);
 	/* Another event is told on its own. */
@@ -67,6 +69,8 @@ static void test_once_per_key(void **state)
 	assert_int_equal(alert_raise(a, ALERT_SIGNIN_FAILED, 8, 0, "s", "b"),
 			 1);
 	alert_clear(a, ALERT_SIGNIN_FAILED);
+	assert_false(alert_is_raised(a, ALERT_SIGNIN_FAILED));
+	assert_true(alert_is_raised(a, ALERT_HUMAN_SOON));
 	assert_int_equal(alert_raise(a, ALERT_SIGNIN_FAILED, 8, 0, "s", "b"),
 			 1);
 	assert_int_equal(alert_raise(a, _ALERT_MAX, 1, 0, "s", "b"), -EINVAL);
