@@ -443,8 +443,11 @@ class TestBootedSystemd(unittest.TestCase):
         with self.step("StatusText keeps the backslash: EXAMPLE\\alice"):
             st = self.alice("systemctl --user show -p StatusText adfs-credd").stdout.strip()
             log(f"  {st}")
+            # ...and the horizon (issue 16): an 8 h SSO, no remembered
+            # password.
             self.assertRegex(st, r"^StatusText=signed in as EXAMPLE\\alice; 1 role valid; "
-                                 r"next refresh \d\d:\d\d$")
+                                 r"next refresh \d\d:\d\d; renewable until \d\d:\d\d "
+                                 r"\(sso\), served until (\w\w\w )?\d\d:\d\d$")
         with self.step("issue 15 item 9: the daemon sees its config and state "
                        "directories, not ~/.ssh nor the user bus"):
             self.alice("mkdir -p -m 0700 ~/.ssh && echo key > ~/.ssh/id_test")

@@ -138,7 +138,8 @@ class TestNotify(unittest.TestCase):
         # The backslash doubled: systemd reads notify messages with
         # backslash escapes (the booted test sees EXAMPLE\alice in StatusText).
         self.assertRegex(st, r"STATUS=signed in as EXAMPLE\\\\alice; 1 role valid; "
-                             r"next refresh \d\d:\d\d")
+                             r"next refresh \d\d:\d\d; renewable until \d\d:\d\d \(sso\), "
+                             r"served until (\w\w\w )?\d\d:\d\d$")
         n.messages.clear()
         s.daemon.send_signal(signal.SIGHUP)
         n.wait_for(lambda m: "RELOADING=1" in m.split("\n"))
