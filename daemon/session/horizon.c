@@ -81,9 +81,11 @@ struct horizon horizon_of(const struct horizon_facts *f)
 	    f->state == SIGNIN_SIGNED_OUT || f->auth == SIGNIN_AUTH_WSTRUST)
 		return at(HORIZON_NONE, HORIZON_FROM_NONE, 0);
 
-	h = sso_end(f);
-	if (f->kmsi_expiry > h.until)
-		h = at(HORIZON_KMSI, HORIZON_FROM_COOKIE, f->kmsi_expiry);
+	/* A persistent cookie is the SSO (AD FS's KmsiLifetimeMins replaces
+	 * the web SSO lifetime): its expiry is exact. */
+	h = f->kmsi_expiry
+		    ? at(HORIZON_KMSI, HORIZON_FROM_COOKIE, f->kmsi_expiry)
+		    : sso_end(f);
 	if (f->auth == SIGNIN_AUTH_KERBEROS && f->ticket_end > h.until)
 		h = at(HORIZON_KERBEROS, HORIZON_FROM_TICKET, f->ticket_end);
 	return h;

@@ -52,7 +52,8 @@ struct horizon_facts {
 	usec_t sso_lifetime_seen; /* an SSO seen ending this long after it
 				   * began (shorter than configured); 0 */
 	usec_t sso_alive_at;    /* the last cookie round that worked */
-	usec_t kmsi_expiry;     /* the persistent cookie's expiry; 0 none */
+	usec_t kmsi_expiry;     /* the persistent cookie's expiry (it is the
+				 * SSO then, whatever the lifetime); 0 none */
 	usec_t ticket_end;      /* the Kerberos TGT's end; 0 none */
 };
 

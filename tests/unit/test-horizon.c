@@ -65,9 +65,12 @@ static void test_kmsi_and_kerberos(void **state)
 	assert_int_equal(h.by, HORIZON_KMSI);
 	assert_int_equal(h.source, HORIZON_FROM_COOKIE);
 	assert_true(h.until == T0 + 24 * H);
-	/* A persistent cookie ending before the SSO would: the SSO. */
+	/* The persistent cookie is the SSO: its expiry, even before the
+	 * configured lifetime would end (a farm's KmsiLifetimeMins). */
 	f.kmsi_expiry = T0 + H;
-	assert_int_equal(horizon_of(&f).by, HORIZON_SSO);
+	h = horizon_of(&f);
+	assert_int_equal(h.by, HORIZON_KMSI);
+	assert_true(h.until == T0 + H);
 
 	/* Kerberos: the ticket, or the SSO it started when that is later;
 	 * a ticket counts only for auth: kerberos. */
