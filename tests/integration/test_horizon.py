@@ -303,7 +303,8 @@ class TestNotifyBefore(HorizonBase):
 class TestKerberosHorizon(HorizonBase):
     """Kerberos: the TGT's end time in the credential cache, read anew at
     each status (kinit renews it), with renew_till; without a ticket, the
-    SSO the last Kerberos sign-in started."""
+    SSO the last Kerberos sign-in started. A ticket ending within
+    notify.before is told once on the session bus."""
 
     factor = 20
 
@@ -319,11 +320,17 @@ class TestKerberosHorizon(HorizonBase):
         self.kdc.kinit(args=("-l", "3h", "-r", "1d"))
         # The SSO a Kerberos sign-in starts (1 h) ends before the ticket.
         self.s = KerberosStack(self.kdc, config={"roles": ROLES,
-                                                 "adfs": {"sso_lifetime": "1h"}})
+                                                 "adfs": {"sso_lifetime": "1h"},
+                                                 "notify": {"before": "3h"}})
         self.addCleanup(self.s.close)
 
     def test_ticket_end(self):
-        self.start(env=self.kdc.client_env)
+        from sessionbus import SessionBus
+        self.bus = SessionBus()
+        self.addCleanup(self.bus.close)
+        env = dict(self.kdc.client_env)
+        env.update(self.bus.env)
+        self.start(env=env)
         deadline = time.monotonic() + 30
         while self.role()["state"] != "valid" and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -340,6 +347,12 @@ class TestKerberosHorizon(HorizonBase):
         self.kdc.kinit(args=("-l", "8h"))
         st = self.status()
         self.assertAlmostEqual(epoch(st["renewable_until"]), time.time() + 8 * H, delta=5 * M)
+        # A ticket ending within notify.before (3 h here) is told once,
+        # on the real session bus, as the Kerberos ticket's end.
+        self.assertEqual(self.bus.wait_notifies(1)[0].summary, "adfs-credd: sign in again soon")
+        soon = self.bus.notifies()
+        self.assertEqual(len(soon), 1, soon)
+        self.assertIn("the Kerberos ticket ends", soon[0].body)
         # No ticket: what the SSO the ticket started still gives (1 h
         # from when ADFS says the user authenticated).
         self.kdc.kdestroy()
