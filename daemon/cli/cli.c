@@ -20,6 +20,7 @@
 #define REPLY_MAX (256u * 1024u)
 
 char *cli_socket_path;
+long cli_call_timeout = 600;
 enum conf_auth cli_auth = CONF_AUTH_FORMS;
 enum conf_password cli_pw_source = CONF_PASSWORD_PROMPT;
 
@@ -114,7 +115,7 @@ int cli_call(const char *method, const char *path, const char *query_role,
 	(void)curl_easy_setopt(e, CURLOPT_WRITEDATA, &reply);
 	(void)curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	/* Sign-in waits on ADFS and STS for every role. */
-	(void)curl_easy_setopt(e, CURLOPT_TIMEOUT, 600L);
+	(void)curl_easy_setopt(e, CURLOPT_TIMEOUT, cli_call_timeout);
 	if (streq(method, "POST")) {
 		(void)curl_easy_setopt(e, CURLOPT_POSTFIELDS,
 				       body ? body->data : "");
@@ -134,6 +135,9 @@ int cli_call(const char *method, const char *path, const char *query_role,
 		cli_fail("adfs-credd is not running (no control socket at %s)",
 		     cli_socket_path);
 		r = -ECONNREFUSED;
+	} else if (cc == CURLE_OPERATION_TIMEDOUT) {
+		cli_fail("adfs-credd did not answer within %lds", cli_call_timeout);
+		r = -ETIMEDOUT;
 	} else if (cc != CURLE_OK) {
 		cli_fail("talking to adfs-credd failed: %s", curl_easy_strerror(cc));
 		r = -EIO;

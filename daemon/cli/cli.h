@@ -40,6 +40,9 @@ bool cli_port_covers(const struct sockdiag_listener *s, const char *host);
 int cli_check_ports(void);
 /* Prints "adfs-credctl: <message>" to stderr; returns EXIT_FAILURE. */
 int cli_fail(const char *fmt, ...) _printf_(1, 2);
+/* How long cli_call waits for the daemon's answer, in seconds (600: a
+ * sign-in waits on ADFS and STS for every role). */
+extern long cli_call_timeout;
 /* One request on the control socket; body may be NULL. On success *ret is
  * the parsed JSON (the caller's) and *ret_status the HTTP status. Prints
  * why on failure. */

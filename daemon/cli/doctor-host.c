@@ -287,6 +287,11 @@ void doctor_check_daemon(struct doctor *d)
 		doctor_hint(d, STEP_DAEMON, "set state_dir in the config");
 		return;
 	}
+	/* /v1/status answers from memory: a daemon that takes longer is
+	 * stuck, and doctor does not wait with it. */
+	cli_call_timeout = (long)(d->timeout / USEC_PER_SEC);
+	if (cli_call_timeout < 1)
+		cli_call_timeout = 1;
 	rc = cli_call("GET", "/v1/status", NULL, NULL, &o, &status);
 	if (rc == -ECONNREFUSED) {
 		doctor_note(
@@ -305,6 +310,16 @@ void doctor_check_daemon(struct doctor *d)
 			    cli_socket_path);
 		doctor_hint(d, STEP_DAEMON,
 			    "check state_dir: nothing was sent there");
+		return;
+	}
+	if (rc == -ETIMEDOUT) {
+		doctor_note(d, STEP_DAEMON, DOCTOR_FAIL,
+			    "adfs-credd did not answer within %lds: it is "
+			    "stuck (control socket %s)",
+			    cli_call_timeout, cli_socket_path);
+		doctor_hint(d, STEP_DAEMON,
+			    "systemctl --user restart adfs-credd, and report "
+			    "what journalctl --user -u adfs-credd shows");
 		return;
 	}
 	if (rc < 0 || status != 200) {

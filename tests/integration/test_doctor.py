@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import unittest
 
@@ -234,6 +235,9 @@ class TestDoctor(StackChecks, unittest.TestCase):
             ("clock skew 10 min", knob(s.sts, time_offset=600), knob(s.sts, time_offset=0),
              None, "clock", r"this clock is 10m behind STS's .*clock skew",
              r"fix the clock \(timedatectl"),
+            ("daemon stuck (SIGSTOP)", lambda: s.daemon.send_signal(signal.SIGSTOP),
+             lambda: s.daemon.send_signal(signal.SIGCONT), None, "daemon",
+             r"adfs-credd did not answer within 5s: it is stuck", r"restart adfs-credd"),
             ("daemon not running", s.stop_daemon, lambda: None, None, "daemon",
              r"adfs-credd is not running \(no control socket at ", r"systemctl --user start"),
             ("port squatted by another uid", squat, unsquat, None, "ports",
