@@ -12,7 +12,8 @@ time with a cookie round.
   MSISAuth cookie is persistent (an expiry a day after the login) and is
   saved with that expiry in state.json (0600). The role is served valid
   credentials for all 20 simulated hours, across a daemon restart at
-  10 h, and ADFS sees exactly one password post.
+  10 h, and ADFS sees exactly one password post. The SSO ends a day
+  after the login (KmsiLifetimeMins), not before.
 - keep_me_signed_in: false (the control): the cookie is a session cookie
   (expiry 0 in state.json), the SSO ends at 8 h and the daemon is
   not_signed_in; the role stops being served about an hour later.
@@ -102,6 +103,15 @@ class KmsiJob(unittest.TestCase):
         self.assertEqual(len(auth), 1, cookies and [f[:6] for f in lines])
         return auth[0]
 
+    def until_state(self, state, until):
+        """Waits, in simulated time up to until, for the sign-in state."""
+        while self.warp.now() < until:
+            st = self.status()
+            if st["state"] == state:
+                return st
+            self.warp.sleep_until(self.warp.now() + 5 * M)
+        self.fail(f"not {state}: {self.status()}")
+
     def run_job(self, restart_at=None, stop_at_first_gap=False):
         """Samples the endpoint every SAMPLE until JOB. Returns the first
         simulated time (since login) it served nothing or too little, or
@@ -151,6 +161,14 @@ class TestKmsiJob(KmsiJob):
         self.assertIn("Restored the saved state", log)
         # The restarted daemon still holds the same persistent cookie.
         self.assertEqual(int(self.saved_auth_cookie()[4]), expiry)
+
+        # ... which ends KmsiLifetimeMins after the login, as AD FS's does:
+        # the first renewal after that needs the password.
+        st = self.until_state("not_signed_in", expiry + H)
+        self.log("SSO over: " + st["error"])
+        self.assertGreater(self.warp.now(), expiry)
+        self.assertRegex(st["error"], "single sign-on session ended")
+        self.assertEqual(s.adfs.stats()["password_posts"], 1)
 
 
 class TestSessionCookieJob(KmsiJob):
