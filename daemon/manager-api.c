@@ -255,7 +255,9 @@ usec_t manager_renewal_length(const struct role_session *r)
 static usec_t served_until(const struct horizon *h,
 			   const struct role_session *r, usec_t now)
 {
-	usec_t exp = role_has_valid_creds(r, now) ? r->creds->expiration : 0;
+	usec_t exp = r->creds && role_has_valid_creds(r, now)
+			     ? r->creds->expiration
+			     : 0;
 
 	return horizon_served_until(h, exp, manager_renewal_length(r), now);
 }

@@ -61,7 +61,7 @@ static usec_t last_call(struct manager *m, const struct horizon *h,
 
 	for (size_t i = 0; i < m->store.n_roles; i++) {
 		const struct role_session *r = &m->store.roles[i];
-		usec_t exp = role_has_valid_creds(r, seen_at)
+		usec_t exp = r->creds && role_has_valid_creds(r, seen_at)
 				     ? r->creds->expiration
 				     : 0,
 		       lc = horizon_last_call(h, exp,
@@ -135,7 +135,7 @@ static usec_t served_until_min(struct manager *m, const struct horizon *h,
 		const struct role_session *r = &m->store.roles[i];
 		usec_t s;
 
-		if (!role_has_valid_creds(r, now))
+		if (!r->creds || !role_has_valid_creds(r, now))
 			continue;
 		s = horizon_served_until(h, r->creds->expiration,
 					 manager_renewal_length(r), now);

@@ -27,16 +27,16 @@ int cli_parse_duration(const char *s, usec_t *ret)
 
 int cli_check_horizon(const char *role, usec_t need, bool quiet)
 {
-	char query[64], msg[600];
+	char path[64], msg[600];
 	json_t *o = NULL;
 	long status = 0;
 	const char *text;
 	bool ok;
 	int r;
 
-	(void)snprintf(query, sizeof(query), "/v1/check?for=%llu",
+	(void)snprintf(path, sizeof(path), "/v1/check?for=%llu",
 		       (unsigned long long)(need / USEC_PER_SEC));
-	r = cli_call("GET", query, role, NULL, &o, &status);
+	r = cli_call("GET", path, role, NULL, &o, &status);
 	if (r == -ECONNREFUSED)
 		return CLI_EXIT_NOT_RUNNING;
 	if (r < 0)

@@ -5,7 +5,7 @@
 
 #include "util/timeutil.h"
 
-static const char *const by_names[_HORIZON_BY_MAX] = {
+static const char *const by_names[HORIZON_BY_COUNT] = {
 	[HORIZON_NONE] = "none",
 	[HORIZON_PASSWORD] = "password",
 	[HORIZON_SSO] = "sso",
@@ -13,7 +13,7 @@ static const char *const by_names[_HORIZON_BY_MAX] = {
 	[HORIZON_KERBEROS] = "kerberos",
 };
 
-static const char *const source_names[_HORIZON_FROM_MAX] = {
+static const char *const source_names[HORIZON_FROM_COUNT] = {
 	[HORIZON_FROM_NONE] = "none",
 	[HORIZON_FROM_CONFIG] = "config",
 	[HORIZON_FROM_OBSERVED] = "observed",
@@ -23,12 +23,12 @@ static const char *const source_names[_HORIZON_FROM_MAX] = {
 
 const char *horizon_by_to_string(enum horizon_by b)
 {
-	return b < _HORIZON_BY_MAX ? by_names[b] : "none";
+	return b < HORIZON_BY_COUNT ? by_names[b] : "none";
 }
 
 const char *horizon_source_to_string(enum horizon_source s)
 {
-	return s < _HORIZON_FROM_MAX ? source_names[s] : "none";
+	return s < HORIZON_FROM_COUNT ? source_names[s] : "none";
 }
 
 static usec_t later(usec_t a, usec_t b)

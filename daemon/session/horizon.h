@@ -27,7 +27,7 @@ enum horizon_by {
 	HORIZON_SSO,      /* the ADFS SSO cookies, until the SSO ends */
 	HORIZON_KMSI,     /* the persistent "keep me signed in" cookie */
 	HORIZON_KERBEROS, /* the Kerberos ticket (or the SSO it started) */
-	_HORIZON_BY_MAX,
+	HORIZON_BY_COUNT,
 };
 
 /* Where the SSO's end comes from. */
@@ -37,7 +37,7 @@ enum horizon_source {
 	HORIZON_FROM_OBSERVED, /* a lifetime the daemon saw end earlier */
 	HORIZON_FROM_COOKIE,   /* the persistent cookie's expiry */
 	HORIZON_FROM_TICKET,   /* the ticket's end time */
-	_HORIZON_FROM_MAX,
+	HORIZON_FROM_COUNT,
 };
 
 struct horizon_facts {
