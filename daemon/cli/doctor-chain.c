@@ -207,11 +207,17 @@ static void tls_verdict(struct doctor *d, struct doctor_target *t,
 	if (x->verify_err == X509_V_ERR_CERT_HAS_EXPIRED ||
 	    (x->have_leaf && x->verify_depth == 0 && now >= x->not_after &&
 	     x->verify_err)) {
-		doctor_note(d, STEP_TLS, DOCTOR_FAIL,
-			    "%s: the certificate%s expired on %s (subject %s)",
-			    t->key, x->verify_depth ? " chain" : "",
-			    x->verify_depth ? "(a CA certificate)" : na,
-			    x->subject);
+		if (x->verify_depth > 0)
+			doctor_note(d, STEP_TLS, DOCTOR_FAIL,
+				    "%s: a CA certificate in the chain has "
+				    "expired (server certificate %s, issuer "
+				    "%s)",
+				    t->key, x->subject, x->issuer);
+		else
+			doctor_note(d, STEP_TLS, DOCTOR_FAIL,
+				    "%s: the certificate expired on %s "
+				    "(subject %s)",
+				    t->key, na, x->subject);
 		doctor_hint(
 		    d, STEP_TLS,
 		    "the server's certificate must be renewed: tell the "

@@ -48,10 +48,9 @@ static void lookup_unref_locked(struct lookup *l)
 
 static void *lookup_run(void *ud)
 {
-	static const struct addrinfo hints = {
-	    .ai_socktype = SOCK_STREAM,
-	    .ai_flags = AI_ADDRCONFIG,
-	};
+	/* No AI_ADDRCONFIG: on a host with loopback only it would hide
+	 * addresses libcurl still gets. */
+	static const struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
 	struct lookup *l = ud;
 	struct addrinfo *res = NULL;
 	int rc = getaddrinfo(l->host, NULL, &hints, &res);
