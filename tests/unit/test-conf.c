@@ -291,7 +291,8 @@ static void test_many_errors(void **state)
 		"4:12: adfs.timeout must be between 1s and 10m (got '0')",
 		"5:3: unknown key 'adfs.colour' (expected one of: url, "
 		"relying_party, username, auth, password, remember_password, "
-		"ca_file, timeout)",
+		"ca_file, timeout, sso_lifetime, keep_me_signed_in, "
+		"mfa_on_renewal)",
 		"7:11: aws.region must be an AWS region name like eu-west-1 (got "
 		"'EU-West-1')",
 		"10:10: roles[0].arn must be a role ARN like "
@@ -402,6 +403,13 @@ static void test_defaults(void **state)
 	assert_null(c->adfs.ca_file);
 	assert_int_equal(c->adfs.timeout, CONF_DEFAULT_TIMEOUT);
 	assert_int_equal(c->adfs.timeout, 30 * USEC_PER_SEC);
+	/* The horizon's (issue 16): AD FS's WebSsoLifetime default. */
+	assert_int_equal(c->adfs.sso_lifetime, 8 * USEC_PER_HOUR);
+	assert_false(c->adfs.keep_me_signed_in);
+	assert_int_equal(c->adfs.mfa_on_renewal, CONF_MFA_RENEWAL_NOTIFY);
+	assert_int_equal(c->notify.before, 30 * USEC_PER_MINUTE);
+	assert_true(c->notify.desktop);
+	assert_null(c->notify.command);
 	check_defaults_except_adfs(c);
 }
 
