@@ -194,6 +194,9 @@ int manager_logout(struct manager *m)
 		}
 	}
 	signin_logout(&m->signin);
+	/* The user took it in hand: a later failure is told anew. */
+	alert_clear(m->alert, ALERT_SIGNIN_FAILED);
+	alert_clear(m->alert, ALERT_MFA_RENEWAL);
 	adfs_forget(m->adfs);
 	cycle_forget(m->cycle, m->conf->n_roles == 0);
 	/* IMDS sessions end with the sign-in, as the ECS token rotates. */
@@ -270,6 +273,12 @@ int manager_check(struct manager *m, const char *role, usec_t need,
 	usec_t now = now_wall();
 	struct horizon h;
 
+	if (!r && !role) {
+		/* No roles configured, and no assertion yet to adopt any. */
+		(void)snprintf(buf, n, "no role is held yet: run 'adfs-credctl "
+				       "login'");
+		return 0;
+	}
 	if (!r)
 		return -ENOENT;
 	h = manager_horizon(m, now, NULL);

@@ -362,5 +362,36 @@ class TestKerberosHorizon(HorizonBase):
         self.stop_clean()
 
 
+class TestCheckExitCodes(StackChecks, unittest.TestCase):
+    """check's exit statuses (adfs-credctl(1)): 3 when no daemon listens, 2
+    for a usage error or no such role, 1 when nothing is held yet; exec
+    --require the same, without running the command."""
+
+    def setUp(self):
+        self.s = Stack(config={"roles": None})
+        self.addCleanup(self.s.close)
+
+    def test_codes(self):
+        marker = os.path.join(self.s.tmp, "ran")
+        p = self.s.ctl("check", "--for", "1h")
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("adfs-credd is not running", p.stderr)
+        p = self.s.ctl("exec", "--require", "1h", "--", "touch", marker)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.s.start_daemon()
+        for args in (("check", "--for", "0"), ("check", "--for", "soon"), ("check",),
+                     ("check", "nope", "--for", "1h"),
+                     ("exec", "--require", "bad", "--", "touch", marker)):
+            p = self.s.ctl(*args)
+            self.assertEqual(p.returncode, 2, (args, p.stdout, p.stderr))
+        p = self.s.ctl("check", "--for", "1h")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("no role is held yet: run 'adfs-credctl login'", p.stderr)
+        p = self.s.ctl("exec", "--require", "1h", "--", "touch", marker)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertFalse(os.path.exists(marker))
+        self.stop_clean()
+
+
 if __name__ == "__main__":
     unittest.main()
