@@ -19,8 +19,11 @@ import json
 import os
 import re
 import shutil
+import select
 import signal
+import socket
 import subprocess
+import threading
 import unittest
 
 from harness import (PROD_ARN, PYTHON, Stack, StackChecks, clean_sdk_env, fetch, free_port,
@@ -75,6 +78,59 @@ with open(out, "wb") as f:
                               serialization.PrivateFormat.TraditionalOpenSSL,
                               serialization.NoEncryption()))
 """
+
+
+class ConnectProxy:
+    """A minimal HTTP CONNECT proxy on 127.0.0.1 (what https_proxy points
+    at in an office): it records each CONNECT target and relays bytes; it
+    sees TLS only, never what is inside."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.targets = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.relay, args=(c,), daemon=True).start()
+
+    def relay(self, c):
+        with c:
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 8192:
+                b = c.recv(4096)
+                if not b:
+                    return
+                head += b
+            m = re.match(rb"CONNECT ([^ :]+):(\d+) HTTP/1\.[01]\r\n", head)
+            if not m:
+                c.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+                return
+            self.targets.append("%s:%s" % (m.group(1).decode(), m.group(2).decode()))
+            with socket.create_connection((m.group(1).decode(), int(m.group(2)))) as u:
+                c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                try:
+                    while True:
+                        r, _, _ = select.select([c, u], [], [], 30)
+                        if not r:
+                            return
+                        for a in r:
+                            b = a.recv(65536)
+                            if not b:
+                                return
+                            (u if a is c else c).sendall(b)
+                except OSError:
+                    return  # a side hung up: so ends the tunnel
+
+    def close(self):
+        self.sock.close()
 
 
 def control(emu, body):
@@ -283,6 +339,33 @@ class TestDoctor(StackChecks, unittest.TestCase):
                 for other in STEPS[:STEPS.index(step)]:
                     self.assertNotEqual(steps[other][0], "fail", "%s: %s failed too: %s"
                                         % (name, other, steps[other][1]))
+
+    def test_through_a_proxy(self):
+        """https_proxy set: DNS and TCP check the proxy, TLS and the GETs
+        go through it (CONNECT), as the daemon's libcurl would; no_proxy
+        exempts a host, the way libcurl reads it."""
+        proxy = ConnectProxy()
+        self.addCleanup(proxy.close)
+        url = "http://doctor:%s@127.0.0.1:%d" % (PROXY_SECRET, proxy.port)
+        rc, steps, text = self.doctor({"https_proxy": url})
+        self.assertNotIn(PROXY_SECRET, text)
+        for step in ("config", "dns", "tcp", "signin-page", "relying-party", "sts", "clock"):
+            self.assertEqual(steps[step][0], "ok", "%s: %s\n%s" % (step, steps[step][1], text))
+        self.assertIn(steps["tls"][0], ("ok", "warn"), text)
+        self.assertRegex(steps["dns"][1], r"adfs\.url: via proxy http://127\.0\.0\.1:%d "
+                         % proxy.port)
+        self.assertRegex(steps["tcp"][1], r"adfs\.url: connected to the proxy "
+                         r"http://127\.0\.0\.1:%d" % proxy.port)
+        for emu in (self.s.adfs, self.s.sts):
+            self.assertIn("127.0.0.1:%d" % emu.port, proxy.targets)
+
+        # no_proxy covers the emulators: straight there, the proxy unused.
+        proxy.targets.clear()
+        rc, steps, text = self.doctor({"https_proxy": url, "no_proxy": "localhost, 127.0.0.0/8"})
+        self.assertRegex(steps["tcp"][1], r"adfs\.url: connected to 127\.0\.0\.1:%d \(direct"
+                         % self.s.adfs.port)
+        self.assertEqual(steps["signin-page"][0], "ok", text)
+        self.assertEqual(proxy.targets, [])
 
     def test_clock_skew_warns_between_one_and_five_minutes(self):
         for offset, result in ((-90, "warn"), (40, "ok"), (-400, "fail")):
