@@ -183,6 +183,21 @@ const char *conf_warning(const struct conf *c)
 	       "secret; give remote peers ECS with its token instead";
 }
 
+/* A key about the sign-in form (keep me signed in, the push) set with
+ * another adfs.auth. */
+static void check_forms_only(struct conf_parse *p, const char *name,
+			     const char *what)
+{
+	const struct conf_given *g = conf_report_given_find(p, name);
+	char problem[96];
+
+	if (p->conf->adfs.auth == CONF_AUTH_FORMS || !g)
+		return;
+	(void)snprintf(problem, sizeof(problem),
+		       "%s to the sign-in form only (adfs.auth: forms)", what);
+	conf_report_given(p, g, problem);
+}
+
 /* Loopback is util/addr's one policy: 127.0.0.0/8, ::1, ::ffff:127.x and
  * localhost(.), as for the HTTP Host header and the peer address. */
 static void check_listener(struct conf_parse *p, const char *name,
@@ -230,25 +245,10 @@ void conf_validate(struct conf_parse *p)
 			    "adfs.username is required (unless adfs.auth is "
 			    "kerberos)");
 
-	if (c->adfs.keep_me_signed_in && c->adfs.auth != CONF_AUTH_FORMS) {
-		const struct conf_given *g =
-			conf_report_given_find(p, "adfs.keep_me_signed_in");
-
-		if (g)
-			conf_report_given(p, g,
-					  "applies to the sign-in form only "
-					  "(adfs.auth: forms)");
-	}
-	if (c->adfs.mfa_on_renewal == CONF_MFA_RENEWAL_PUSH &&
-	    c->adfs.auth != CONF_AUTH_FORMS) {
-		const struct conf_given *g =
-			conf_report_given_find(p, "adfs.mfa_on_renewal");
-
-		if (g)
-			conf_report_given(p, g,
-					  "push applies to the sign-in form only "
-					  "(adfs.auth: forms)");
-	}
+	if (c->adfs.keep_me_signed_in)
+		check_forms_only(p, "adfs.keep_me_signed_in", "applies");
+	if (c->adfs.mfa_on_renewal == CONF_MFA_RENEWAL_PUSH)
+		check_forms_only(p, "adfs.mfa_on_renewal", "push applies");
 
 	check_role_ref(p, "default_role", c->default_role);
 	check_role_ref(p, "serve.imds_role", c->serve.imds_role);
