@@ -189,8 +189,14 @@ static void tls_verdict(struct doctor *d, struct doctor_target *t,
 				    "%s: the certificate verifies", t->key);
 			return;
 		}
-		(void)format_duration(
-		    left, x->not_after > now ? x->not_after - now : 0);
+		if (x->not_after > now + 2 * USEC_PER_DAY)
+			(void)snprintf(
+			    left, sizeof(left), "%llu days",
+			    (unsigned long long)((x->not_after - now) /
+						 USEC_PER_DAY));
+		else
+			(void)format_duration(
+			    left, x->not_after > now ? x->not_after - now : 0);
 		doctor_note(
 		    d, STEP_TLS, r,
 		    "%s: certificate for %s verifies (issuer %s); it expires "

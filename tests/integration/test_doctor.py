@@ -370,6 +370,25 @@ class TestDoctor(StackChecks, unittest.TestCase):
         self.assertEqual(steps["signin-page"][0], "ok", text)
         self.assertEqual(proxy.targets, [])
 
+    def test_certificate_expiry_warns_within_14_days(self):
+        """Certificates from the stack's CA for 30 and 10 more days: OK,
+        then WARN with the date and a hint (the mkcerts.sh ones last 2
+        days, always a warning)."""
+        month = self.make_cert("localhost", -1, 30)
+        ten = self.make_cert("localhost", -1, 10)
+        control(self.s.sts, {"tls_cert": month})
+        control(self.s.adfs, {"tls_cert": month})
+        rc, steps, text = self.doctor()
+        self.assertEqual(steps["tls"][0], "ok", text)
+        self.assertRegex(steps["tls"][1], r"adfs\.url: certificate for /CN=localhost verifies .*"
+                         r"it expires 20\S+ \(in 29 days\)")
+        control(self.s.adfs, {"tls_cert": ten})
+        rc, steps, text = self.doctor()
+        self.assertEqual(steps["tls"][0], "warn", text)
+        self.assertRegex(steps["tls"][1], r"adfs\.url: .*\(in 9 days\); aws\.sts_endpoint: .*"
+                         r"\(in 29 days\)")
+        self.assertRegex(steps["tls"][2], r"the certificate of 127\.0\.0\.1 ends soon")
+
     def test_clock_skew_warns_between_one_and_five_minutes(self):
         for offset, result in ((-90, "warn"), (40, "ok"), (-400, "fail")):
             with self.subTest(offset=offset):
