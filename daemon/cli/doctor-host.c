@@ -130,11 +130,14 @@ void doctor_check_systemd(struct doctor *d)
 				      (char *)"is-active", unit, NULL};
 
 			(void)snprintf(unit, sizeof(unit), "%s", units[i]);
-
 			(void)run_capture(en, tmo, e, sizeof(e));
 			(void)run_capture(ac, tmo, a, sizeof(a));
 			first_line(e);
 			first_line(a);
+			/* A state is one word; anything else is systemctl
+			 * saying it has no such unit file. */
+			if (!e[0] || strchr(e, ' '))
+				(void)snprintf(e, sizeof(e), "not installed");
 			enabled = enabled || streq(e, "enabled") ||
 				  streq(e, "static") || streq(e, "linked");
 			active = active || streq(a, "active");
@@ -267,6 +270,16 @@ static void role_line(struct doctor *d, json_t *r)
 		    "retries now");
 }
 
+static void not_running(struct doctor *d)
+{
+	doctor_note(d, STEP_DAEMON, DOCTOR_FAIL,
+		    "adfs-credd is not running (no control socket at %s)",
+		    cli_socket_path);
+	doctor_hint(d, STEP_DAEMON,
+		    "systemctl --user start adfs-credd (or adfs-credd -c "
+		    "CONFIG &), then adfs-credctl login");
+}
+
 void doctor_check_daemon(struct doctor *d)
 {
 	_cleanup_free_ char *dir = NULL;
@@ -287,6 +300,12 @@ void doctor_check_daemon(struct doctor *d)
 		doctor_hint(d, STEP_DAEMON, "set state_dir in the config");
 		return;
 	}
+	/* No socket file: not running, and nothing for cli_call to say on
+	 * stderr. (A socket unit's file starts the daemon on connect.) */
+	if (access(cli_socket_path, F_OK) < 0 && errno == ENOENT) {
+		not_running(d);
+		return;
+	}
 	/* /v1/status answers from memory: a daemon that takes longer is
 	 * stuck, and doctor does not wait with it. */
 	cli_call_timeout = (long)(d->timeout / USEC_PER_SEC);
@@ -294,14 +313,7 @@ void doctor_check_daemon(struct doctor *d)
 		cli_call_timeout = 1;
 	rc = cli_call("GET", "/v1/status", NULL, NULL, &o, &status);
 	if (rc == -ECONNREFUSED) {
-		doctor_note(
-		    d, STEP_DAEMON, DOCTOR_FAIL,
-		    "adfs-credd is not running (no control socket at %s)",
-		    cli_socket_path);
-		doctor_hint(
-		    d, STEP_DAEMON,
-		    "systemctl --user start adfs-credd (or adfs-credd -c "
-		    "CONFIG &), then adfs-credctl login");
+		not_running(d);
 		return;
 	}
 	if (rc == -EPERM) {
