@@ -319,6 +319,24 @@ void doctor_check_tls(struct doctor *d)
 
 /* --- 5. the sign-in page, 6. the relying party ------------------------ */
 
+/* What to do when a GET (http-call's err) failed after the handshake
+ * worked. */
+static void get_failed_hint(struct doctor *d, enum doctor_step_id s, int err,
+			    const char *who)
+{
+	char secs[32];
+
+	if (err == -ETIMEDOUT)
+		doctor_hint(d, s,
+			    "%s took the connection but did not answer within "
+			    "%s: it is overloaded or stuck (or a proxy holds "
+			    "the request); try again, then tell its "
+			    "administrator",
+			    who, format_duration(secs, d->timeout));
+	else
+		doctor_hint(d, s, "see the tcp and tls steps");
+}
+
 void doctor_check_signin_page(struct doctor *d)
 {
 	struct doctor_target *t = doctor_find_target(d, "adfs.url");
@@ -345,7 +363,7 @@ void doctor_check_signin_page(struct doctor *d)
 	if (err < 0) {
 		doctor_note(d, STEP_SIGNIN_PAGE, DOCTOR_FAIL, "GET %s: %s", url,
 			    http_call_strerror(c));
-		doctor_hint(d, STEP_SIGNIN_PAGE, "see the tcp and tls steps");
+		get_failed_hint(d, STEP_SIGNIN_PAGE, err, "ADFS");
 		doctor_skip(d, STEP_RELYING_PARTY, STEP_SIGNIN_PAGE);
 		return;
 	}
@@ -485,7 +503,7 @@ void doctor_check_sts(struct doctor *d)
 	if (err < 0) {
 		doctor_note(d, STEP_STS, DOCTOR_FAIL, "%s: %s", ep,
 			    http_call_strerror(c));
-		doctor_hint(d, STEP_STS, "see the tcp and tls steps");
+		get_failed_hint(d, STEP_STS, err, "STS");
 		doctor_skip(d, STEP_CLOCK, STEP_STS);
 		return;
 	}

@@ -280,6 +280,11 @@ class TestDoctor(StackChecks, unittest.TestCase):
              knob(s.adfs, idp_initiated_signon=None), None, "signin-page",
              r"IdP-initiated sign-on is disabled.*MSIS7012",
              r"Set-AdfsProperties -EnableIdpInitiatedSignonPage \$true"),
+            ("ADFS hangs (bounded by adfs.timeout)",
+             knob(s.adfs, hang_count=-1, hang_seconds=30), knob(s.adfs, hang_count=0), None,
+             "signin-page", r"GET https://127\.0\.0\.1:\d+/adfs/ls/IdpInitiatedSignOn\.aspx\S*: "
+             r"Operation timed out after 5\d\d\d milliseconds",
+             r"ADFS took the connection but did not answer within 5s"),
             ("unknown relying party (MSIS7007)",
              conf_with(adfs={"relying_party": "urn:example:nobody"}), restore, None,
              "relying-party",
