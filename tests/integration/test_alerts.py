@@ -272,7 +272,9 @@ class TestNotifyCommand(AlertBase, unittest.TestCase):
             self.s.log_text())
         self.assertIn("notify.command for signin-failed still runs after 60s",
                       self.s.log_text())
-        self.assertFalse(os.path.exists(f"/proc/{first['pid']}"))
+        # Reaped (sd-event reaps once the exit was handled).
+        self.assertTrue(wait_until(
+            lambda: not os.path.exists(f"/proc/{first['pid']}"), 10))
         self.assertEqual(self.status()["state"], "failed")
         self.stop_clean()
 
