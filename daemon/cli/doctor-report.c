@@ -38,7 +38,7 @@ void doctor_note(struct doctor *d, enum doctor_step_id s, enum doctor_result r,
 	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
 	if (n < 0) {
-		msg = NULL;
+		msg = NULL; /* undefined after a failed vasprintf */
 		return;
 	}
 	if (st->detail) {
@@ -113,6 +113,7 @@ struct doctor_target *doctor_find_target(struct doctor *d, const char *key)
 			return &d->targets[i];
 	return NULL;
 }
+
 void doctor_print_text(const struct doctor *d)
 {
 	for (size_t i = 0; i < STEP_COUNT; i++) {
@@ -140,20 +141,11 @@ int doctor_print_json(const struct doctor *d)
 		_cleanup_free_ char *h = s->hint && s->result != DOCTOR_OK
 					     ? text_escape(s->hint)
 					     : NULL;
-		char name[8];
-		size_t k;
-
-		/* "ok", "warn", "fail", "skip" */
-		for (k = 0;
-		     k + 1 < sizeof(name) && doctor_result_name(s->result)[k];
-		     k++)
-			name[k] =
-			    (char)(doctor_result_name(s->result)[k] | 0x20);
-		name[k] = '\0';
 		(void)json_array_append_new(
 		    steps, json_pack("{s:s, s:s, s:s?, s:s?}", "name",
-				     doctor_step_names[i], "result", name,
-				     "detail", detail, "hint", h));
+				     doctor_step_names[i], "result",
+				     doctor_result_key(s->result), "detail",
+				     detail, "hint", h));
 	}
 	o = json_pack("{s:o}", "steps", steps);
 	if (!o)

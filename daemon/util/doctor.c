@@ -18,6 +18,18 @@ const char *doctor_result_name(enum doctor_result r)
 	return (size_t)r < ELEMENTSOF(names) ? names[r] : "FAIL";
 }
 
+const char *doctor_result_key(enum doctor_result r)
+{
+	static const char *const keys[] = {
+	    [DOCTOR_OK] = "ok",
+	    [DOCTOR_WARN] = "warn",
+	    [DOCTOR_FAIL] = "fail",
+	    [DOCTOR_SKIP] = "skip",
+	};
+
+	return (size_t)r < ELEMENTSOF(keys) ? keys[r] : "fail";
+}
+
 enum doctor_result doctor_result_worst(enum doctor_result a,
 				       enum doctor_result b)
 {

@@ -30,6 +30,8 @@ enum doctor_result {
 
 /* "OK", "WARN", "FAIL", "SKIP" (static). */
 const char *doctor_result_name(enum doctor_result r);
+/* "ok", "warn", "fail", "skip" (static): the --json form. */
+const char *doctor_result_key(enum doctor_result r);
 /* The worse of a and b (SKIP only when both are). */
 enum doctor_result doctor_result_worst(enum doctor_result a,
 				       enum doctor_result b);

@@ -19,6 +19,10 @@ static void test_names_and_worst(void **state)
 	assert_string_equal(doctor_result_name(DOCTOR_WARN), "WARN");
 	assert_string_equal(doctor_result_name(DOCTOR_FAIL), "FAIL");
 	assert_string_equal(doctor_result_name(DOCTOR_SKIP), "SKIP");
+	assert_string_equal(doctor_result_key(DOCTOR_OK), "ok");
+	assert_string_equal(doctor_result_key(DOCTOR_WARN), "warn");
+	assert_string_equal(doctor_result_key(DOCTOR_FAIL), "fail");
+	assert_string_equal(doctor_result_key(DOCTOR_SKIP), "skip");
 	assert_int_equal(doctor_result_worst(DOCTOR_OK, DOCTOR_WARN),
 			 DOCTOR_WARN);
 	assert_int_equal(doctor_result_worst(DOCTOR_FAIL, DOCTOR_WARN),
