@@ -55,23 +55,23 @@ struct alert {
 	struct conf *const *conf;
 	sd_bus *bus;  /* the session bus; NULL until the first raise */
 	bool warned;  /* the desktop's failure said; again after a success */
-	struct told told[_ALERT_MAX];
+	struct told told[ALERT_EVENT_COUNT];
 };
 
-static const char *const event_names[_ALERT_MAX] = {
+static const char *const event_names[ALERT_EVENT_COUNT] = {
 	[ALERT_HUMAN_SOON] = "human-soon",
 	[ALERT_MFA_RENEWAL] = "mfa-renewal",
 	[ALERT_SIGNIN_FAILED] = "signin-failed",
 };
 
 /* Names from the Icon Naming Specification, which every icon theme has. */
-static const char *const event_icons[_ALERT_MAX] = {
+static const char *const event_icons[ALERT_EVENT_COUNT] = {
 	[ALERT_HUMAN_SOON] = "dialog-warning",
 	[ALERT_MFA_RENEWAL] = "dialog-password",
 	[ALERT_SIGNIN_FAILED] = "dialog-password",
 };
 
-static const uint8_t event_urgency[_ALERT_MAX] = {
+static const uint8_t event_urgency[ALERT_EVENT_COUNT] = {
 	[ALERT_HUMAN_SOON] = NOTIFY_URGENCY_NORMAL,
 	[ALERT_MFA_RENEWAL] = NOTIFY_URGENCY_CRITICAL,
 	[ALERT_SIGNIN_FAILED] = NOTIFY_URGENCY_CRITICAL,
@@ -79,7 +79,7 @@ static const uint8_t event_urgency[_ALERT_MAX] = {
 
 const char *alert_event_to_string(enum alert_event ev)
 {
-	return ev < _ALERT_MAX ? event_names[ev] : NULL;
+	return ev < ALERT_EVENT_COUNT ? event_names[ev] : NULL;
 }
 
 char *alert_text(const char *s, bool markup)
@@ -95,8 +95,8 @@ char *alert_text(const char *s, bool markup)
 		return NULL;
 	for (const char *line = s; line;) {
 		const char *nl = strchr(line, '\n');
-		_cleanup_free_ char *raw = nl ? strndup(line, (size_t)(nl - line))
-					      : strdup(line);
+		_cleanup_free_ char *raw =
+			nl ? strndup(line, (size_t)(nl - line)) : strdup(line);
 		_cleanup_free_ char *esc = text_escape(raw);
 
 		if (!esc) {
@@ -142,7 +142,7 @@ int alert_new(sd_event *e, struct conf *const *conf, struct alert **ret)
 		return -ENOMEM;
 	a->event = sd_event_ref(e);
 	a->conf = conf;
-	for (size_t i = 0; i < _ALERT_MAX; i++) {
+	for (size_t i = 0; i < ALERT_EVENT_COUNT; i++) {
 		a->told[i].alert = a;
 		a->told[i].ev = (enum alert_event)i;
 	}
@@ -161,7 +161,7 @@ static void command_done(struct told *t)
 static void bus_drop(struct alert *a)
 {
 	a->bus = sd_bus_close_unref(a->bus);
-	for (size_t i = 0; i < _ALERT_MAX; i++) {
+	for (size_t i = 0; i < ALERT_EVENT_COUNT; i++) {
 		a->told[i].notifying = false;
 		a->told[i].again = false;
 		a->told[i].withdraw = false;
@@ -175,7 +175,7 @@ struct alert *alert_free(struct alert *a)
 		return NULL;
 	/* A command still running goes on by itself (it is not ours to
 	 * kill at a stop); notifications shown stay: they still hold. */
-	for (size_t i = 0; i < _ALERT_MAX; i++) {
+	for (size_t i = 0; i < ALERT_EVENT_COUNT; i++) {
 		command_done(&a->told[i]);
 		free(a->told[i].summary);
 		free(a->told[i].body);
@@ -464,7 +464,7 @@ static int command_run(struct told *t, const char *path)
 	posix_spawnattr_t attr;
 	sigset_t none, dfl;
 	char **env;
-	pid_t pid;
+	pid_t pid = 0;
 	int r;
 
 	if (t->child) {
@@ -494,9 +494,9 @@ static int command_run(struct told *t, const char *path)
 							   STDERR_FILENO + 1);
 	r = r ?: -posix_spawnattr_setsigmask(&attr, &none);
 	r = r ?: -posix_spawnattr_setsigdefault(&attr, &dfl);
-	r = r ?: -posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
-							  POSIX_SPAWN_SETSIGDEF);
-	/* The child's own reports when exec fails (glibc's posix_spawn). */
+	r = r ?: -posix_spawnattr_setflags(
+			 &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	/* A failed exec is posix_spawn's result (glibc waits for it). */
 	r = r ?: -posix_spawn(&pid, path, &fa, &attr, argv, env);
 	(void)posix_spawn_file_actions_destroy(&fa);
 	(void)posix_spawnattr_destroy(&attr);
@@ -520,7 +520,8 @@ static int command_run(struct told *t, const char *path)
 		t->child = sd_event_source_disable_unref(t->child);
 		goto out;
 	}
-	(void)sd_event_source_set_description(t->timer, "alert-command-timeout");
+	(void)sd_event_source_set_description(t->timer,
+					      "alert-command-timeout");
 	log_debug("notify.command for %s started (pid %d)", event_names[t->ev],
 		  (int)pid);
 out:
@@ -538,7 +539,7 @@ int alert_raise(struct alert *a, enum alert_event ev, uint64_t key,
 	char *s, *b;
 	int r;
 
-	if (ev >= _ALERT_MAX || !summary || !body)
+	if (ev >= ALERT_EVENT_COUNT || !summary || !body)
 		return -EINVAL;
 	t = &a->told[ev];
 	if (t->raised && t->key == key)
@@ -572,14 +573,14 @@ int alert_raise(struct alert *a, enum alert_event ev, uint64_t key,
 
 bool alert_is_raised(const struct alert *a, enum alert_event ev)
 {
-	return ev < _ALERT_MAX && a->told[ev].raised;
+	return ev < ALERT_EVENT_COUNT && a->told[ev].raised;
 }
 
 void alert_clear(struct alert *a, enum alert_event ev)
 {
 	struct told *t;
 
-	if (ev >= _ALERT_MAX)
+	if (ev >= ALERT_EVENT_COUNT)
 		return;
 	t = &a->told[ev];
 	t->raised = false;

@@ -18,7 +18,7 @@ enum alert_event {
 	ALERT_MFA_RENEWAL,   /* a renewal waits on a second factor */
 	ALERT_SIGNIN_FAILED, /* a sign-in failed, or the SSO ended and
 			      * nothing can renew it */
-	_ALERT_MAX,
+	ALERT_EVENT_COUNT,
 };
 
 struct alert;

@@ -29,7 +29,8 @@ static void test_text(void **state)
 		{ "one\ntwo\n", "one\ntwo\n", "one\ntwo\n" },
 		{ "a\x1b[31mb\r", "a\\x1b[31mb\\x0d", "a\\x1b[31mb\\x0d" },
 		/* D-Bus takes only UTF-8: a stray byte is shown, not sent */
-		{ "caf\xc3\xa9 \xff", "caf\xc3\xa9 \\xff", "caf\xc3\xa9 \\xff" },
+		{ "caf\xc3\xa9 \xff", "caf\xc3\xa9 \\xff",
+		  "caf\xc3\xa9 \\xff" },
 	};
 
 	assert_null(alert_text(NULL, true));
@@ -73,10 +74,11 @@ static void test_once_per_key(void **state)
 	assert_true(alert_is_raised(a, ALERT_HUMAN_SOON));
 	assert_int_equal(alert_raise(a, ALERT_SIGNIN_FAILED, 8, 0, "s", "b"),
 			 1);
-	assert_int_equal(alert_raise(a, _ALERT_MAX, 1, 0, "s", "b"), -EINVAL);
+	assert_int_equal(alert_raise(a, ALERT_EVENT_COUNT, 1, 0, "s", "b"),
+			 -EINVAL);
 	assert_int_equal(alert_raise(a, ALERT_SIGNIN_FAILED, 9, 0, NULL, "b"),
 			 -EINVAL);
-	alert_clear(a, _ALERT_MAX);
+	alert_clear(a, ALERT_EVENT_COUNT);
 
 	alert_free(a);
 	sd_event_unref(e);
