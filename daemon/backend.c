@@ -148,6 +148,17 @@ static int get_assertion(void *ud, const struct secret *pw, bool interactive)
 		/* Cookies only: if the SSO ended, that is not_signed_in. */
 		pw = NULL;
 		b->held_back = true;
+	} else if (b->mfa_needs_user &&
+		   (*b->conf)->adfs.auth == CONF_AUTH_KERBEROS) {
+		/* Kerberos has no password to hold back: the ticket would
+		 * meet the second factor again, and ADFS sends a push each
+		 * time it shows that page. Not ADFS's again until a person
+		 * signs in. */
+		cycle_assertion_done(b->cycle, -ENOKEY, NULL,
+				     "not signed in: ADFS asks for a second "
+				     "factor after Kerberos; run 'adfs-credctl "
+				     "login'");
+		return 0;
 	}
 	return adfs_fetch(b->adfs, pw, on_assertion,
 			  interactive ? on_mfa : on_mfa_unattended, b);

@@ -36,16 +36,18 @@ class KerberosStack(Stack):
     so the Kerberos variables are put into os.environ only while they start.
     """
 
-    def __init__(self, kdc, config=None, keep=False):
+    def __init__(self, kdc, config=None, keep=False, world=None):
         self.kdc = kdc
         with open(os.path.join(EMU, "world.example.json")) as f:
             adfs = json.load(f)["adfs"]
         adfs["wia"] = {"enabled": True, "service_principal": "HTTP/localhost",
                        "keytab": kdc.keytab, "users": {kdc.principal: KERBEROS_USER}}
+        w = dict(world or {})
+        w["adfs"] = adfs
         saved = dict(os.environ)
         os.environ.update(kdc.acceptor_env)
         try:
-            super().__init__(config=config, world={"adfs": adfs}, keep=keep)
+            super().__init__(config=config, world=w, keep=keep)
         finally:
             os.environ.clear()
             os.environ.update(saved)

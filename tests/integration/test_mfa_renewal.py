@@ -222,3 +222,53 @@ class TestPushOtpPage(RenewalBase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestKerberosMfaOnce(unittest.TestCase):
+    """Kerberos, and ADFS asks an Azure MFA push after Windows
+    authentication. The sign-in at start meets it with nobody there: the
+    user is told once, and the timer's retries do not go back to ADFS,
+    since ADFS sends a push each time it shows that page (push fatigue).
+    `adfs-credctl login` then completes it with the push. A real KDC; the
+    daemon under time-warp at only x4 (3 simulated minutes of backoff):
+    Kerberos refuses a client clock more than 5 minutes off the KDC's."""
+
+    def setUp(self):
+        import krb5
+        if not krb5.available():
+            raise unittest.SkipTest("MIT Kerberos KDC tools are not installed")
+        from test_kerberos import KERBEROS_USER, KerberosStack
+        self.warp = Warp(4)
+        self.kdc = krb5.KDC()
+        self.kdc.__enter__()
+        self.addCleanup(self.kdc.__exit__, None, None, None)
+        self.kdc.kinit()
+        with open(os.path.join(EMU, "world.example.json")) as f:
+            users = json.load(f)["users"]
+        for u in users:
+            if u["username"] == KERBEROS_USER:
+                u["mfa"] = {"type": "push", "auth_method": "AzureMfaAuthentication",
+                            "number": "57", "approve_after_polls": 1, "deny": False}
+        self.s = KerberosStack(self.kdc, config={"roles": [{"name": "dev", "arn": DEV_ARN}]},
+                               world={"users": users})
+        self.addCleanup(self.s.close)
+
+    def test_one_push_until_login(self):
+        env = dict(self.kdc.client_env)
+        env.update(self.warp.env(self.s.daemon_bin, 4))
+        self.s.start_daemon(env=env)
+        self.assertTrue(wait_until(lambda: self.s.adfs.stats()["mfa_prompts"] >= 1, 30),
+                        self.s.log_text())
+        t0 = self.warp.now()
+        # The timer's retries (backoff from 30 s) for 3 minutes.
+        self.warp.sleep_until(t0 + 3 * M)
+        self.assertGreaterEqual(
+            self.s.log_text().count("ADFS asks for a second factor after Kerberos"), 2)
+        self.assertEqual(self.s.adfs.stats()["mfa_prompts"], 1, self.s.log_text()[-3000:])
+        self.assertEqual(self.s.log_text().count(ALERT), 1)
+        p = self.s.ctl("login", timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr + self.s.log_text()[-3000:])
+        self.assertIn("57", p.stdout)
+        a = self.s.adfs.stats()
+        self.assertEqual((a["mfa_prompts"], a["mfa_successes"]), (2, 1), a)
+        self.s.stop_daemon()
