@@ -157,7 +157,9 @@ class TestSignInAtStartRetried(Base):
         t0 = self.warp.now()
         self.start()
         self.warp.sleep_until(t0 + 3 * M)
-        self.assertEqual(self.roles_status()["state"], "signed_out")
+        # Not signed in; a jittered retry may be in flight at that moment
+        # (a CI run saw one: signing_in).
+        self.assertIn(self.roles_status()["state"], ("signed_out", "signing_in"))
         self.s.adfs.configure(fail_count=0)
         # Tries at 30 s, 1.5 min, 3.5 min, 7.5 min ...: signed in by 8 min.
         self.warp.sleep_until(t0 + 9 * M)
