@@ -558,7 +558,11 @@ int alert_raise(struct alert *a, enum alert_event ev, uint64_t key,
 	t->when = when;
 	t->raised = true;
 	t->key = key;
-	log_warning("%s: %s", summary, body);
+	/* The body's news is in the journal already, from whoever raised
+	 * the alert: here, that the user was told. */
+	log_warning("%s: told the user (%s%s%s)", summary, event_names[ev],
+		    c->notify.desktop ? ", desktop" : "",
+		    c->notify.command ? ", notify.command" : "");
 	if (c->notify.desktop)
 		desktop_show(t);
 	if (c->notify.command) {
