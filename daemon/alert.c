@@ -531,6 +531,18 @@ out:
 	return r;
 }
 
+/* One journal line for an alert: the body's lines joined by spaces (log.c
+ * would show a newline as \x0a). */
+static void log_alert(const char *summary, const char *body)
+{
+	_cleanup_free_ char *flat = strdup(body);
+
+	for (char *nl = flat ? strchr(flat, '\n') : NULL; nl;
+	     nl = strchr(nl, '\n'))
+		*nl = ' ';
+	log_warning("%s: %s", summary, flat ? flat : body);
+}
+
 int alert_raise(struct alert *a, enum alert_event ev, uint64_t key,
 		usec_t when, const char *summary, const char *body)
 {
@@ -558,11 +570,7 @@ int alert_raise(struct alert *a, enum alert_event ev, uint64_t key,
 	t->when = when;
 	t->raised = true;
 	t->key = key;
-	/* The body's news is in the journal already, from whoever raised
-	 * the alert: here, that the user was told. */
-	log_warning("%s: told the user (%s%s%s)", summary, event_names[ev],
-		    c->notify.desktop ? ", desktop" : "",
-		    c->notify.command ? ", notify.command" : "");
+	log_alert(summary, body);
 	if (c->notify.desktop)
 		desktop_show(t);
 	if (c->notify.command) {
