@@ -221,7 +221,7 @@ const char *cli_jstr(json_t *o, const char *k)
 }
 
 /* "in 3h58m" from an ISO time, or "-" */
-/* "in 3h10m" for people, from the daemon's clock (now). */
+/* "3h10m" for people: from now until iso. */
 static const char *fmt_in(char b[static 48], const char *iso, usec_t now)
 {
 	usec_t t;
@@ -263,8 +263,7 @@ void cli_print_status(json_t *o)
 	size_t i;
 
 	cli_escape_tree(o);
-	if (!cli_jstr(o, "now") || parse_iso8601(cli_jstr(o, "now"), &now) < 0)
-		now = now_wall();
+	now = now_wall();
 	if (json_is_true(json_object_get(o, "signed_in")))
 		printf("signed in as %s\n", strempty(cli_jstr(o, "user")));
 	else
