@@ -160,7 +160,9 @@ static int get_assertion(void *ud, const struct secret *pw, bool interactive)
 				     "login'");
 		return 0;
 	}
-	return adfs_fetch(b->adfs, pw, on_assertion,
+	/* A login somebody runs is a new sign-in, with a new SSO (a
+	 * later horizon), not a cookie round. */
+	return adfs_fetch(b->adfs, pw, interactive, on_assertion,
 			  interactive ? on_mfa : on_mfa_unattended, b);
 }
 

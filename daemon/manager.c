@@ -82,6 +82,12 @@ static usec_t horizon_wakeup(struct manager *m, usec_t now)
 	struct horizon h = manager_horizon(m, now, NULL);
 	usec_t w = USEC_INFINITY, before = m->conf->notify.before, lc;
 
+	/* Signed in again (or a longer ticket): the warning about the old
+	 * horizon is withdrawn; the new one gets its own. */
+	if (m->warned_for && h.by != HORIZON_NONE && h.until > m->warned_for) {
+		alert_clear(m->alert, ALERT_HUMAN_SOON);
+		m->warned_for = 0;
+	}
 	if (h.by == HORIZON_NONE || h.until == USEC_INFINITY)
 		return USEC_INFINITY;
 	if (m->warned_for != h.until)

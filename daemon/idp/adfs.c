@@ -24,6 +24,11 @@ struct adfs {
 	 * start, jar_park() at the end). NULL when there are none. */
 	struct secret *jar;
 	bool jar_in_curl;            /* a round has loaded the jar into curl */
+	/* A fresh round (a login) starts with no cookie, so that ADFS takes
+	 * the password and a new SSO begins; the cookies it had wait here,
+	 * and come back when the round fails. */
+	struct secret *jar_before;
+	bool round_ok;
 	char *origin;                /* "https://host:port" of adfs.url */
 	char *host;                  /* for messages */
 
@@ -207,6 +212,16 @@ static void round_clear(struct adfs *a)
 {
 	a->call = http_call_free(a->call);
 	jar_park(a);
+	if (a->jar_before) {
+		/* A fresh round: its cookies if it signed in, else the old. */
+		if (a->round_ok) {
+			a->jar_before = secret_free(a->jar_before);
+		} else {
+			secret_free(a->jar);
+			a->jar = TAKE_PTR(a->jar_before);
+		}
+	}
+	a->round_ok = false;
 	a->call = http_call_free(a->call);
 	a->mfa_page = adfs_page_free(a->mfa_page);
 	a->password = NULL;
@@ -385,6 +400,7 @@ static void finish(struct adfs *a, int r, struct secret *saml,
 		(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 		va_end(ap);
 	}
+	a->round_ok = r == 0;
 	round_clear(a);
 	done(r, saml, fmt ? msg : NULL, userdata);
 }
@@ -805,7 +821,7 @@ static int start(struct adfs *a, const char *url, struct secret *post)
 	return 0;
 }
 
-int adfs_fetch(struct adfs *a, const struct secret *password,
+int adfs_fetch(struct adfs *a, const struct secret *password, bool fresh,
 	       adfs_done_fn done, adfs_mfa_fn mfa, void *userdata)
 {
 	_cleanup_free_ char *url = NULL;
@@ -822,6 +838,8 @@ int adfs_fetch(struct adfs *a, const struct secret *password,
 	a->done = done;
 	a->mfa = mfa;
 	a->userdata = userdata;
+	if (fresh && password && a->jar && !a->jar_in_curl)
+		a->jar_before = TAKE_PTR(a->jar);
 	r = jar_load(a);
 	if (r >= 0)
 		r = start(a, url, NULL);

@@ -54,9 +54,12 @@ struct adfs *adfs_free(struct adfs *a);
 DEFINE_FREEP(struct adfs, adfs_free)
 
 /* Starts a sign-on round. password may be NULL (cookie round only); it is
- * borrowed until done runs. mfa may be NULL: then a second factor ends
- * the round with -ENOKEY. -EBUSY while a round is running. */
-int adfs_fetch(struct adfs *a, const struct secret *password,
+ * borrowed until done runs. fresh (with a password: a login): the round
+ * starts without the SSO cookies, so that ADFS takes the password and a
+ * new SSO begins; they are kept, and come back if it fails. mfa may be
+ * NULL: then a second factor ends the round with -ENOKEY. -EBUSY while a
+ * round is running. */
+int adfs_fetch(struct adfs *a, const struct secret *password, bool fresh,
 	       adfs_done_fn done, adfs_mfa_fn mfa, void *userdata);
 /* Answers an OTP prompt with code (copied). -ENOENT when no OTP prompt is
  * waiting. For a push prompt there is nothing to answer: returns 0. */

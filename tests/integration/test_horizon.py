@@ -273,7 +273,7 @@ class TestNotifyBefore(HorizonBase):
     """notify.before (30 min) ahead of the SSO's end, one desktop
     notification on a real session bus (dbus-daemon + python3-dbusmock's
     notification server), saying until when and what to do; not one per
-    refresh."""
+    refresh; withdrawn when a new sign-in moves the horizon."""
 
     config = {"adfs": {"sso_lifetime": "2h"}, "notify": {"before": "30m"}}
 
@@ -297,6 +297,11 @@ class TestNotifyBefore(HorizonBase):
         self.warp.sleep_until(ru - 2 * M)
         soon = [n for n in bus.notifies() if "soon" in n.summary]
         self.assertEqual(len(soon), 1, bus.notifies())
+        # Signed in again: a new horizon, and the warning is withdrawn.
+        self.assertEqual(bus.closed_ids(), [])
+        self.login()
+        self.assertEqual(len(bus.wait_closed(1)), 1, bus.calls())
+        self.assertGreater(epoch(self.status()["renewable_until"]), ru + H)
         self.stop_clean()
 
 
@@ -359,6 +364,41 @@ class TestKerberosHorizon(HorizonBase):
         st = self.status()
         self.assertEqual(st["renewable_by"], "sso", st)
         self.assertLessEqual(epoch(st["renewable_until"]) - epoch(st["now"]), H)
+        self.stop_clean()
+
+
+class TestLoginStartsNewSso(StackChecks, unittest.TestCase):
+    """`adfs-credctl login` while signed in is a new sign-in: the password
+    is posted (a new SSO, a later horizon), not a cookie round that leaves
+    the old SSO's end where it was. A login that fails (ADFS down) gives
+    back the old SSO's cookies: renewal goes on with them."""
+
+    def setUp(self):
+        self.s = Stack(config={"roles": ROLES})
+        self.addCleanup(self.s.close)
+
+    def test_fresh_login(self):
+        self.s.start_daemon()
+        p = self.s.login()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        first = epoch(self.status()["renewable_until"])
+        time.sleep(1.1)
+        p = self.s.login()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.s.adfs.stats()["password_posts"], 2)
+        second = epoch(self.status()["renewable_until"])
+        self.assertGreater(second, first)
+        # ADFS fails the next login: the cookies it had come back.
+        self.s.adfs.configure(fail_status=503, fail_count=-1)
+        p = self.s.login()
+        self.assertNotEqual(p.returncode, 0, p.stdout)
+        self.s.adfs.configure(fail_count=0)
+        rounds = self.s.adfs.stats()["cookie_rounds"]
+        p = self.s.ctl("refresh")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        a = self.s.adfs.stats()
+        self.assertEqual((a["password_posts"], a["cookie_rounds"]), (2, rounds + 1), a)
+        self.assertEqual(epoch(self.status()["renewable_until"]), second)
         self.stop_clean()
 
 
