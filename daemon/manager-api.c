@@ -255,8 +255,8 @@ usec_t manager_renewal_length(const struct role_session *r)
 	return (usec_t)d * USEC_PER_SEC;
 }
 
-static usec_t served_until(const struct horizon *h,
-			   const struct role_session *r, usec_t now)
+usec_t manager_served_until(const struct horizon *h,
+			    const struct role_session *r, usec_t now)
 {
 	usec_t exp = r->creds && role_has_valid_creds(r, now)
 			     ? r->creds->expiration
@@ -283,7 +283,7 @@ int manager_check(struct manager *m, const char *role, usec_t need,
 		return -ENOENT;
 	h = manager_horizon(m, now, NULL);
 	return horizon_check(&h, r->name, role_has_valid_creds(r, now),
-			     served_until(&h, r, now), need, now, buf, n);
+			     manager_served_until(&h, r, now), need, now, buf, n);
 }
 
 int manager_status(struct manager *m, struct manager_status *ret)
@@ -307,7 +307,7 @@ int manager_status(struct manager *m, struct manager_status *ret)
 			.max_duration = r->max_duration,
 			.max_source = r->max_source,
 			.next_refresh = m->plans.v[i].next_refresh,
-			.served_until = served_until(&h, r, now),
+			.served_until = manager_served_until(&h, r, now),
 			.last_error = r->last_error,
 		};
 	}

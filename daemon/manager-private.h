@@ -67,6 +67,9 @@ void manager_save_state(struct manager *m);
 void manager_arm_timer(struct manager *m);
 /* When role i's next renewal is worth how long it gets (manager-api.c). */
 usec_t manager_renewal_length(const struct role_session *r);
+/* When r runs out if nothing more is renewed (session/horizon.h). */
+usec_t manager_served_until(const struct horizon *h,
+			    const struct role_session *r, usec_t now);
 void manager_reload(struct manager *m);
 void manager_update_status(struct manager *m);
 /* The end of a cycle reaches every waiter once (then they are gone). */

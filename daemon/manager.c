@@ -143,8 +143,7 @@ static usec_t served_until_min(struct manager *m, const struct horizon *h,
 
 		if (!r->creds || !role_has_valid_creds(r, now))
 			continue;
-		s = horizon_served_until(h, r->creds->expiration,
-					 manager_renewal_length(r), now);
+		s = manager_served_until(h, r, now);
 		if (s < t)
 			t = s;
 	}
