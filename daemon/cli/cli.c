@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "net/url.h"
 #include "util/buf.h"
+#include "util/paths.h"
 #include "util/socket.h"
 #include "util/text.h"
 #include "util/timeutil.h"
@@ -20,6 +22,7 @@
 #define REPLY_MAX (256u * 1024u)
 
 char *cli_socket_path;
+const char *cli_config_path;
 long cli_call_timeout = 600;
 enum conf_auth cli_auth = CONF_AUTH_FORMS;
 enum conf_password cli_pw_source = CONF_PASSWORD_PROMPT;
@@ -34,6 +37,115 @@ int cli_fail(const char *fmt, ...)
 	va_end(ap);
 	(void)fputc('\n', stderr);
 	return EXIT_FAILURE;
+}
+
+const char *cli_command;
+
+int cli_locate(void)
+{
+	_cleanup_free_ char *path = NULL, *dir = NULL;
+	struct conf_errors errs = { 0 };
+	struct conf *c = NULL;
+	static const struct conf_listen default_ecs = {
+		.enabled = true,
+		.host = (char *)"127.0.0.1",
+		.port = 9911,
+	};
+	struct stat st;
+	int r;
+
+	if (cli_socket_path)
+		return 0;
+	path = cli_config_path ? strdup(cli_config_path) : conf_default_path();
+	if (path && (cli_config_path || stat(path, &st) == 0)) {
+		if (conf_load(path, &c, &errs) < 0) {
+			conf_errors_print(&errs, stderr);
+			conf_errors_clear(&errs);
+			return -EINVAL;
+		}
+		cli_auth = c->adfs.auth;
+		cli_pw_source = c->adfs.password;
+	}
+	/* The ports the daemon serves on: status checks who holds them. */
+	cli_listen_set(&cli_listens[0], "serve.ecs",
+		       c ? &c->serve.ecs : &default_ecs);
+	if (c)
+		cli_listen_set(&cli_listens[1], "serve.imds", &c->serve.imds);
+	r = paths_state_dir(c ? c->state_dir : NULL, &dir);
+	conf_free(c);
+	if (r == -EINVAL)
+		return cli_fail("XDG_RUNTIME_DIR is not set; set state_dir in "
+				"the config and pass -c PATH"),
+		       r;
+	if (r < 0)
+		return r;
+	return paths_control_socket(dir, &cli_socket_path);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)fprintf(stderr, "adfs-credctl%s%s: ", cmd ? " " : "",
+		      cmd ? cmd : "");
+	va_start(ap, fmt);
+	(void)vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	(void)fprintf(stderr, "; see 'adfs-credctl%s%s --help'\n",
+		      cmd ? " " : "", cmd ? cmd : "");
+	return CLI_EXIT_USAGE;
+}
+
+int cli_getopt(int argc, char **argv, const char *shortopts,
+	       const struct option *longopts)
+{
+	static char **last;
+	char spec[32];
+	int c;
+
+	/* ':' first (after any '+'): a missing value is told from an
+	 * unknown option. optind 0 restarts getopt for this argv. */
+	if (shortopts[0] == '+')
+		(void)snprintf(spec, sizeof(spec), "+:%s", shortopts + 1);
+	else
+		(void)snprintf(spec, sizeof(spec), ":%s", shortopts);
+	if (argv != last) {
+		last = argv;
+		optind = 0;
+	}
+	opterr = 0;
+	c = getopt_long(argc, argv, spec, longopts, NULL);
+	if (c == '?') {
+		if (optopt)
+			cli_usage_error(cli_command, "unknown option '-%c'",
+					optopt);
+		else
+			cli_usage_error(cli_command, "unknown option '%s'",
+					argv[optind - 1]);
+	} else if (c == ':') {
+		cli_usage_error(cli_command, "%s needs a value",
+				argv[optind - 1]);
+		c = '?';
+	}
+	return c;
+}
+
+int cli_exit(int r)
+{
+	switch (r) {
+	case 0:
+		return EXIT_SUCCESS;
+	case -ECONNREFUSED:
+		return CLI_EXIT_NOT_RUNNING;
+	case -ENOTCONN:
+		return CLI_EXIT_NOT_SIGNED_IN;
+	case -ENOENT:
+		return CLI_EXIT_USAGE;
+	case -ESTALE:
+		return CLI_EXIT_ROLE_INVALID;
+	default:
+		return EXIT_FAILURE;
+	}
 }
 
 /* The control connection's socket, and what check_peer() found. */
@@ -100,6 +212,9 @@ int cli_call(const char *method, const char *path, const char *query_role,
 	}
 	if (!url)
 		return -ENOMEM;
+	r = cli_locate();
+	if (r < 0)
+		return r;
 	e = curl_easy_init();
 	if (!e)
 		return -ENOMEM;
@@ -160,6 +275,7 @@ int cli_call_ok(const char *method, const char *path, const char *role,
 {
 	long status = 0;
 	json_t *o = NULL;
+	const char *code;
 	int r;
 
 	r = cli_call(method, path, role, body, &o, &status);
@@ -173,8 +289,13 @@ int cli_call_ok(const char *method, const char *path, const char *role,
 		if (!msg)
 			msg = json_string_value(json_object_get(o, "message"));
 		cli_fail("%s", msg ? msg : "request failed");
+		code = strempty(cli_jstr(o, "code"));
+		r = streq(code, "NoSuchRole")	  ? -ENOENT
+		    : streq(code, "NotSignedIn")  ? -ENOTCONN
+		    : streq(code, "RoleNotValid") ? -ESTALE
+						  : -EREMOTEIO;
 		json_decref(o);
-		return -EREMOTEIO;
+		return r;
 	}
 	*ret = o;
 	return 0;
@@ -218,89 +339,6 @@ void cli_escape_tree(json_t *o)
 const char *cli_jstr(json_t *o, const char *k)
 {
 	return json_string_value(json_object_get(o, k));
-}
-
-/* "in 3h58m" from an ISO time, or "-" */
-/* "3h10m" for people: from now until iso. */
-static const char *fmt_in(char b[static 48], const char *iso, usec_t now)
-{
-	usec_t t;
-	char d[32];
-
-	if (!iso || parse_iso8601(iso, &t) < 0)
-		return "-";
-	if (t <= now)
-		return "expired";
-	(void)snprintf(b, 48, "%s", format_duration(d, t - now));
-	return b;
-}
-
-/* The horizon (issue 16): how long renewal goes on without the user. */
-static void print_horizon(json_t *o, usec_t now)
-{
-	const char *by = strempty(cli_jstr(o, "renewable_by")),
-		   *until = cli_jstr(o, "renewable_until");
-	char in[48];
-
-	if (streq(by, "password"))
-		printf("renewal: without you, no end (the password is at "
-		       "hand)\n");
-	else if (until && json_is_true(json_object_get(o, "signed_in")))
-		printf("renewal: without you for %s (until %s), then %s\n",
-		       fmt_in(in, until, now), until,
-		       streq(by, "kmsi") ? "the keep-me-signed-in cookie expires"
-		       : streq(by, "kerberos")
-			       ? "the Kerberos ticket ends (kinit renews it)"
-			       : "the ADFS SSO ends: run 'adfs-credctl login'");
-	else if (json_is_true(json_object_get(o, "signed_in")))
-		printf("renewal: needs you (run 'adfs-credctl login')\n");
-}
-
-void cli_print_status(json_t *o)
-{
-	json_t *roles = json_object_get(o, "roles"), *r;
-	usec_t now;
-	size_t i;
-
-	cli_escape_tree(o);
-	now = now_wall();
-	if (json_is_true(json_object_get(o, "signed_in")))
-		printf("signed in as %s\n", strempty(cli_jstr(o, "user")));
-	else
-		printf("not signed in (%s)%s%s\n", strempty(cli_jstr(o, "state")),
-		       cli_jstr(o, "error") ? ": " : "",
-		       cli_jstr(o, "error") ? cli_jstr(o, "error")
-					: "; run 'adfs-credctl login'");
-	print_horizon(o, now);
-	if (!json_array_size(roles))
-		return;
-	printf("%-20s %-13s %-10s %-20s %-12s %-11s %s\n", "ROLE", "STATE",
-	       "EXPIRES IN", "DURATION (MAX FROM)", "NEXT REFRESH",
-	       "SERVED FOR", "LAST ERROR");
-	json_array_foreach(roles, i, r)
-	{
-		char exp[48], nxt[48], srv[48], dur[64], d[32];
-		json_int_t used =
-			json_integer_value(json_object_get(r, "duration"));
-		/* null with a valid role: no end (renewal by password). */
-		const char *served =
-			!cli_jstr(r, "served_until") &&
-					streq(strempty(cli_jstr(r, "state")),
-					      "valid")
-				? "no limit"
-				: fmt_in(srv, cli_jstr(r, "served_until"), now);
-
-		(void)snprintf(dur, sizeof(dur), "%s (%s)",
-			       used ? format_duration(d, (usec_t)used *
-								USEC_PER_SEC)
-				    : "-",
-			       strempty(cli_jstr(r, "max_source")));
-		printf("%-20s %-13s %-10s %-20s %-12s %-11s %s\n",
-		       cli_jstr(r, "name"), cli_jstr(r, "state"),
-		       fmt_in(exp, cli_jstr(r, "expires"), now), dur,
-		       fmt_in(nxt, cli_jstr(r, "next_refresh"), now), served,
-		       cli_jstr(r, "last_error") ? cli_jstr(r, "last_error") : "-");
-	}
 }
 
 int cli_read_secret_line(FILE *in, const char *prompt, const char *what,

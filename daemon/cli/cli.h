@@ -2,6 +2,7 @@
  * printing the subcommands (cmd-*.c) have in common. */
 #pragma once
 
+#include <getopt.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,15 +18,26 @@ struct cli_listen {
 	uint16_t port;
 };
 
-/* Exit statuses beyond 0 and 1 (adfs-credctl(1) EXIT STATUS). */
-#define CLI_EXIT_USAGE 2       /* bad arguments, no such role */
-#define CLI_EXIT_NOT_RUNNING 3 /* no daemon on the control socket */
+/* Exit statuses beyond 0 and 1 (EXIT_FAILURE), the same for every
+ * command (adfs-credctl(1) EXIT STATUS). */
+#define CLI_EXIT_USAGE 2          /* bad arguments, no such role */
+#define CLI_EXIT_NOT_RUNNING 3    /* no daemon on the control socket */
+#define CLI_EXIT_NOT_SIGNED_IN 4  /* the daemon is not signed in */
+#define CLI_EXIT_ROLE_INVALID 5   /* a role has no valid credentials */
 
-/* Set by main() before a subcommand runs. */
+/* -c or $ADFS_CREDD_CONFIG (NULL: the default path, when it exists); set
+ * by main() before a subcommand runs. */
+extern const char *cli_config_path;
+/* Set by cli_locate(), which cli_call() and cli_check_ports() call: a
+ * command checks its arguments before the config is read. */
 extern struct cli_listen cli_listens[2];   /* from the config, if any */
 extern char *cli_socket_path;              /* the control socket */
 extern enum conf_auth cli_auth;            /* from the config, if any */
 extern enum conf_password cli_pw_source;   /* from the config, if any */
+/* Reads the config (once) for the control socket's path: state_dir when
+ * the config sets one, else $XDG_RUNTIME_DIR/adfs-credd (util/paths, as
+ * the daemon does), and the listeners. Prints why on failure. */
+int cli_locate(void);
 
 /* Copies l into *to under key (nothing when l is off). */
 void cli_listen_set(struct cli_listen *to, const char *key,
@@ -40,6 +52,23 @@ bool cli_port_covers(const struct sockdiag_listener *s, const char *host);
 int cli_check_ports(void);
 /* Prints "adfs-credctl: <message>" to stderr; returns EXIT_FAILURE. */
 int cli_fail(const char *fmt, ...) _printf_(1, 2);
+/* The running command's name (for messages), set by main(). */
+extern const char *cli_command;
+/* Prints "adfs-credctl[ COMMAND]: <message>" and where the help is;
+ * returns CLI_EXIT_USAGE. cmd NULL: the global usage. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) _printf_(2, 3);
+/* getopt_long over a command's argv (argv[0] is its name), in GNU order
+ * (options and operands mixed; "--" ends the options), or in order
+ * when shortopts starts with '+'. Returns the option; -1 at the end; '?'
+ * after printing a usage error for an unknown option or a missing value
+ * (the caller returns CLI_EXIT_USAGE). */
+int cli_getopt(int argc, char **argv, const char *shortopts,
+	       const struct option *longopts);
+/* The exit status for an error a call below returned: -ECONNREFUSED
+ * CLI_EXIT_NOT_RUNNING, -ENOTCONN CLI_EXIT_NOT_SIGNED_IN, -ENOENT (no
+ * such role) CLI_EXIT_USAGE, -ESTALE CLI_EXIT_ROLE_INVALID, else
+ * EXIT_FAILURE; 0: EXIT_SUCCESS. */
+int cli_exit(int r);
 /* How long cli_call waits for the daemon's answer, in seconds (600: a
  * sign-in waits on ADFS and STS for every role). */
 extern long cli_call_timeout;
@@ -48,7 +77,9 @@ extern long cli_call_timeout;
  * why on failure. */
 int cli_call(const char *method, const char *path, const char *query_role,
 	     const struct secret *body, json_t **ret, long *ret_status);
-/* cli_call, with a non-2xx reply turned into its "error" line. */
+/* cli_call, with a non-2xx reply turned into its "error" line, and into
+ * -ENOENT, -ENOTCONN or -ESTALE when the reply's "code" is NoSuchRole,
+ * NotSignedIn or RoleNotValid (else -EREMOTEIO): see cli_exit(). */
 int cli_call_ok(const char *method, const char *path, const char *role,
 		const struct secret *body, json_t **ret);
 /* Escapes every string in o in place (util/text.h text_escape): what the
@@ -56,7 +87,10 @@ int cli_call_ok(const char *method, const char *path, const char *role,
 void cli_escape_tree(json_t *o);
 /* The string member k of o, or NULL. */
 const char *cli_jstr(json_t *o, const char *k);
-/* Prints a /v1/status reply as text (escaped: cli_escape_tree). */
+/* Prints a /v1/status reply as text (escaped: cli_escape_tree): fitted to
+ * the terminal's width unless cli_wide (status --wide), the state coloured
+ * on a terminal unless $NO_COLOR is set (cmd-status.c). */
+extern bool cli_wide;
 void cli_print_status(json_t *o);
 /* Reads one line from in, or from /dev/tty with echo off after printing
  * prompt; the line goes to *ret in locked memory (the caller's). */
@@ -67,9 +101,10 @@ int cli_read_secret_line(FILE *in, const char *prompt, const char *what,
 int cli_parse_duration(const char *s, usec_t *ret);
 /* Asks the daemon whether role (NULL: the default) will be served for
  * need without a person; prints the answer (to stderr when not, to
- * stdout unless quiet when so). Returns the exit status: 0, 1 when it
- * will not, CLI_EXIT_USAGE, CLI_EXIT_NOT_RUNNING. */
-int cli_check_horizon(const char *role, usec_t need, bool quiet);
+ * stdout unless quiet when so; as_json: as JSON on stdout either way).
+ * Returns the exit status: 0, 1 when it will not, or cli_exit()'s. */
+int cli_check_horizon(const char *role, usec_t need, bool quiet,
+		      bool as_json);
 
 /* The subcommands: argv[0] is the subcommand's name; they return an exit
  * status. */
@@ -81,8 +116,7 @@ int cmd_refresh(int argc, char **argv);
 int cmd_env(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_credential_process(int argc, char **argv);
-/* doctor loads the config itself (-c, else the default path): a broken
- * one is its first finding, so main() does not load it first. */
-extern const char *cli_config_path;
+/* doctor loads the config itself (cli_config_path, else the default
+ * path): a broken one is its first finding. */
 int cmd_doctor(int argc, char **argv);
 int cmd_check(int argc, char **argv);

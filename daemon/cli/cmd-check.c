@@ -25,7 +25,8 @@ int cli_parse_duration(const char *s, usec_t *ret)
 	return 0;
 }
 
-int cli_check_horizon(const char *role, usec_t need, bool quiet)
+int cli_check_horizon(const char *role, usec_t need, bool quiet,
+		      bool as_json)
 {
 	char path[64], msg[600];
 	json_t *o = NULL;
@@ -37,12 +38,10 @@ int cli_check_horizon(const char *role, usec_t need, bool quiet)
 	(void)snprintf(path, sizeof(path), "/v1/check?for=%llu",
 		       (unsigned long long)(need / USEC_PER_SEC));
 	r = cli_call("GET", path, role, NULL, &o, &status);
-	if (r == -ECONNREFUSED)
-		return CLI_EXIT_NOT_RUNNING;
 	if (r < 0)
-		return EXIT_FAILURE;
-	cli_escape_tree(o);
+		return cli_exit(r);
 	if (status != 200) {
+		cli_escape_tree(o);
 		text = cli_jstr(o, "error");
 		cli_fail("%s", text ? text : "adfs-credd refused the check");
 		json_decref(o);
@@ -50,6 +49,19 @@ int cli_check_horizon(const char *role, usec_t need, bool quiet)
 						      : EXIT_FAILURE;
 	}
 	ok = json_is_true(json_object_get(o, "ok"));
+	if (as_json) {
+		/* {"ok", "message"} and what was asked. */
+		(void)json_object_set_new(o, "role",
+					  role ? json_string(role) : json_null());
+		(void)json_object_set_new(o, "for",
+					  json_integer((json_int_t)(need /
+								    USEC_PER_SEC)));
+		(void)json_dumpf(o, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(o);
+		return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+	}
+	cli_escape_tree(o);
 	text = cli_jstr(o, "message");
 	(void)snprintf(msg, sizeof(msg), "%s", text ? text : "");
 	json_decref(o);
@@ -67,36 +79,34 @@ int cmd_check(int argc, char **argv)
 	static const struct option options[] = {
 		{ "for", required_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, 'j' },
 		{}
 	};
-	static const char usage[] = "usage: check [ROLE] --for DURATION "
-				    "[--quiet]";
 	const char *role = NULL;
 	usec_t need = 0;
-	bool quiet = false;
+	bool quiet = false, as_json = false;
 	int c;
 
 	/* GNU order: the options may come before or after ROLE. */
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:q", options, NULL)) >= 0) {
-		if (c == 'f' && cli_parse_duration(optarg, &need) < 0) {
-			cli_fail("--for takes a duration like 8h, 90m or "
-				 "3600 (seconds), up to a year: '%s'",
-				 optarg);
-			return CLI_EXIT_USAGE;
-		}
+	while ((c = cli_getopt(argc, argv, "q", options)) >= 0) {
 		if (c == 'q')
 			quiet = true;
+		else if (c == 'j')
+			as_json = true;
 		else if (c != 'f')
-			goto bad;
+			return CLI_EXIT_USAGE;
+		else if (cli_parse_duration(optarg, &need) < 0)
+			return cli_usage_error("check", "--for takes a duration "
+						        "like 8h, 90m or 3600 "
+						        "(seconds), up to a "
+						        "year, not '%s'",
+					       optarg);
 	}
 	if (optind < argc)
 		role = argv[optind++];
-	if (optind < argc || !need)
-		goto bad;
-	return cli_check_horizon(role, need, quiet);
-bad:
-	cli_fail("%s", usage);
-	return CLI_EXIT_USAGE;
+	if (optind < argc)
+		return cli_usage_error("check", "one ROLE at most");
+	if (!need)
+		return cli_usage_error("check", "--for DURATION is needed");
+	return cli_check_horizon(role, need, quiet, as_json);
 }

@@ -20,8 +20,6 @@
 
 #include "util/doctor.h"
 
-const char *cli_config_path;
-
 /* --- 1. config -------------------------------------------------------- */
 
 static void check_config(struct doctor *d)
@@ -195,14 +193,13 @@ int cmd_doctor(int argc, char **argv)
 	bool as_json = false, failed = false;
 	int c;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
-		if (c != 'j' || as_json)
-			return cli_fail("usage: doctor [--json]");
+	while ((c = cli_getopt(argc, argv, "", options)) >= 0) {
+		if (c != 'j')
+			return CLI_EXIT_USAGE;
 		as_json = true;
 	}
 	if (optind < argc)
-		return cli_fail("usage: doctor [--json]");
+		return cli_usage_error("doctor", "it takes no arguments");
 	for (size_t i = 0; i < STEP_COUNT; i++)
 		d.steps[i].result = DOCTOR_SKIP;
 

@@ -47,15 +47,18 @@ int cmd_login(int argc, char **argv)
 	json_t *o = NULL, *mfa;
 	int c, r;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
+	while ((c = cli_getopt(argc, argv, "", options)) >= 0) {
 		if (c != 'p')
-			return cli_fail("login: unknown option '%s'",
-					argv[optind - 1]);
+			return CLI_EXIT_USAGE;
 		from_stdin = true;
 	}
 	if (optind < argc)
-		return cli_fail("login: unknown option '%s'", argv[optind]);
+		return cli_usage_error("login", "it takes no arguments ('%s')",
+				       argv[optind]);
+	/* The config says how the daemon signs in. */
+	r = cli_locate();
+	if (r < 0)
+		return cli_exit(r);
 	/* Kerberos needs no password (the ticket cache), and a password
 	 * file or systemd credential is read by the daemon itself. */
 	if (cli_auth != CONF_AUTH_KERBEROS &&
@@ -101,7 +104,7 @@ int cmd_login(int argc, char **argv)
 	}
 	if (r < 0) {
 		json_decref(o);
-		return EXIT_FAILURE;
+		return cli_exit(r);
 	}
 	cli_print_status(o);
 	r = json_is_true(json_object_get(o, "ok")) ? 0 : -1;
@@ -113,12 +116,17 @@ int cmd_login(int argc, char **argv)
 
 int cmd_logout(int argc, char **argv)
 {
+	static const struct option options[] = { {} };
 	json_t *o = NULL;
+	int c;
 
-	if (argc > 1)
-		return cli_fail("logout takes no arguments");
-	if (cli_call_ok("POST", "/v1/logout", NULL, NULL, &o) < 0)
-		return EXIT_FAILURE;
+	while ((c = cli_getopt(argc, argv, "", options)) >= 0)
+		return CLI_EXIT_USAGE;
+	if (optind < argc)
+		return cli_usage_error("logout", "it takes no arguments");
+	c = cli_call_ok("POST", "/v1/logout", NULL, NULL, &o);
+	if (c < 0)
+		return cli_exit(c);
 	json_decref(o);
 	printf("signed out: password, ADFS cookies and sessions forgotten; "
 	       "the endpoint token was rotated\n");

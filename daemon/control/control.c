@@ -54,14 +54,24 @@ static char *json_take_dump(json_t *o)
 	return s;
 }
 
-static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned status,
-				   const char *msg)
+/* {"error": msg, "code": code}: the CLI's exit status comes from code
+ * (NoSuchRole, NotSignedIn, RoleNotValid; adfs-credctl(1)). */
+static enum MHD_Result reply_error_code(struct MHD_Connection *c,
+					unsigned status, const char *code,
+					const char *msg)
 {
-	char *s = json_take_dump(json_pack("{s:s}", "error", msg));
+	char *s = json_take_dump(json_pack("{s:s, s:s?}", "error", msg,
+					   "code", code));
 
 	if (!s)
 		return MHD_NO;
 	return http_reply_json_secret(c, status, s);
+}
+
+static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned status,
+				   const char *msg)
+{
+	return reply_error_code(c, status, NULL, msg);
 }
 
 static json_t *json_time(usec_t t)
@@ -193,8 +203,9 @@ static enum MHD_Result start_wait(struct req *q, int r, const char *what)
 				   "a password is needed: use 'adfs-credctl "
 				   "login' (it prompts) or --password-stdin");
 	if (r == -ENOENT)
-		return reply_error(q->conn, MHD_HTTP_NOT_FOUND,
-				   "no such role; see 'adfs-credctl status'");
+		return reply_error_code(q->conn, MHD_HTTP_NOT_FOUND, "NoSuchRole",
+					"no such role; see 'adfs-credctl "
+					"status'");
 	if (r == -EACCES)
 		return reply_error(q->conn, MHD_HTTP_FORBIDDEN,
 				   "ADFS rejected the last password; run "
@@ -223,8 +234,9 @@ static enum MHD_Result do_env(struct req *q, const char *role)
 		return reply_error(q->conn, MHD_HTTP_CONFLICT,
 				   "the ECS endpoint is off (serve.ecs)");
 	if (r == -ENOENT)
-		return reply_error(q->conn, MHD_HTTP_NOT_FOUND,
-				   "no such role; see 'adfs-credctl status'");
+		return reply_error_code(q->conn, MHD_HTTP_NOT_FOUND, "NoSuchRole",
+					"no such role; see 'adfs-credctl "
+					"status'");
 	if (r < 0)
 		return MHD_NO;
 	/* The token that opens the role only (env ROLE --scoped). */
@@ -251,14 +263,16 @@ static enum MHD_Result do_credentials(struct req *q, const char *role)
 
 	r = manager_credentials(q->ctl->m, role, &c, &signed_in);
 	if (r == -ENOENT)
-		return reply_error(q->conn, MHD_HTTP_NOT_FOUND,
-				   "no such role; see 'adfs-credctl status'");
+		return reply_error_code(q->conn, MHD_HTTP_NOT_FOUND, "NoSuchRole",
+					"no such role; see 'adfs-credctl "
+					"status'");
 	if (r < 0)
-		return reply_error(q->conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-				   signed_in ? "no valid credentials for this "
-					       "role; see 'adfs-credctl status'"
-					     : "not signed in: run 'adfs-credctl "
-					       "login'");
+		return reply_error_code(
+			q->conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+			signed_in ? "RoleNotValid" : "NotSignedIn",
+			signed_in ? "no valid credentials for this role; see "
+				    "'adfs-credctl status'"
+				  : "not signed in: run 'adfs-credctl login'");
 	s = json_take_dump(json_pack(
 		"{s:i, s:s, s:s, s:s, s:s}", "Version", 1, "AccessKeyId",
 		c->access_key_id, "SecretAccessKey", c->secret_access_key->data,
@@ -307,8 +321,9 @@ static enum MHD_Result do_check(struct req *q, const char *role)
 	r = manager_check(q->ctl->m, role, secs * USEC_PER_SEC, why,
 			  sizeof(why));
 	if (r == -ENOENT)
-		return reply_error(q->conn, MHD_HTTP_NOT_FOUND,
-				   "no such role; see 'adfs-credctl status'");
+		return reply_error_code(q->conn, MHD_HTTP_NOT_FOUND, "NoSuchRole",
+					"no such role; see 'adfs-credctl "
+					"status'");
 	if (r < 0)
 		return MHD_NO;
 	return http_reply_json_secret(
@@ -377,9 +392,10 @@ static enum MHD_Result dispatch(struct req *q, const char *url,
 	if (streq(url, "/v1/refresh") && post) {
 		r = manager_refresh(m, role, on_cycle_done, q);
 		if (r == -ENOTCONN)
-			return reply_error(q->conn, MHD_HTTP_CONFLICT,
-					   "not signed in: run 'adfs-credctl "
-					   "login'");
+			return reply_error_code(q->conn, MHD_HTTP_CONFLICT,
+						"NotSignedIn",
+						"not signed in: run "
+						"'adfs-credctl login'");
 		return start_wait(q, r, "refresh");
 	}
 	return reply_error(q->conn, MHD_HTTP_NOT_FOUND, "unknown request");

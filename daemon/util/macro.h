@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* cppcheck 2.10 does not know the cleanup attribute: scripts/lint.sh
@@ -76,6 +77,13 @@ typedef uint64_t usec_t;
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
 #define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)
+/* s past prefix when s starts with it, else NULL. */
+static inline const char *startswith(const char *s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strncmp(s, prefix, n) == 0 ? s + n : NULL;
+}
 
 static inline const char *strempty(const char *s)
 {

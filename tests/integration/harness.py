@@ -398,14 +398,29 @@ class Stack:
                 shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def status_exit(st):
+    """The exit status `adfs-credctl status` has for the reply st."""
+    if not st.get("signed_in"):
+        return 4
+    now = st["now"]
+    # ISO 8601 in UTC with the same format: compared as strings.
+    if any(not r.get("expires") or r["expires"] <= now for r in st["roles"]):
+        return 5
+    return 0
+
+
 class StackChecks:
     """Checks the integration tests share; the test case sets self.s to a
     Stack."""
 
     def status(self):
+        """status --json, its exit status checked against what it shows
+        (adfs-credctl(1)): 4 when not signed in, 5 when a role shown has
+        no valid credentials by the daemon's clock, else 0."""
         p = self.s.ctl("status", "--json")
-        self.assertEqual(p.returncode, 0, p.stderr)
-        return json.loads(p.stdout)
+        st = json.loads(p.stdout)
+        self.assertEqual(p.returncode, status_exit(st), (p.stderr, st))
+        return st
 
     def ecs_env(self, role=None, token_file=False):
         """The environment `adfs-credctl env` prints, as a dict."""

@@ -8,7 +8,7 @@ import stat
 import subprocess
 import unittest
 
-from harness import (StackChecks, DEV_ARN, PASSWORD, PROD_ARN, USER, Stack, clean_sdk_env,
+from harness import (status_exit, StackChecks, DEV_ARN, PASSWORD, PROD_ARN, USER, Stack, clean_sdk_env,
                      wait_until)
 
 ECS_FIELDS = {"AccessKeyId", "SecretAccessKey", "Token", "Expiration", "RoleArn", "AccountId"}
@@ -83,7 +83,7 @@ class TestSignInAndServe(StackTest):
     def test_status_json_shape_and_duration_sources(self):
         self.assertEqual(self.s.login().returncode, 0)
         p = self.s.ctl("status", "--json")
-        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.returncode, status_exit(json.loads(p.stdout)), p.stderr)
         st = json.loads(p.stdout)
         self.assertIs(st["signed_in"], True)
         self.assertEqual(st["user"], USER)
@@ -433,7 +433,7 @@ class TestCommandLine(unittest.TestCase):
 
     def test_ctl_without_daemon(self):
         p = self.s.ctl("status")
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 3)
         sock = os.path.join(self.s.state_dir, "control.sock")
         self.assertEqual(p.stderr.strip(),
                          f"adfs-credctl: adfs-credd is not running (no control socket at {sock})")

@@ -38,7 +38,7 @@ import urllib.parse
 import urllib.request
 
 import harness
-from harness import (DEV_ARN, PROD_ARN, PYTHON, Stack, StackChecks, fetch, free_port,
+from harness import (status_exit, DEV_ARN, PROD_ARN, PYTHON, Stack, StackChecks, fetch, free_port,
                      sanitizer_report, stop_process, wait_until)
 
 TTL = "X-aws-ec2-metadata-token-ttl-seconds"
@@ -776,7 +776,7 @@ class TestMalformedRequests(unittest.TestCase):
     def snapshot(self):
         s = self.s
         p = s.ctl("status", "--json")
-        assert p.returncode == 0, p.stderr
+        assert p.returncode == status_exit(json.loads(p.stdout)), p.stderr
         st, _, body = s.get("/role/dev", token=s.token())
         adfs, sts = s.adfs.stats(), s.sts.stats()
         adfs.pop("requests", None)

@@ -12,7 +12,7 @@ import os
 import unittest
 
 import krb5
-from harness import DEV_ARN, EMU, Stack, StackChecks, wait_until
+from harness import DEV_ARN, EMU, Stack, StackChecks, wait_until, status_exit
 
 KERBEROS_USER = "EXAMPLE\\alice"
 
@@ -101,7 +101,7 @@ class KerberosTest(StackChecks, unittest.TestCase):
     # --- helpers -------------------------------------------------------------
     def status(self):
         p = self.s.ctl("status", "--json")
-        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.returncode, status_exit(json.loads(p.stdout)), p.stderr)
         return json.loads(p.stdout)
 
     def wait_for(self, what, fn, timeout=30):

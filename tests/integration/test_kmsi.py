@@ -26,7 +26,7 @@ import stat
 import sys
 import unittest
 
-from harness import DEV_ARN, EMU, Stack, wait_until
+from harness import DEV_ARN, EMU, Stack, wait_until, status_exit
 from test_long_job import Warp, epoch
 
 FACTOR = float(os.environ.get("KMSI_FACTOR", "400"))
@@ -79,7 +79,7 @@ class KmsiJob(unittest.TestCase):
 
     def status(self):
         p = self.s.ctl("status", "--json")
-        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.returncode, status_exit(json.loads(p.stdout)), p.stderr)
         return json.loads(p.stdout)
 
     def served_left(self):

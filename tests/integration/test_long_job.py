@@ -50,7 +50,7 @@ import sys
 import time
 import unittest
 
-from harness import (DEV_ARN, PROD_ARN, PYTHON, HERE, Stack, build_dir, clean_sdk_env, preload,
+from harness import (status_exit, DEV_ARN, PROD_ARN, PYTHON, HERE, Stack, build_dir, clean_sdk_env, preload,
                      stop_process, wait_until)
 
 FACTOR = float(os.environ.get("LONG_JOB_FACTOR", "400"))
@@ -145,7 +145,7 @@ class TestLongJob(unittest.TestCase):
 
     def status(self):
         p = self.s.ctl("status", "--json")
-        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.returncode, status_exit(json.loads(p.stdout)), p.stderr)
         return {r["name"]: r for r in json.loads(p.stdout)["roles"]}
 
     def role_env(self, role):

@@ -8,7 +8,7 @@ import json
 import os
 import unittest
 
-from harness import DEV_ARN, PASSWORD, PROD_ARN, Stack
+from harness import DEV_ARN, PASSWORD, PROD_ARN, Stack, status_exit
 from test_long_job import WORLD, Warp, epoch
 
 M = 60
@@ -81,7 +81,7 @@ class Base(unittest.TestCase):
 
     def roles_status(self):
         p = self.s.ctl("status", "--json")
-        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.returncode, status_exit(json.loads(p.stdout)), p.stderr)
         return json.loads(p.stdout)
 
 

@@ -266,8 +266,8 @@ class TestScopedToken(Base):
         with self.assertRaises(AssertionError):
             self.s.boto3(dict(env, AWS_CONTAINER_CREDENTIALS_FULL_URI=uri[:-3] + "prod"))
         p = self.s.ctl("env", "dev", "--scoped", "--token-file")
-        self.assertNotEqual(p.returncode, 0)
-        self.assertIn("usage", p.stderr)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--token-file and --scoped exclude each other", p.stderr)
 
 
 class TestRoleListQueuedAcrossReload(Base):

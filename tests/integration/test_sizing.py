@@ -5,7 +5,7 @@ administrator's raise or cut used at the next refresh, never chaining."""
 import json
 import unittest
 
-from harness import DEV_ARN, PROD_ARN, Stack
+from harness import DEV_ARN, PROD_ARN, Stack, status_exit
 
 WORLD = {
     "roles": {
@@ -37,7 +37,7 @@ class TestDurationSizing(unittest.TestCase):
 
     def roles(self):
         p = self.s.ctl("status", "--json")
-        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.returncode, status_exit(json.loads(p.stdout)), p.stderr)
         return {r["name"]: r for r in json.loads(p.stdout)["roles"]}
 
     def actions(self, since=0):

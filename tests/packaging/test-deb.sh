@@ -238,9 +238,9 @@ check "the token is 43 characters of base64url" \
 
 out=$(timeout 20 "$ctl" -c "$conf" status 2>&1)
 rc=$?
-check "adfs-credctl -c CONFIG status answers (exit 0, not signed in)" \
-	bash -c '[ "$1" = 0 ] && grep -q "^not signed in" <<<"$2"' _ "$rc" "$out"
-[ "$rc" = 0 ] || log "$out"
+check "adfs-credctl -c CONFIG status answers (exit 4: not signed in)" \
+	bash -c '[ "$1" = 4 ] && grep -q "^not signed in" <<<"$2"' _ "$rc" "$out"
+[ "$rc" = 4 ] || log "$out"
 
 if command -v curl >/dev/null; then
 	out=$(curl -s -m 10 -w ' %{http_code}' \
