@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <langinfo.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +62,21 @@ struct layout {
 	bool colour, utf8;
 };
 
+/* Whether the terminal takes UTF-8, by the locale variables (as
+ * setlocale() would pick them, without changing this program's locale). */
+static bool locale_utf8(void)
+{
+	static const char *const vars[] = { "LC_ALL", "LC_CTYPE", "LANG" };
+
+	for (size_t i = 0; i < ELEMENTSOF(vars); i++) {
+		const char *v = getenv(vars[i]);
+
+		if (v && *v)
+			return strcasestr(v, "utf-8") || strcasestr(v, "utf8");
+	}
+	return false;
+}
+
 static struct layout layout_get(void)
 {
 	struct layout l = { 0 };
@@ -77,7 +91,7 @@ static struct layout layout_get(void)
 	/* https://no-color.org: set and not empty. */
 	l.colour = !(getenv("NO_COLOR") && *getenv("NO_COLOR")) &&
 		   !(term && streq(term, "dumb"));
-	l.utf8 = streq(nl_langinfo(CODESET), "UTF-8");
+	l.utf8 = locale_utf8();
 	return l;
 }
 
