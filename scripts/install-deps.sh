@@ -36,8 +36,10 @@ check=(
 	# tests/integration/test_alerts.py (sessionbus.py): a private session
 	# bus and dbusmock's notification server on it (python3-dbus with it).
 	dbus-daemon python3-dbusmock
-	# tests/integration/test_cli.py: `env --format fish` read by fish.
-	fish
+	# tests/integration/test_cli.py: `env --format fish` read by fish;
+	# tests/integration/test_completion.py: the shells the completions in
+	# completions/ are for, and bash's completion machinery.
+	fish zsh bash-completion
 	# `make check-valgrind` (every daemon under memcheck).
 	valgrind
 	# scripts/lint.sh (static analysis).

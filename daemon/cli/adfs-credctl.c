@@ -45,9 +45,11 @@ static const struct command commands[] = {
 		     "-q, --quiet\tprint nothing: the exit status says it\n"
 		     "--wide\tnever shorten a column to fit the "
 		     "terminal\n" },
-	{ .name = "roles", .fn = cmd_roles, .args = "[--json]",
+	{ .name = "roles", .fn = cmd_roles, .args = "[--json | --names]",
 	  .summary = "the roles the last assertion offered",
-	  .options = "--json\tas a JSON object\n" },
+	  .options = "--json\tas a JSON object\n"
+		     "--names\tthe role names only, one a line (from the "
+		     "config\n\twhen the daemon is not running)\n" },
 	{ .name = "refresh", .fn = cmd_refresh, .args = "[ROLE]",
 	  .summary = "refresh now (every role when none is named) and wait",
 	  .options = "" },

@@ -304,20 +304,28 @@ int cmd_roles(int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "names", no_argument, NULL, 'n' },
 		{}
 	};
-	bool as_json = false;
+	bool as_json = false, names = false;
 	json_t *o = NULL, *r;
 	size_t i;
 	int c;
 
 	while ((c = cli_getopt(argc, argv, "", options)) >= 0) {
-		if (c != 'j')
+		if (c == 'j')
+			as_json = true;
+		else if (c == 'n')
+			names = true;
+		else
 			return CLI_EXIT_USAGE;
-		as_json = true;
 	}
 	if (optind < argc)
 		return cli_usage_error("roles", "it takes no arguments");
+	if (names && as_json)
+		return cli_usage_error("roles", "--json or --names, not both");
+	if (names) /* for the completion scripts: cli-role-names.c */
+		return cli_role_names();
 	c = cli_call_ok("GET", "/v1/roles", NULL, NULL, &o);
 	if (c < 0)
 		return cli_exit(c);
