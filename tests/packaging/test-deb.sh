@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Debian package in a temporary build directory, installs it,
-# checks what it installed (binaries, man pages, example config, units) and
-# runs the installed daemon once, then removes the package again.
+# checks what it installed (binaries, man pages, example config, units,
+# shell completions) and runs the installed daemon once, then removes the
+# package again.
 #
 #   tests/packaging/test-deb.sh [SOURCE_DIR]
 #
@@ -178,6 +179,25 @@ for unit in adfs-credd.service adfs-credd@.service adfs-credd.socket \
 	check "user unit /usr/lib/systemd/user/$unit installed" \
 		test -f "/usr/lib/systemd/user/$unit"
 done
+# Shell completions, each where its shell looks by itself.
+bash_compl=/usr/share/bash-completion/completions/adfs-credctl
+zsh_compl=/usr/share/zsh/vendor-completions/_adfs-credctl
+fish_compl=/usr/share/fish/vendor_completions.d/adfs-credctl.fish
+for f in "$bash_compl" "$zsh_compl" "$fish_compl"; do
+	check "completion $f installed" test -f "$f"
+done
+if [ -f /usr/share/bash-completion/bash_completion ]; then
+	# As an interactive bash: the machinery finds it on first use (with
+	# no user completion dir in the way).
+	check "bash-completion loads adfs-credctl's completion from $bash_compl" \
+		env -u BASH_COMPLETION_USER_DIR XDG_DATA_HOME="$tmp/nothing" \
+		bash --norc --noprofile -c 'source /usr/share/bash-completion/bash_completion &&
+			__load_completion adfs-credctl &&
+			[ "$(complete -p adfs-credctl)" = "complete -F _adfs_credctl adfs-credctl" ] &&
+			shopt -s extdebug && [ "$(declare -F _adfs_credctl | cut -d" " -f3-)" = "$1" ]' _ "$bash_compl"
+fi
+command -v zsh >/dev/null && check "zsh -n $zsh_compl" zsh -n "$zsh_compl"
+command -v fish >/dev/null && check "fish --no-execute $fish_compl" fish --no-execute "$fish_compl"
 # The units name the binary where the .deb puts it (/usr/bin), not where a
 # plain `cmake --install` of the same build would (/usr/local/bin): that
 # was a 203/EXEC under a real systemd.
@@ -272,7 +292,8 @@ check "the control socket is removed at exit" test ! -e "$state/control.sock"
 # ---- remove ----
 if dpkg -r "$pkg" >"$tmp/dpkg-r.log" 2>&1; then
 	check "dpkg -r $pkg removes the files" \
-		test ! -e "$bin" -a ! -e "$ctl" -a ! -e /usr/share/man/man8/adfs-credd.8
+		test ! -e "$bin" -a ! -e "$ctl" -a ! -e /usr/share/man/man8/adfs-credd.8 \
+		-a ! -e "$bash_compl" -a ! -e "$zsh_compl" -a ! -e "$fish_compl"
 else
 	fail "dpkg -r $pkg" "$(cat "$tmp/dpkg-r.log")"
 fi
