@@ -22,6 +22,12 @@ _adfs_credctl_roles()
 	"$1" "${cfg[@]}" roles --names 2>/dev/null
 }
 
+# COMPREPLY: the words of $1 that start with $cur.
+_adfs_credctl_reply()
+{
+	mapfile -t COMPREPLY < <(compgen -W "$1" -- "$cur")
+}
+
 _adfs_credctl()
 {
 	local cur prev words cword split
@@ -35,7 +41,7 @@ _adfs_credctl()
 
 	# Find the command, and count the words after it that are not options
 	# or option values (ROLE for the commands that take one).
-	local i w cmd= nargs=0
+	local i w cmd='' nargs=0
 	for ((i = 1; i < cword; i++)); do
 		w=${words[i]}
 		if [[ $w == -- ]]; then
@@ -70,7 +76,7 @@ _adfs_credctl()
 		return
 		;;
 	--format)
-		COMPREPLY=($(compgen -W 'sh fish powershell json dotenv' -- "$cur"))
+		_adfs_credctl_reply 'sh fish powershell json dotenv'
 		return
 		;;
 	--require | --for | --profile-prefix)
@@ -82,14 +88,14 @@ _adfs_credctl()
 
 	if [[ -z $cmd ]]; then
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "$globals --version" -- "$cur"))
+			_adfs_credctl_reply "$globals --version"
 		else
-			COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+			_adfs_credctl_reply "$commands"
 		fi
 		return
 	fi
 
-	local opts= role=
+	local opts='' role=''
 	case $cmd in
 	login) opts='--password-stdin --force' ;;
 	logout) ;;
@@ -103,17 +109,16 @@ _adfs_credctl()
 	aws-config) opts='--print --diff --write --profile-prefix --file' ;;
 	help)
 		((nargs == 0)) &&
-			COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+			_adfs_credctl_reply "$commands"
 		return
 		;;
 	*) return ;;
 	esac
 
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "$opts $globals" -- "$cur"))
+		_adfs_credctl_reply "$opts $globals"
 	elif [[ -n $role ]] && ((nargs == 0)); then
-		COMPREPLY=($(compgen -W "$(_adfs_credctl_roles "${words[0]}")" \
-			-- "$cur"))
+		_adfs_credctl_reply "$(_adfs_credctl_roles "${words[0]}")"
 	fi
 } &&
 	complete -F _adfs_credctl adfs-credctl
