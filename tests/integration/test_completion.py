@@ -228,6 +228,15 @@ class TestBash(Bash, unittest.TestCase):
         self.assertEqual(self.complete(f"adfs-credctl -c {self.config} check --for 8h "),
                          {"dev", "prod"})
 
+    def test_config_under_home(self):
+        # ~/ as the shell would expand it (the word reaches the completion
+        # as typed).
+        home = os.path.join(tmpdir, "home")
+        write_config(os.path.join(home, "mine.yaml"), ["research"],
+                     os.path.join(self.dir, "state"))
+        self.addCleanup(os.unlink, os.path.join(home, "mine.yaml"))
+        self.assertEqual(self.complete("adfs-credctl -c ~/mine.yaml env "), {"research"})
+
     def test_one_role_only(self):
         self.assertEqual(self.complete(f"adfs-credctl -c {self.config} env d"), {"dev"})
         self.assertEqual(self.complete(f"adfs-credctl -c {self.config} env dev "), set())
