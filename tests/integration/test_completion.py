@@ -14,7 +14,6 @@ the installed adfs-credctl first on PATH.
   running daemon, from the config when it is stopped, silent on stderr."""
 
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -387,7 +386,7 @@ class TestFish(RoleNames, unittest.TestCase):
                          {"dev", "prod", "prod-admin"})
         self.assertEqual(self.complete(f"adfs-credctl refresh -c {c} dev "), set())
         self.assertIn("bash", self.complete(f"adfs-credctl -c {c} exec dev -- bas"))
-        self.assertNotIn("--config", self.complete(f"adfs-credctl exec -- ls --"))
+        self.assertNotIn("--config", self.complete("adfs-credctl exec -- ls --"))
         self.other_roles()
         self.s.stop_daemon()
         self.assertEqual(self.complete(f"adfs-credctl --config {c} env "), {"alpha", "beta"})
