@@ -15,6 +15,7 @@ _adfs_credctl_roles()
 		--) break ;;
 		-c | --config) cfg=(-c "${words[i + 1]}") ;;
 		--config=*) cfg=(-c "${words[i]#--config=}") ;;
+		-c?*) cfg=(-c "${words[i]#-c}") ;;
 		esac
 	done
 	# A leading ~/ is the user's home, as the shell would expand it.

@@ -92,6 +92,8 @@ function __adfs_credctl_roles
                 set cfg -c $tokens[$i]
             case '--config=*'
                 set cfg -c (string replace -- --config= '' $tokens[$i])
+            case '-c?*'
+                set cfg -c (string sub -s 3 -- $tokens[$i])
         end
         set i (math $i + 1)
     end

@@ -222,6 +222,8 @@ class TestBash(Bash, unittest.TestCase):
                          {"dev", "prod"})
         self.assertEqual(self.complete(f"adfs-credctl env --config={self.config} "),
                          {"dev", "prod"})
+        self.assertEqual(self.complete(f"adfs-credctl env -c{self.config} "),
+                         {"dev", "prod"})
         self.assertEqual(self.complete(f"adfs-credctl status -c {self.config} --j"),
                          {"--json"})
         self.assertEqual(self.complete(f"adfs-credctl -c {self.config} check --for 8h "),
@@ -385,6 +387,8 @@ class TestFish(RoleNames, unittest.TestCase):
         self.assertEqual(self.complete(f"adfs-credctl refresh -c {c} "),
                          {"dev", "prod", "prod-admin"})
         self.assertEqual(self.complete(f"adfs-credctl refresh -c {c} dev "), set())
+        self.assertEqual(self.complete(f"adfs-credctl refresh -c{c} "),
+                         {"dev", "prod", "prod-admin"})
         self.assertIn("bash", self.complete(f"adfs-credctl -c {c} exec dev -- bas"))
         self.assertNotIn("--config", self.complete("adfs-credctl exec -- ls --"))
         self.other_roles()
