@@ -224,7 +224,7 @@ int main(int argc, char **argv)
 {
 	_cleanup_free_ char **args = NULL;
 	struct globals g = { 0 };
-	int n, r;
+	int n = 0, r;
 
 	args = calloc((size_t)argc + 1, sizeof(*args));
 	if (!args)

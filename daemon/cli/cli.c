@@ -99,20 +99,15 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 int cli_getopt(int argc, char **argv, const char *shortopts,
 	       const struct option *longopts)
 {
-	static char **last;
 	char spec[32];
 	int c;
 
 	/* ':' first (after any '+'): a missing value is told from an
-	 * unknown option. optind 0 restarts getopt for this argv. */
+	 * unknown option. One command parses one argv, from optind 1. */
 	if (shortopts[0] == '+')
 		(void)snprintf(spec, sizeof(spec), "+:%s", shortopts + 1);
 	else
 		(void)snprintf(spec, sizeof(spec), ":%s", shortopts);
-	if (argv != last) {
-		last = argv;
-		optind = 0;
-	}
 	opterr = 0;
 	c = getopt_long(argc, argv, spec, longopts, NULL);
 	if (c == '?') {

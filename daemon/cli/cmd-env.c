@@ -48,9 +48,9 @@ static void put_quoted(enum env_format f, const char *value)
 	putchar('\'');
 	for (const char *p = value; *p; p++) {
 		if (*p == '\'' && f == FMT_SH)
-			fputs("'\\''", stdout);
+			(void)fputs("'\\''", stdout);
 		else if (*p == '\'' && f == FMT_POWERSHELL)
-			fputs("''", stdout);
+			(void)fputs("''", stdout);
 		else if ((*p == '\'' || *p == '\\') && f == FMT_FISH)
 			printf("\\%c", *p);
 		else
@@ -97,7 +97,7 @@ static int print_env(enum env_format f, size_t n, const char *const *names,
 		case FMT_FISH:
 			printf("set -gx %s ", names[i]);
 			put_quoted(f, values[i]);
-			fputs(";\n", stdout);
+			(void)fputs(";\n", stdout);
 			break;
 		case FMT_POWERSHELL:
 			printf("$Env:%s = ", names[i]);
@@ -301,7 +301,7 @@ int cmd_credential_process(int argc, char **argv)
 	json_t *o = NULL;
 	int c;
 
-	while ((c = cli_getopt(argc, argv, "", options)) >= 0)
+	if (cli_getopt(argc, argv, "", options) >= 0)
 		return CLI_EXIT_USAGE;
 	if (argc - optind > 1)
 		return cli_usage_error("credential-process", "one ROLE at most");

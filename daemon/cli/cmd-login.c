@@ -120,7 +120,7 @@ int cmd_logout(int argc, char **argv)
 	json_t *o = NULL;
 	int c;
 
-	while ((c = cli_getopt(argc, argv, "", options)) >= 0)
+	if (cli_getopt(argc, argv, "", options) >= 0)
 		return CLI_EXIT_USAGE;
 	if (optind < argc)
 		return cli_usage_error("logout", "it takes no arguments");

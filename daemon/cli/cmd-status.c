@@ -81,7 +81,7 @@ static struct layout layout_get(void)
 {
 	struct layout l = { 0 };
 	struct winsize ws;
-	const char *term = getenv("TERM");
+	const char *term = getenv("TERM"), *no_colour = getenv("NO_COLOR");
 
 	if (!isatty(STDOUT_FILENO))
 		return l;
@@ -89,7 +89,7 @@ static struct layout layout_get(void)
 	    ws.ws_col > 0)
 		l.width = ws.ws_col;
 	/* https://no-color.org: set and not empty. */
-	l.colour = !(getenv("NO_COLOR") && *getenv("NO_COLOR")) &&
+	l.colour = !(no_colour && *no_colour) &&
 		   !(term && streq(term, "dumb"));
 	l.utf8 = locale_utf8();
 	return l;
@@ -106,7 +106,7 @@ static void put_cell(const struct layout *l, const char *s, size_t w,
 		printf("%.*s%s", (int)(w - 1), s, l->utf8 ? "\u2026" : "~");
 		n = w;
 	} else {
-		fputs(s, stdout);
+		(void)fputs(s, stdout);
 	}
 	if (!last)
 		printf("%*s", (int)(w > n ? w - n : 0) + 1, "");
@@ -211,10 +211,10 @@ void cli_print_status(json_t *o)
 
 		put_cell(&l, strempty(cli_jstr(r, "name")), w[COL_ROLE], false);
 		if (l.colour)
-			fputs(state_colour(cells[i][COL_STATE]), stdout);
-		fputs(cells[i][COL_STATE], stdout);
+			(void)fputs(state_colour(cells[i][COL_STATE]), stdout);
+		(void)fputs(cells[i][COL_STATE], stdout);
 		if (l.colour)
-			fputs("\033[0m", stdout);
+			(void)fputs("\033[0m", stdout);
 		printf("%*s", (int)(w[COL_STATE] - strlen(cells[i][COL_STATE])) + 1,
 		       "");
 		for (size_t k = COL_EXP; k < COL_ERR; k++)
@@ -353,7 +353,7 @@ int cmd_refresh(int argc, char **argv)
 	json_t *o = NULL;
 	int c, ok;
 
-	while ((c = cli_getopt(argc, argv, "", options)) >= 0)
+	if (cli_getopt(argc, argv, "", options) >= 0)
 		return CLI_EXIT_USAGE;
 	if (argc - optind > 1)
 		return cli_usage_error("refresh", "one ROLE at most");

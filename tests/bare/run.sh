@@ -11,7 +11,7 @@
 #   check  another fresh root: `./run check` as root, the whole suite (this
 #          is CI's plain test pass); $ADFS_CREDD_BARE_CHECK_ARGS is added
 #          to that command line as it is (e.g. "CTEST_ARGS='-L unit'")
-#   all    both (the default)
+#   all    both, side by side (the default)
 #   check-user  `./run check` as the user with sudo (not in CI: the
 #          root-only tests skip there)
 #
@@ -135,8 +135,8 @@ run_check_user() {
 	say "check-user: passed"
 }
 
-run_demo() {
-	local r
+# demo_root: a fresh root for the demo, in $r, checked to be bare.
+demo_root() {
 	say "demo: debootstrap a fresh Debian 12 minbase root"
 	newroot
 	for tool in make cc gcc file sudo python3; do
@@ -145,6 +145,12 @@ run_demo() {
 			exit 1
 		fi
 	done
+}
+
+# demo_in ROOT: `./run demo` as the user with sudo, then the check that
+# it installed only what it uses.
+demo_in() {
+	local r=$1
 	# The user who has sudo: sudo is theirs, installed before our commands.
 	with_sudo_user "$r"
 	say "demo: ./run demo, as a normal user with sudo"
@@ -164,6 +170,12 @@ run_demo() {
 	say "demo: passed ($(chroot "$r" dpkg-query -W -f='${Status}\n' | grep -c 'ok installed') packages installed in all)"
 }
 
+run_demo() {
+	local r
+	demo_root
+	demo_in "$r"
+}
+
 run_check() {
 	local r
 	say "check: debootstrap a fresh Debian 12 minbase root"
@@ -174,11 +186,40 @@ run_check() {
 	say "check: passed"
 }
 
+# all: the demo beside the check, at the same time. Its root is made
+# first (two debootstraps would share the package cache at once); then
+# `./run demo` runs in the background while the check root is made, its
+# packages installed and the suite built, which is most of the demo's few
+# minutes (and no time-warp test runs yet). The demo's output is kept and
+# shown when it ends, so the two do not mix. Its root stays in roots[], so
+# cleanup() unmounts and removes it whatever happens.
+run_all() {
+	local r demo_root_dir log demo_pid rc=0
+	demo_root
+	demo_root_dir=$r
+	log=$(mktemp /tmp/adfs-credd-bare-demo.XXXXXX)
+	(demo_in "$demo_root_dir") >"$log" 2>&1 &
+	demo_pid=$!
+	# A failed check ends the run: the demo is stopped first, and
+	# everything it left running in its root is killed by cleanup().
+	trap 'kill "$demo_pid" 2>/dev/null; wait "$demo_pid" 2>/dev/null; cleanup' EXIT
+	say "demo: runs beside the check; its output follows when both end"
+	run_check
+	wait "$demo_pid" || rc=$?
+	trap cleanup EXIT
+	sed 's/^/[demo] /' "$log"
+	rm -f "$log"
+	if [ "$rc" != 0 ]; then
+		say "demo: FAILED (exit $rc)"
+		return "$rc"
+	fi
+}
+
 case $what in
 demo) run_demo ;;
 check) run_check ;;
 check-user) run_check_user ;;
-all) run_demo && run_check ;;
+all) run_all ;;
 *) echo "usage: tests/bare/run.sh [demo|check|all|check-user]" >&2; exit 2 ;;
 esac
 say "done"
