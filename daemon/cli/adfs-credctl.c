@@ -30,6 +30,8 @@ struct command {
 static const char *const valued_env[] = { "--format", NULL };
 static const char *const valued_exec[] = { "--require", NULL };
 static const char *const valued_check[] = { "--for", NULL };
+static const char *const valued_aws_config[] = { "--profile-prefix",
+						 "--file", NULL };
 
 static const struct command commands[] = {
 	{ .name = "login", .fn = cmd_login, .args = "[--password-stdin]",
@@ -84,6 +86,21 @@ static const struct command commands[] = {
 	{ .name = "doctor", .fn = cmd_doctor, .args = "[--json]",
 	  .summary = "check every step from the config to the daemon",
 	  .options = "--json\tthe findings as a JSON object\n" },
+	{ .name = "aws-config", .fn = cmd_aws_config,
+	  .args = "(--print | --diff | --write) [--profile-prefix PREFIX] "
+		  "[--file PATH]",
+	  .summary = "keep a credential_process profile per role in "
+		     "~/.aws/config",
+	  .options = "--print\tprint the block of profiles\n"
+		     "--diff\twhat --write would change (exit 0: nothing, "
+		     "1: something,\n\t2: trouble)\n"
+		     "--write\twrite it (atomically; the previous file in "
+		     "FILE.adfs-credd.bak)\n"
+		     "--profile-prefix PREFIX\tprofiles PREFIX<role> "
+		     "(default: the role name)\n"
+		     "--file PATH\tdefault $AWS_CONFIG_FILE, else "
+		     "~/.aws/config\n",
+	  .valued = valued_aws_config },
 };
 
 static const char exit_statuses[] =
