@@ -27,6 +27,19 @@ static const char usage_text[] =
 	"usage: aws-config (--print | --diff | --write) "
 	"[--profile-prefix PREFIX] [--file PATH]";
 
+static const char help_text[] =
+	"Keeps one credential_process profile per role of the config in the "
+	"AWS config file.\n"
+	"  --print                  print the block of profiles\n"
+	"  --diff                   show what --write would change (exit 0: "
+	"nothing, 1: something)\n"
+	"  --write                  write it (atomically; the previous file "
+	"in FILE.adfs-credd.bak)\n"
+	"  --profile-prefix PREFIX  name the profiles PREFIX<role> (default: "
+	"the role name)\n"
+	"  --file PATH              default $AWS_CONFIG_FILE, else "
+	"~/.aws/config\n";
+
 enum action { ACTION_NONE, ACTION_PRINT, ACTION_DIFF, ACTION_WRITE };
 
 static char *home_dir(void)
@@ -362,7 +375,7 @@ int cmd_aws_config(int argc, char **argv)
 			file = optarg;
 			break;
 		case 'h':
-			printf("%s\n", usage_text);
+			printf("%s\n%s", usage_text, help_text);
 			return EXIT_SUCCESS;
 		default:
 			return cli_fail("%s", usage_text), CLI_EXIT_USAGE;
