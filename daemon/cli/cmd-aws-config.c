@@ -1,7 +1,8 @@
 /* adfs-credctl aws-config: keeps the adfs-credd block of credential_process
  * profiles in the AWS config file. The text work is util/aws-config.c
  * (pure, unit-tested); this file finds the files, reads them, and writes
- * atomically with a backup. See adfs-credctl(1), docs/internals/aws-config.md. */
+ * atomically with a backup. See adfs-credctl(1) and
+ * docs/internals/aws-config.md. */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -42,15 +43,19 @@ static const char help_text[] =
 
 enum action { ACTION_NONE, ACTION_PRINT, ACTION_DIFF, ACTION_WRITE };
 
+/* $HOME, else the passwd entry's home (as conf_default_path). */
 static char *home_dir(void)
 {
 	const char *h = getenv("HOME");
-	const struct passwd *pw;
+	struct passwd pwbuf, *pw = NULL;
+	char names[4096];
 
 	if (h && *h)
 		return strdup(h);
-	pw = getpwuid(getuid());
-	return pw && pw->pw_dir ? strdup(pw->pw_dir) : NULL;
+	if (getpwuid_r(getuid(), &pwbuf, names, sizeof(names), &pw) != 0 ||
+	    !pw || !pw->pw_dir)
+		return NULL;
+	return strdup(pw->pw_dir);
 }
 
 /* The AWS config file: --file, else $AWS_CONFIG_FILE (with a leading ~/
@@ -97,7 +102,8 @@ static int load_config(struct conf **ret, char **ret_line_path)
 		return -EINVAL;
 	}
 	if (given) {
-		line_path = given[0] == '/' ? strdup(given) : realpath(given, NULL);
+		line_path = given[0] == '/' ? strdup(given)
+					    : realpath(given, NULL);
 		if (!line_path) {
 			cli_fail("cannot resolve %s: %m", given);
 			*ret = conf_free(*ret);
@@ -214,7 +220,8 @@ static int do_write(const char *path, const struct buf *old, bool exists,
 	_cleanup_free_ char *backup = NULL;
 	int r;
 
-	if (exists && old->len == new_len && memcmp(old->data, new, new_len) == 0) {
+	if (exists && old->len == new_len &&
+	    memcmp(old->data, new, new_len) == 0) {
 		printf("%s is up to date (%zu profile%s); nothing written\n",
 		       path, n, n == 1 ? "" : "s");
 		return EXIT_SUCCESS;
@@ -314,7 +321,8 @@ static int run(enum action action, const char *prefix, const char *file)
 		return action == ACTION_DIFF ? DIFF_TROUBLE : EXIT_FAILURE;
 	}
 	if (action == ACTION_WRITE) {
-		r = do_write(path, &old, exists, mode, new, new_len, c->n_roles);
+		r = do_write(path, &old, exists, mode, new, new_len,
+			     c->n_roles);
 		buf_clear(&old);
 		return r;
 	}
