@@ -330,6 +330,11 @@ class TestAwsConfig(unittest.TestCase):
                            capture_output=True, text=True, env=env)
         self.assertEqual(p.returncode, 1)
         self.assertIn("lists no roles", p.stderr)
+        # --diff's trouble is 2 (diff(1)): 1 would say "would change".
+        p = subprocess.run([ctl, "-c", noroles, "aws-config", "--diff", "--file", self.path],
+                           capture_output=True, text=True, env=env)
+        self.assertEqual((p.returncode, p.stdout), (2, ""))
+        self.assertIn("lists no roles", p.stderr)
 
 
 if __name__ == "__main__":
