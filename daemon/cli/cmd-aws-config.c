@@ -255,6 +255,8 @@ static int do_write(const char *path, const struct buf *old, bool exists,
 
 static int run(enum action action, const char *prefix, const char *file)
 {
+	/* --diff's trouble is 2, as diff(1)'s: 1 says "would change". */
+	const int fail = action == ACTION_DIFF ? DIFF_TROUBLE : EXIT_FAILURE;
 	_cleanup_free_ char *line_path = NULL, *path = NULL, *block = NULL,
 			    *new = NULL, *diff = NULL, *old_name = NULL;
 	_cleanup_(conf_freep) struct conf *c = NULL;
@@ -268,17 +270,18 @@ static int run(enum action action, const char *prefix, const char *file)
 	int r;
 
 	if (load_config(&c, &line_path) < 0)
-		return EXIT_FAILURE;
+		return fail;
 	if (c->n_roles == 0)
 		return cli_fail("%s lists no roles: aws-config writes one "
 				"profile per role of the config's roles: "
 				"section, so that profile names stay the same "
 				"across logins; add them there ('adfs-credctl "
 				"roles' shows what ADFS offers)",
-				c->path ? c->path : "the config");
+				c->path ? c->path : "the config"),
+		       fail;
 	roles = calloc(c->n_roles, sizeof(*roles));
 	if (!roles)
-		return cli_fail("out of memory");
+		return cli_fail("out of memory"), fail;
 	for (size_t i = 0; i < c->n_roles; i++)
 		roles[i] = c->roles[i].name;
 	b = (struct aws_config_block){
@@ -300,7 +303,8 @@ static int run(enum action action, const char *prefix, const char *file)
 	path = aws_config_path(file);
 	if (!path)
 		return cli_fail("cannot find the AWS config file: no home "
-				"directory; pass --file PATH");
+				"directory; pass --file PATH"),
+		       fail;
 	buf_init(&old, AWS_CONFIG_MAX_SIZE);
 	r = read_aws_config(&path, &old, &exists, &mode);
 	if (r == 0) {
@@ -318,7 +322,7 @@ static int run(enum action action, const char *prefix, const char *file)
 	}
 	if (r < 0) {
 		buf_clear(&old);
-		return action == ACTION_DIFF ? DIFF_TROUBLE : EXIT_FAILURE;
+		return fail;
 	}
 	if (action == ACTION_WRITE) {
 		r = do_write(path, &old, exists, mode, new, new_len,
