@@ -283,6 +283,36 @@ class TestAwsConfig(unittest.TestCase):
         p = self.awscfg("--write", "--profile-prefix", "adfs-")
         self.assertEqual(p.returncode, 0, p.stderr)
 
+    def test_which_file(self):
+        ctl = [self.s.ctl_bin, "-c", self.s.config_path, "aws-config", "--write"]
+        env = dict(os.environ)
+        env.pop("AWS_CONFIG_FILE", None)
+        # $AWS_CONFIG_FILE when there is no --file.
+        p = subprocess.run(ctl, capture_output=True, text=True,
+                           env=dict(env, AWS_CONFIG_FILE=self.path))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.read(), self.block().encode())
+        # Else ~/.aws/config, ~/.aws made 0700.
+        home = os.path.join(self.dir, "home")
+        os.mkdir(home)
+        p = subprocess.run(ctl, capture_output=True, text=True, env=dict(env, HOME=home))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        aws = os.path.join(home, ".aws")
+        self.assertEqual(stat.S_IMODE(os.stat(aws).st_mode), 0o700)
+        self.assertEqual(self.read(os.path.join(aws, "config")), self.block().encode())
+        # A symlink (a dotfiles repository) stays a link; its target is
+        # written, the backup beside the target.
+        target = os.path.join(self.dir, "dotfiles-config")
+        with open(target, "w") as f:
+            f.write(USER_TEXT)
+        link = os.path.join(self.dir, "link")
+        os.symlink(target, link)
+        p = self.awscfg("--write", path=link)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(os.path.islink(link))
+        self.assertEqual(self.read(target), (USER_TEXT + "\n" + self.block()).encode())
+        self.assertEqual(self.read(target + ".adfs-credd.bak"), USER_TEXT.encode())
+
     def test_usage(self):
         for args in ((), ("--print", "--write"), ("--print", "extra"),
                      ("--print", "--profile-prefix", "a b"), ("--bogus",)):
