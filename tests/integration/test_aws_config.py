@@ -285,17 +285,19 @@ class TestAwsConfig(unittest.TestCase):
 
     def test_which_file(self):
         ctl = [self.s.ctl_bin, "-c", self.s.config_path, "aws-config", "--write"]
-        env = dict(os.environ)
+        # Never the real home's file, whatever goes wrong.
+        home = os.path.join(self.dir, "home")
+        os.mkdir(home)
+        env = dict(os.environ, HOME=home)
         env.pop("AWS_CONFIG_FILE", None)
         # $AWS_CONFIG_FILE when there is no --file.
         p = subprocess.run(ctl, capture_output=True, text=True,
                            env=dict(env, AWS_CONFIG_FILE=self.path))
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(self.read(), self.block().encode())
+        self.assertFalse(os.path.exists(os.path.join(home, ".aws")))
         # Else ~/.aws/config, ~/.aws made 0700.
-        home = os.path.join(self.dir, "home")
-        os.mkdir(home)
-        p = subprocess.run(ctl, capture_output=True, text=True, env=dict(env, HOME=home))
+        p = subprocess.run(ctl, capture_output=True, text=True, env=env)
         self.assertEqual(p.returncode, 0, p.stderr)
         aws = os.path.join(home, ".aws")
         self.assertEqual(stat.S_IMODE(os.stat(aws).st_mode), 0o700)
