@@ -226,6 +226,11 @@ static int do_write(const char *path, const struct buf *old, bool exists,
 		       path, n, n == 1 ? "" : "s");
 		return EXIT_SUCCESS;
 	}
+	/* The rename would replace a file its owner made read-only. */
+	if (exists && access(path, W_OK) < 0)
+		return cli_fail("%s is not writable (%m): make it writable, or "
+				"write elsewhere with --file",
+				path);
 	if (exists) {
 		/* The previous file, whole, with the same mode: what
 		 * a user restores with mv if the new one is not wanted. */
