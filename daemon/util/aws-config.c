@@ -142,9 +142,10 @@ static bool next_line(const char *text, size_t len, size_t at,
 	return true;
 }
 
+/* A stray \r counts as white space: Python reads it as a line end. */
 static bool is_blank(char c)
 {
-	return c == ' ' || c == '\t';
+	return c == ' ' || c == '\t' || c == '\r';
 }
 
 static bool starts_with(const struct line *l, const char *p)
@@ -361,9 +362,12 @@ int aws_config_update(const char *text, size_t len,
 	r = scan(text, len, b, &f, err);
 	if (r < 0)
 		return r;
-	/* The block's lines end as the file's first line does. */
+	/* The block's lines end as the file's first line does, so that the
+	 * next run chooses the same. With no line end in the file, the one
+	 * added after its line is eol: CRLF when that line ends in \r (it
+	 * would read as CRLF next time), else LF. */
 	nl = len > 0 ? memchr(text, '\n', len) : NULL;
-	if (nl && nl > text && nl[-1] == '\r')
+	if (nl ? nl > text && nl[-1] == '\r' : len > 0 && text[len - 1] == '\r')
 		eol = "\r\n";
 	r = aws_config_render(b, eol, &block, err);
 	if (r < 0)

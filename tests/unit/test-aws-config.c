@@ -198,6 +198,12 @@ static void test_crlf(void **state)
 					   &err),
 			 0);
 	assert_memory_equal(out, text, strlen(text));
+	/* One line ending in \r and no \n (found by fuzz-aws-config): the
+	 * line end added makes it CRLF, so the block is CRLF too, or the
+	 * next run would rewrite it. */
+	free(TAKE_PTR(want));
+	assert_int_equal(asprintf(&want, "\r\r\n%s", block) > 0, 1);
+	check_update(&blk, "\r", want);
 }
 
 static void test_prefix(void **state)
