@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (count(text, len, AWS_CONFIG_BEGIN) == 0) {
 		FUZZ_CHECK(out_len > len &&
 			   (len == 0 || memcmp(out, text, len) == 0));
-	} else {
+	} else if (text) {
 		/* Before the block and after its end line: byte for byte. */
 		size_t begin = find(text, len, AWS_CONFIG_BEGIN);
 		size_t end = find(text, len, AWS_CONFIG_END);
