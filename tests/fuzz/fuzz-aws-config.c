@@ -85,7 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(again_len == out_len && memcmp(again, out, out_len) == 0);
 	if (aws_config_diff(text, len, out, out_len, "a", "b", &diff) == 0) {
 		FUZZ_CHECK((diff[0] == '\0') ==
-			   (len == out_len && memcmp(text, out, len) == 0));
+			   (text && len == out_len &&
+			    memcmp(text, out, len) == 0));
 		free(diff);
 	}
 	free(again);
