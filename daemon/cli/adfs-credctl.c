@@ -83,24 +83,23 @@ static const struct command commands[] = {
 	  .args = "[ROLE]",
 	  .summary = "print credential_process JSON for ~/.aws/config",
 	  .options = "" },
-	{ .name = "doctor", .fn = cmd_doctor, .args = "[--json]",
-	  .summary = "check every step from the config to the daemon",
-	  .options = "--json\tthe findings as a JSON object\n" },
 	{ .name = "aws-config", .fn = cmd_aws_config,
 	  .args = "(--print | --diff | --write) [--profile-prefix PREFIX] "
 		  "[--file PATH]",
 	  .summary = "keep a credential_process profile per role in "
 		     "~/.aws/config",
 	  .options = "--print\tprint the block of profiles\n"
-		     "--diff\twhat --write would change (exit 0: nothing, "
-		     "1: something,\n\t2: trouble)\n"
-		     "--write\twrite it (atomically; the previous file in "
-		     "FILE.adfs-credd.bak)\n"
-		     "--profile-prefix PREFIX\tprofiles PREFIX<role> "
-		     "(default: the role name)\n"
-		     "--file PATH\tdefault $AWS_CONFIG_FILE, else "
-		     "~/.aws/config\n",
+		     "--diff\tshow what --write would change: exit 1 if\n"
+		     "\tanything would, 2 on trouble\n"
+		     "--write\twrite it (the previous file kept as\n"
+		     "\tFILE.adfs-credd.bak)\n"
+		     "--profile-prefix PREFIX\tprofiles named PREFIX<role>\n"
+		     "--file PATH\tthe file (default: $AWS_CONFIG_FILE, "
+		     "else\n\t~/.aws/config)\n",
 	  .valued = valued_aws_config },
+	{ .name = "doctor", .fn = cmd_doctor, .args = "[--json]",
+	  .summary = "check every step from the config to the daemon",
+	  .options = "--json\tthe findings as a JSON object\n" },
 };
 
 static const char exit_statuses[] =

@@ -24,23 +24,6 @@
 #define DIFF_TROUBLE 2
 #define BACKUP_SUFFIX ".adfs-credd.bak"
 
-static const char usage_text[] =
-	"usage: aws-config (--print | --diff | --write) "
-	"[--profile-prefix PREFIX] [--file PATH]";
-
-static const char help_text[] =
-	"Keeps one credential_process profile per role of the config in the "
-	"AWS config file.\n"
-	"  --print                  print the block of profiles\n"
-	"  --diff                   show what --write would change (exit 0: "
-	"nothing, 1: something)\n"
-	"  --write                  write it (atomically; the previous file "
-	"in FILE.adfs-credd.bak)\n"
-	"  --profile-prefix PREFIX  name the profiles PREFIX<role> (default: "
-	"the role name)\n"
-	"  --file PATH              default $AWS_CONFIG_FILE, else "
-	"~/.aws/config\n";
-
 enum action { ACTION_NONE, ACTION_PRINT, ACTION_DIFF, ACTION_WRITE };
 
 /* $HOME, else the passwd entry's home (as conf_default_path). */
@@ -78,19 +61,17 @@ static char *aws_config_path(const char *opt)
 	return asprintf(&p, "%s/.aws/config", home) < 0 ? NULL : p;
 }
 
-/* Loads the adfs-credd config the way the other commands do (-c, else
- * $ADFS_CREDD_CONFIG, else the default). *ret_line_path is the absolute
- * path for the profiles' --config when one was named, else NULL: a
- * profile must reach the same daemon from any directory. */
+/* Loads the adfs-credd config the way the other commands do
+ * (cli_config_path: -c or $ADFS_CREDD_CONFIG; else the default).
+ * *ret_line_path is the absolute path for the profiles' --config when one
+ * was named, else NULL: a profile must reach the same daemon from any
+ * directory. */
 static int load_config(struct conf **ret, char **ret_line_path)
 {
 	_cleanup_free_ char *path = NULL, *line_path = NULL;
 	struct conf_errors errs = { 0 };
-	const char *given = cli_config_path, *e;
+	const char *given = cli_config_path;
 
-	e = getenv("ADFS_CREDD_CONFIG");
-	if (!given && e && *e)
-		given = e;
 	path = given ? strdup(given) : conf_default_path();
 	if (!path)
 		return cli_fail("cannot find the config: no home directory; "
@@ -354,16 +335,14 @@ int cmd_aws_config(int argc, char **argv)
 		{ "write", no_argument, NULL, 'w' },
 		{ "profile-prefix", required_argument, NULL, 'P' },
 		{ "file", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	static const char one[] = "one of --print, --diff or --write";
 	enum action action = ACTION_NONE, a;
 	const char *prefix = "", *file = NULL;
 	int c;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+	while ((c = cli_getopt(argc, argv, "", options)) >= 0) {
 		switch (c) {
 		case 'p':
 		case 'd':
@@ -372,33 +351,34 @@ int cmd_aws_config(int argc, char **argv)
 			    : c == 'd' ? ACTION_DIFF
 				       : ACTION_WRITE;
 			if (action != ACTION_NONE && action != a)
-				return cli_fail("%s: one of --print, --diff, "
-						"--write",
-						usage_text),
-				       CLI_EXIT_USAGE;
+				return cli_usage_error("aws-config", "%s, not "
+								     "two",
+						       one);
 			action = a;
 			break;
 		case 'P':
 			if (!aws_config_prefix_ok(optarg))
-				return cli_fail("--profile-prefix may hold "
-						"only A-Z a-z 0-9 _ . @ + = -"),
-				       CLI_EXIT_USAGE;
+				return cli_usage_error(
+					"aws-config",
+					"--profile-prefix may hold only A-Z "
+					"a-z 0-9 _ . @ + = -, not '%s'",
+					optarg);
 			prefix = optarg;
 			break;
 		case 'f':
 			if (!*optarg)
-				return cli_fail("--file needs a path"),
-				       CLI_EXIT_USAGE;
+				return cli_usage_error("aws-config",
+						       "--file needs a path");
 			file = optarg;
 			break;
-		case 'h':
-			printf("%s\n%s", usage_text, help_text);
-			return EXIT_SUCCESS;
 		default:
-			return cli_fail("%s", usage_text), CLI_EXIT_USAGE;
+			return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind < argc || action == ACTION_NONE)
-		return cli_fail("%s", usage_text), CLI_EXIT_USAGE;
+	if (optind < argc)
+		return cli_usage_error("aws-config", "unexpected '%s'",
+				       argv[optind]);
+	if (action == ACTION_NONE)
+		return cli_usage_error("aws-config", "%s is needed", one);
 	return run(action, prefix, file);
 }

@@ -321,7 +321,12 @@ class TestAwsConfig(unittest.TestCase):
             with self.subTest(args=args):
                 p = self.s.ctl("aws-config", *args)
                 self.assertEqual(p.returncode, 2, p.stderr)
-                self.assertIn("adfs-credctl: ", p.stderr)
+                self.assertIn("see 'adfs-credctl aws-config --help'", p.stderr)
+        # -c goes after the command too (a global option).
+        p = subprocess.run([self.s.ctl_bin, "aws-config", "--print", "-c", self.s.config_path],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(f"--config {self.s.config_path} credential-process dev\n", p.stdout)
 
     def test_config_path_in_the_profiles(self):
         ctl = self.s.ctl_bin
