@@ -30,6 +30,8 @@ struct command {
 static const char *const valued_env[] = { "--format", NULL };
 static const char *const valued_exec[] = { "--require", NULL };
 static const char *const valued_check[] = { "--for", NULL };
+static const char *const valued_aws_config[] = { "--profile-prefix",
+						 "--file", NULL };
 
 static const struct command commands[] = {
 	{ .name = "login", .fn = cmd_login, .args = "[--password-stdin]",
@@ -81,6 +83,20 @@ static const struct command commands[] = {
 	  .args = "[ROLE]",
 	  .summary = "print credential_process JSON for ~/.aws/config",
 	  .options = "" },
+	{ .name = "aws-config", .fn = cmd_aws_config,
+	  .args = "(--print | --diff | --write) [--profile-prefix PREFIX] "
+		  "[--file PATH]",
+	  .summary = "keep a credential_process profile per role in "
+		     "~/.aws/config",
+	  .options = "--print\tprint the block of profiles\n"
+		     "--diff\tshow what --write would change: exit 1 if\n"
+		     "\tanything would, 2 on trouble\n"
+		     "--write\twrite it (the previous file kept as\n"
+		     "\tFILE.adfs-credd.bak)\n"
+		     "--profile-prefix PREFIX\tprofiles named PREFIX<role>\n"
+		     "--file PATH\tthe file (default: $AWS_CONFIG_FILE, "
+		     "else\n\t~/.aws/config)\n",
+	  .valued = valued_aws_config },
 	{ .name = "doctor", .fn = cmd_doctor, .args = "[--json]",
 	  .summary = "check every step from the config to the daemon",
 	  .options = "--json\tthe findings as a JSON object\n" },

@@ -120,6 +120,9 @@ int cmd_credential_process(int argc, char **argv);
  * path): a broken one is its first finding. */
 int cmd_doctor(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+/* Loads the config itself (cli_config_path, else the default): it needs
+ * no daemon. */
+int cmd_aws_config(int argc, char **argv);
 
 /* roles --names (cli-role-names.c), for the completion scripts: the role
  * names, one a line, from the daemon or else the config; never a word on

@@ -8,7 +8,7 @@
 #   tests/fuzz/run.sh [SECONDS] [--merge] [FUZZER...]
 #
 # SECONDS: per fuzzer (default 60). FUZZER: saml sts-xml adfs-page wstrust
-# conf http http-mhd (default: all; http-mhd is http end to end through
+# conf http http-mhd aws-config (default: all; http-mhd is http end to end through
 # libmicrohttpd, on the same corpus and dictionary). The seeds are
 # tests/fuzz/corpus/<name>/ and
 # the unit-test fixtures unit-seeds.txt names for <name> (tests/unit/data).
@@ -30,7 +30,7 @@ timeout=${TIMEOUT:-10}
 jobs=${JOBS:-2}
 seconds=60
 merge=0
-all=(saml sts-xml adfs-page wstrust conf http http-mhd)
+all=(saml sts-xml adfs-page wstrust conf http http-mhd aws-config)
 sel=()
 
 for a in "$@"; do
