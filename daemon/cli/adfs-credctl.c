@@ -117,7 +117,7 @@ static void print_options(FILE *f, const char *opts)
 		if (opts[flag] == '\t')
 			what = strcspn(opts + flag + 1, "\n");
 		(void)fprintf(f, "  %s%-*.*s  %.*s\n", has_short ? "" : "    ",
-			      has_short ? 22 : 18, (int)flag, opts, (int)what,
+			      has_short ? 28 : 24, (int)flag, opts, (int)what,
 			      opts + flag + 1);
 		opts += flag + (what ? what + 1 : 0);
 		if (*opts == '\n')
@@ -125,11 +125,9 @@ static void print_options(FILE *f, const char *opts)
 	}
 }
 
-static const char global_options[] =
+static const char config_option[] =
 	"-c, --config PATH\tthe config (default: $ADFS_CREDD_CONFIG, else\n"
-	"\t~/.config/adfs-credd/config.yaml)\n"
-	"-h, --help\tthis help; after a command, that command's\n"
-	"--version\tthe version\n";
+	"\t~/.config/adfs-credd/config.yaml)\n";
 
 static void usage(FILE *f)
 {
@@ -139,7 +137,10 @@ static void usage(FILE *f)
 		(void)fprintf(f, "  %-19s %s\n", commands[i].name,
 			      commands[i].summary);
 	(void)fprintf(f, "\nOptions, before or after the command:\n");
-	print_options(f, global_options);
+	print_options(f, config_option);
+	print_options(f, "-h, --help\tthis help; after a command, that "
+			 "command's\n"
+			 "--version\tthe version\n");
 	(void)fprintf(f, "\n%s\n'adfs-credctl COMMAND --help' for a "
 			 "command; adfs-credctl(1) for all.\n",
 		      exit_statuses);
@@ -152,7 +153,8 @@ static void command_usage(const struct command *k)
 	       toupper((unsigned char)k->summary[0]), k->summary + 1);
 	printf("Options:\n");
 	print_options(stdout, k->options);
-	print_options(stdout, global_options);
+	print_options(stdout, config_option);
+	print_options(stdout, "-h, --help\tthis help\n");
 	printf("\n%s", exit_statuses);
 }
 
