@@ -139,7 +139,8 @@ class TestControlSocketOwner(unittest.TestCase):
         st = os.lstat(self.state)
         self.assertEqual(st.st_mode & 0o7777, 0o700)
         p = self.s.ctl("status")
-        self.assertEqual(p.returncode, 0, p.stderr)
+        # The daemon answered: not signed in (4), not "not running" (3).
+        self.assertEqual(p.returncode, 4, p.stderr)
 
 
 class TestPortSquatting(unittest.TestCase):
@@ -158,7 +159,7 @@ class TestPortSquatting(unittest.TestCase):
     def test_no_warning_when_the_daemon_holds_it(self):
         self.s.start_daemon()
         p = self.s.ctl("status")
-        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.returncode, 4, p.stderr)   # answered, not signed in
         self.assertNotIn("warning", p.stderr)
 
 
