@@ -87,6 +87,22 @@ static json_t *json_until(usec_t t)
 	return t == USEC_INFINITY ? json_null() : json_time(t);
 }
 
+/* The sign-in or refresh running, for a waiting adfs-credctl: null, or
+ * {"phase": "sign_in"|"mfa"|"roles", "done": N, "total": M}. */
+static json_t *progress_json(const struct manager_status *st)
+{
+	const struct cycle_progress *p = &st->progress;
+
+	if (p->phase == CYCLE_PHASE_IDLE)
+		return json_null();
+	return json_pack("{s:s, s:I, s:I}", "phase",
+			 st->signin == SIGNIN_MFA_PENDING
+				 ? "mfa"
+				 : cycle_phase_to_string(p->phase),
+			 "done", (json_int_t)p->done, "total",
+			 (json_int_t)p->total);
+}
+
 static json_t *status_json(struct manager *m)
 {
 	struct manager_status st;
@@ -136,7 +152,8 @@ static json_t *status_json(struct manager *m)
 					 st.horizon.source))) < 0 ||
 	     json_object_set_new(o, "kerberos_renew_till",
 				 json_time(st.ticket_renew_till)) < 0 ||
-	     json_object_set_new(o, "now", json_time(st.now)) < 0)) {
+	     json_object_set_new(o, "now", json_time(st.now)) < 0 ||
+	     json_object_set_new(o, "progress", progress_json(&st)) < 0)) {
 		json_decref(o);
 		o = NULL;
 	}
@@ -152,18 +169,27 @@ static char *cycle_reply(struct manager *m, int r, const char *message,
 
 	if (r == MANAGER_MFA_NEEDED) {
 		struct manager_status st;
+		json_int_t left;
 		bool push;
 
 		if (manager_status(m, &st) < 0)
 			return NULL;
 		push = st.mfa_push;
+		/* Rounded up: the CLI's countdown ends no earlier than the
+		 * daemon's wait. */
+		left = (json_int_t)((st.mfa_push_left + USEC_PER_SEC - 1) /
+				    USEC_PER_SEC);
 		manager_status_clear(&st);
 		/* The login's answer is a question: adfs-credctl asks the
-		 * user and comes back with POST /v1/mfa. */
+		 * user and comes back with POST /v1/mfa. A push says how
+		 * many seconds the daemon waits for its approval. */
 		*ret_status = MHD_HTTP_OK;
 		return json_take_dump(json_pack(
-			"{s:{s:s, s:o}}", "mfa", "kind", push ? "push" : "otp",
-			"hint", message ? json_string(message) : json_null()));
+			"{s:{s:s, s:o, s:o}}", "mfa", "kind",
+			push ? "push" : "otp", "hint",
+			message ? json_string(message) : json_null(),
+			"expires_in",
+			push && left ? json_integer(left) : json_null()));
 	}
 	*ret_status = r == 0 ? MHD_HTTP_OK
 		      : r == -EACCES || r == -EBADE ? MHD_HTTP_FORBIDDEN
@@ -196,7 +222,8 @@ static enum MHD_Result start_wait(struct req *q, int r, const char *what)
 	if (r == -EBUSY) {
 		return reply_error(q->conn, MHD_HTTP_CONFLICT,
 				   "a sign-in or refresh is already running; "
-				   "try again in a moment");
+				   "try again in a moment, or replace it with "
+				   "'adfs-credctl login --force'");
 	}
 	if (r == -ENOKEY)
 		return reply_error(q->conn, MHD_HTTP_BAD_REQUEST,
@@ -354,7 +381,19 @@ static enum MHD_Result dispatch(struct req *q, const char *url,
 		return do_roles(q);
 	if (streq(url, "/v1/check") && !post)
 		return do_check(q, role);
+	if (streq(url, "/v1/login/cancel") && post) {
+		r = manager_cancel(m);
+		return http_reply_json(q->conn, MHD_HTTP_OK,
+				       r > 0 ? "{\"ok\":true,\"cancelled\":true}"
+					     : "{\"ok\":true,\"cancelled\":false}");
+	}
 	if (streq(url, "/v1/login") && post) {
+		/* --force: whatever runs (a login stuck on a push nobody
+		 * approves) makes way for this one. */
+		if (streq(strempty(MHD_lookup_connection_value(
+				  q->conn, MHD_GET_ARGUMENT_KIND, "force")),
+			  "1"))
+			(void)manager_cancel(m);
 		r = manager_login(m, TAKE_PTR(q->body), on_cycle_done, q);
 		if (r == -EINVAL)
 			return reply_error(q->conn, MHD_HTTP_BAD_REQUEST,
