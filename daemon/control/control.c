@@ -23,6 +23,7 @@ struct control {
 	struct http_server *server;
 	char *path;
 	bool from_systemd; /* path belongs to adfs-credd-control.socket */
+	unsigned in_handler; /* inside MHD's call of handle() */
 };
 
 /* Per-request state, kept in MHD's con_cls. */
@@ -96,7 +97,7 @@ static json_t *progress_json(const struct manager_status *st)
 	if (p->phase == CYCLE_PHASE_IDLE)
 		return json_null();
 	return json_pack("{s:s, s:I, s:I}", "phase",
-			 st->signin == SIGNIN_MFA_PENDING
+			 st->signin == SIGNIN_MFA_PENDING || st->mfa_push_left
 				 ? "mfa"
 				 : cycle_phase_to_string(p->phase),
 			 "done", (json_int_t)p->done, "total",
@@ -212,7 +213,12 @@ static void on_cycle_done(struct manager *m, int r, const char *message,
 	if (!q->status)
 		q->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 	MHD_resume_connection(q->conn);
-	http_server_kick(q->ctl->server);
+	/* Not from inside a request (a cancel, --force or logout ends the
+	 * cycle there): MHD_run would call handle() again for the request
+	 * being handled, which then ran twice. The resume wakes MHD's epoll
+	 * (its ITC) anyway; the kick only saves a loop iteration. */
+	if (!q->ctl->in_handler)
+		http_server_kick(q->ctl->server);
 }
 
 static enum MHD_Result start_wait(struct req *q, int r, const char *what)
@@ -448,6 +454,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 	struct control *ctl = cls;
 	struct req *q = *con_cls;
 	const union MHD_ConnectionInfo *ci;
+	enum MHD_Result ret;
 	uid_t uid;
 
 	if (!q) {
@@ -493,7 +500,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 	}
 	if (q->waiting)
 		return MHD_YES;
-	return dispatch(q, url, method);
+	ctl->in_handler++;
+	ret = dispatch(q, url, method);
+	ctl->in_handler--;
+	return ret;
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
