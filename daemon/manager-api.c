@@ -180,8 +180,6 @@ int manager_refresh(struct manager *m, const char *role, manager_cycle_fn fn,
 
 int manager_cancel(struct manager *m)
 {
-	enum signin_state st = m->signin.state;
-
 	if (!cycle_running(m->cycle))
 		return 0;
 	log_info("The sign-in or refresh in progress was cancelled");
@@ -190,10 +188,9 @@ int manager_cancel(struct manager *m)
 	free(m->mfa_hint);
 	m->mfa_hint = NULL;
 	/* Back to where it was before the round: signed out (or signed in
-	 * with the SSO it had). A password that was not rejected is not
-	 * rejected now either, and nothing sends it again by itself. */
-	if (st == SIGNIN_SIGNING_IN || st == SIGNIN_MFA_PENDING)
-		signin_round_failed(&m->signin, "the sign-in was cancelled");
+	 * with the SSO it had). Nothing sends the password again by itself:
+	 * it is wiped, and the next password round is a login. */
+	signin_cancelled(&m->signin, "the sign-in was cancelled");
 	if (m->reload_pending) {
 		m->reload_pending = false;
 		manager_reload(m);

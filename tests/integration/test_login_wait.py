@@ -217,6 +217,35 @@ class TestInterrupt(StuckTest):
         self.assertNotIn(ERIN_PASSWORD, self.stop_clean())
 
 
+class TestInterruptRemembered(StuckTest):
+    """With adfs.remember_password the daemon would keep the password for
+    renewals: a cancelled login's password goes all the same, and nothing
+    sends it (nor pushes to the phone) by itself."""
+
+    def setUp(self):
+        self.s = Stack(config={"adfs": {"username": self.user, "remember_password": True},
+                               "roles": self.roles}, world=world())
+        self.addCleanup(self.s.close)
+        self.s.start_daemon()
+
+    def test_cancelled_password_is_not_sent_again(self):
+        c = self.pty_login(ERIN_PASSWORD)
+        self.assertTrue(c.wait_for(r"number 77: \d:\d\d left", 30), c.text())
+        self.wait_pending()
+        c.proc.send_signal(signal.SIGINT)
+        self.assertEqual(c.finish(10), 130, c.text())
+        self.assertTrue(wait_until(self.idle, 1.0), self.status())
+        st = self.status()
+        self.assertIs(st["password_held"], False, st)
+        # The timer (and a refresh) would sign in again with it at once.
+        p = self.s.ctl("refresh")
+        time.sleep(3)
+        a = self.s.adfs.stats()
+        self.assertEqual(a["password_posts"], 1, a)
+        self.assertEqual(a["mfa_prompts"], 1, a)
+        self.assertTrue(self.idle(), self.status())
+
+
 class TestForce(StuckTest):
     def test_force_replaces_a_stuck_login(self):
         stuck = subprocess.Popen([self.s.ctl_bin, "-c", self.s.config_path, "login",
