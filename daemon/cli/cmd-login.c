@@ -73,6 +73,8 @@ static int interrupted(bool started)
 	json_t *o = NULL;
 	long status = 0;
 
+	/* "cancelled": false when the daemon saw us go first (control.c
+	 * on_hup): cancelled all the same. */
 	if (started &&
 	    cli_call("POST", "/v1/login/cancel", NULL, NULL, &o, &status) == 0 &&
 	    status == 200)

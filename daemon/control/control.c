@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -19,6 +20,7 @@
 
 struct control {
 	struct manager *m;
+	sd_event *event;
 	uid_t uid;          /* the only peer served */
 	struct http_server *server;
 	char *path;
@@ -32,14 +34,22 @@ struct req {
 	struct MHD_Connection *conn;
 	struct secret *body;
 	bool waiting;       /* suspended on a refresh cycle */
+	bool cancels;       /* a login's: its client going away cancels */
+	sd_event_source *hup; /* ... watched while it waits */
 	unsigned status;    /* reply ready when non-zero */
 	char *reply;        /* JSON; may hold secrets: wiped */
 };
+
+static void hup_stop(struct req *q)
+{
+	q->hup = sd_event_source_disable_unref(q->hup);
+}
 
 static void req_free(struct req *q)
 {
 	if (!q)
 		return;
+	hup_stop(q);
 	if (q->waiting)
 		manager_forget_waiter(q->ctl->m, q);
 	secret_free(q->body);
@@ -209,6 +219,7 @@ static void on_cycle_done(struct manager *m, int r, const char *message,
 	struct req *q = userdata;
 
 	q->waiting = false;
+	hup_stop(q); /* MHD closes the socket from here on */
 	q->reply = cycle_reply(m, r, message, &q->status);
 	if (!q->status)
 		q->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
@@ -219,6 +230,33 @@ static void on_cycle_done(struct manager *m, int r, const char *message,
 	 * (its ITC) anyway; the kick only saves a loop iteration. */
 	if (!q->ctl->in_handler)
 		http_server_kick(q->ctl->server);
+}
+
+/* The client of a waiting login went away (adfs-credctl killed, or its
+ * Ctrl-C before POST /v1/login/cancel comes): libmicrohttpd does not
+ * watch a suspended connection, this does. Nobody will answer the push
+ * or read the result: the sign-in is cancelled as on request. q may be
+ * gone once manager_cancel() returns (its reply closes it). */
+static int on_hup(sd_event_source *s, int fd, uint32_t revents,
+		  void *userdata)
+{
+	struct req *q = userdata;
+
+	hup_stop(q);
+	log_info("adfs-credctl went away while waiting on the sign-in");
+	(void)manager_cancel(q->ctl->m);
+	return 0;
+}
+
+static void watch_hup(struct req *q)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		q->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	/* Without it, only POST /v1/login/cancel or --force end it. */
+	if (ci && sd_event_add_io(q->ctl->event, &q->hup, ci->connect_fd,
+				  EPOLLRDHUP, on_hup, q) >= 0)
+		(void)sd_event_source_set_description(q->hup, "control-hup");
 }
 
 static enum MHD_Result start_wait(struct req *q, int r, const char *what)
@@ -250,6 +288,8 @@ static enum MHD_Result start_wait(struct req *q, int r, const char *what)
 	}
 	q->waiting = true;
 	MHD_suspend_connection(q->conn);
+	if (q->cancels)
+		watch_hup(q);
 	return MHD_YES;
 }
 
@@ -400,6 +440,7 @@ static enum MHD_Result dispatch(struct req *q, const char *url,
 				  q->conn, MHD_GET_ARGUMENT_KIND, "force")),
 			  "1"))
 			(void)manager_cancel(m);
+		q->cancels = true;
 		r = manager_login(m, TAKE_PTR(q->body), on_cycle_done, q);
 		if (r == -EINVAL)
 			return reply_error(q->conn, MHD_HTTP_BAD_REQUEST,
@@ -407,6 +448,7 @@ static enum MHD_Result dispatch(struct req *q, const char *url,
 		return start_wait(q, r, "sign-in");
 	}
 	if (streq(url, "/v1/mfa") && post) {
+		q->cancels = true;
 		r = manager_mfa(m, TAKE_PTR(q->body), on_cycle_done, q);
 		if (r == -EALREADY) {
 			unsigned st = 0;
@@ -541,6 +583,7 @@ int control_new(struct manager *m, sd_event *e, const char *state_dir,
 		return -ENOMEM;
 	}
 	ctl->m = m;
+	ctl->event = e;
 	ctl->uid = uid;
 	if (paths_control_socket(state_dir, &ctl->path) < 0) {
 		(void)safe_close(fd);

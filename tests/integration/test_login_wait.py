@@ -219,6 +219,23 @@ class TestInterrupt(StuckTest):
         self.assertNotIn(ERIN_PASSWORD, self.stop_clean())
 
 
+class TestClientGone(StuckTest):
+    def test_killed_login_cancels_the_sign_in(self):
+        # No Ctrl-C handler runs: the daemon sees the connection close.
+        c = self.pty_login(ERIN_PASSWORD)
+        self.wait_pending()
+        # The CLI has come back with POST /v1/mfa and waits in it.
+        self.assertTrue(wait_until(lambda: self.status()["state"] == "signing_in", 10))
+        c.proc.kill()
+        c.finish(10)
+        self.assertTrue(wait_until(self.idle, 1.0 * SLOW), self.status())
+        self.assertIn("adfs-credctl went away", self.s.log_text())
+        self.approve_next()
+        p = self.s.ctl("login", "--password-stdin", input=ERIN_PASSWORD + "\n")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.stop_clean()
+
+
 class TestInterruptRemembered(StuckTest):
     """With adfs.remember_password the daemon would keep the password for
     renewals: a cancelled login's password goes all the same, and nothing
