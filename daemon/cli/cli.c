@@ -354,7 +354,7 @@ int cli_read_secret_line(FILE *in, const char *prompt, const char *what,
 {
 	_cleanup_(secret_freep) struct secret *pw = secret_new(CONF_MAX_SIZE);
 	struct termios old, noecho;
-	bool tty = false, own = false;
+	bool tty = false, own = false, intr;
 	int c;
 
 	if (!pw)
@@ -381,6 +381,8 @@ int cli_read_secret_line(FILE *in, const char *prompt, const char *what,
 		if (secret_append(pw, &ch, 1) < 0)
 			break;
 	}
+	/* A signal (Ctrl-C in login, cli-wait.c): the caller says so. */
+	intr = c == EOF && ferror(in) && errno == EINTR;
 	if (pw->len && pw->data[pw->len - 1] == '\r')
 		pw->data[--pw->len] = '\0';
 	if (tty) {
@@ -389,6 +391,8 @@ int cli_read_secret_line(FILE *in, const char *prompt, const char *what,
 	}
 	if (own)
 		(void)fclose(in);
+	if (intr)
+		return -EINTR;
 	if (pw->len == 0)
 		return cli_fail("no %s given", what), -EINVAL;
 	*ret = TAKE_PTR(pw);

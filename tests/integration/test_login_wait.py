@@ -265,6 +265,23 @@ class TestInterruptRemembered(StuckTest):
         self.assertTrue(self.idle(), self.status())
 
 
+class TestInterruptAtCodePrompt(WaitTest):
+    user = "EXAMPLE\\bob"
+
+    def test_ctrl_c_while_the_code_is_asked(self):
+        # stdin stays open: the CLI waits for the code line.
+        c = PtyCtl(self.s, "login", "--password-stdin", stdin_text="Battery-Staple-2\n")
+        self.addCleanup(c.close)
+        self.assertTrue(wait_until(lambda: self.status()["state"] == "mfa_pending", 30))
+        time.sleep(0.3)
+        c.proc.send_signal(signal.SIGINT)
+        self.assertEqual(c.finish(10 * SLOW), 130, c.text())
+        self.assertIn("the sign-in was cancelled", c.text())
+        self.assertNotIn("no verification code given", c.text())
+        self.assertTrue(wait_until(self.idle, 1.0 * SLOW), self.status())
+        self.stop_clean()
+
+
 class TestForce(StuckTest):
     def test_force_replaces_a_stuck_login(self):
         stuck = subprocess.Popen([self.s.ctl_bin, "-c", self.s.config_path, "login",
