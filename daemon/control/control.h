@@ -8,7 +8,8 @@
  *                         push approval); answers {"mfa": ...} below
  *   POST /v1/login?force=1  the same, after POST /v1/login/cancel
  *   POST /v1/login/cancel stops the sign-in or refresh in flight:
- *                         {"ok": true, "cancelled": bool}
+ *                         {"ok": true, "cancelled": bool}; so does the
+ *                         client of a waiting login/mfa hanging up
  *   POST /v1/logout
  *   POST /v1/refresh[?role=NAME]
  *   GET  /v1/status       INTERFACE.md `status --json`, with the horizon
