@@ -45,6 +45,9 @@ static void show_push(const char *hint, long expires_in)
 	bool number = hint && *hint && hint[strspn(hint, "0123456789")] == '\0';
 
 	if (isatty(STDERR_FILENO) == 1 && expires_in > 0) {
+		/* Instructions instead of a number: once, above the line. */
+		if (hint && *hint && !number)
+			(void)fprintf(stderr, "ADFS: %s\n", hint);
 		cli_wait_push(hint, expires_in);
 		return;
 	}

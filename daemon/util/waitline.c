@@ -21,8 +21,7 @@ char *waitline_clock(char buf[static 16], long secs)
  * shown once above the line rather than in it. */
 static bool is_number(const char *hint)
 {
-	return hint && *hint && hint[strspn(hint, "0123456789")] == '\0' &&
-	       strlen(hint) <= 8;
+	return hint && *hint && hint[strspn(hint, "0123456789")] == '\0';
 }
 
 char *waitline_push(char *buf, size_t n, const char *hint, long secs_left)
