@@ -189,6 +189,20 @@ class StuckTest(WaitTest):
         self.s.adfs.configure(user_overrides={ERIN: {"mfa": erin_mfa(1)}})
 
 
+class TestPushInstructions(StuckTest):
+    def test_instructions_once_above_the_countdown(self):
+        # A push without a number: ADFS's own text instead.
+        self.s.adfs.configure(user_overrides={ERIN: {"mfa": dict(
+            erin_mfa(1), number="")}})
+        c = self.pty_login(ERIN_PASSWORD)
+        rc = c.finish()
+        out = c.text()
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(out.count("ADFS: We've sent a notification"), 1, out)
+        self.assertRegex(out, r"\r\x1b\[KApprove on your device: \d:\d\d left")
+        self.assertNotIn("number", out)
+
+
 class TestInterrupt(StuckTest):
     def test_ctrl_c_cancels_the_sign_in(self):
         c = self.pty_login(ERIN_PASSWORD)
