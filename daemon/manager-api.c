@@ -178,6 +178,30 @@ int manager_refresh(struct manager *m, const char *role, manager_cycle_fn fn,
 	return add_waiter(m, fn, userdata);
 }
 
+int manager_cancel(struct manager *m)
+{
+	if (!cycle_running(m->cycle))
+		return 0;
+	log_info("The sign-in or refresh in progress was cancelled");
+	cycle_cancel(m->cycle);
+	m->mfa_push = false;
+	free(m->mfa_hint);
+	m->mfa_hint = NULL;
+	/* Back to where it was before the round: signed out (or signed in
+	 * with the SSO it had). Nothing sends the password again by itself:
+	 * it is wiped, and the next password round is a login. */
+	signin_cancelled(&m->signin, "the sign-in was cancelled");
+	if (m->reload_pending) {
+		m->reload_pending = false;
+		manager_reload(m);
+	}
+	manager_save_state(m);
+	manager_arm_timer(m);
+	manager_update_status(m);
+	manager_tell_waiters(m, -ECANCELED, "the sign-in was cancelled");
+	return 1;
+}
+
 int manager_logout(struct manager *m)
 {
 	struct secret *t = NULL;
@@ -289,7 +313,8 @@ int manager_check(struct manager *m, const char *role, usec_t need,
 int manager_status(struct manager *m, struct manager_status *ret)
 {
 	struct manager_role_status *v;
-	usec_t now = now_wall(), renew_till = 0;
+	usec_t now = now_wall(), renew_till = 0, now_mono,
+	       push_end = adfs_push_deadline(m->adfs);
 	struct horizon h = manager_horizon(m, now, &renew_till);
 
 	v = calloc(m->store.n_roles ? m->store.n_roles : 1, sizeof(*v));
@@ -316,6 +341,7 @@ int manager_status(struct manager *m, struct manager_status *ret)
 		.user = m->store.user,
 		.error = m->signin.error,
 		.mfa_push = m->mfa_push,
+		.progress = cycle_progress(m->cycle),
 		.password_held = password_held(m),
 		.horizon = h,
 		.sso_expires = h.by == HORIZON_SSO || h.by == HORIZON_KMSI
@@ -326,6 +352,9 @@ int manager_status(struct manager *m, struct manager_status *ret)
 		.roles = v,
 		.n_roles = m->store.n_roles,
 	};
+	now_mono = now_clock(CLOCK_MONOTONIC);
+	if (push_end > now_mono)
+		ret->mfa_push_left = push_end - now_mono;
 	return 0;
 }
 

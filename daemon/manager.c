@@ -426,6 +426,10 @@ static int on_stop(sd_event_source *s, const struct signalfd_siginfo *si,
 	struct manager *m = userdata;
 
 	log_info("Received %s, stopping", strsignal((int)si->ssi_signo));
+	/* A login waiting on a push has its control request suspended:
+	 * answered now, it is resumed before the control server stops
+	 * (libmicrohttpd aborts the process on a suspended one). */
+	manager_tell_waiters(m, -ESHUTDOWN, "adfs-credd is stopping");
 	return sd_event_exit(m->event, 0);
 }
 

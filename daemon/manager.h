@@ -12,6 +12,7 @@
 
 #include "conf/conf.h"
 #include "idp/saml.h"
+#include "session/cycle.h"
 #include "session/horizon.h"
 #include "session/store.h"
 #include "signin.h"
@@ -59,6 +60,12 @@ int manager_logout(struct manager *m);
  * after a rejected password. */
 int manager_refresh(struct manager *m, const char *role, manager_cycle_fn fn,
 		    void *userdata);
+/* Stops the sign-in or refresh in flight (adfs-credctl login interrupted
+ * or --force): its calls end, a push is no longer waited on, every waiter
+ * hears -ECANCELED. Nothing is retried: the password of a login that was
+ * cancelled is forgotten as at the end of any round (unless remembered).
+ * Returns 1 when a cycle was stopped, 0 when none ran. */
+int manager_cancel(struct manager *m);
 /* Drops a waiter whose requester went away. */
 void manager_forget_waiter(struct manager *m, void *userdata);
 
@@ -78,6 +85,8 @@ struct manager_status {
 	enum signin_state signin;
 	const char *user, *error;
 	bool mfa_push;         /* in SIGNIN_MFA_PENDING */
+	usec_t mfa_push_left;  /* how much longer a push is waited on; 0 */
+	struct cycle_progress progress; /* the cycle running, if any */
 	bool password_held;    /* login may send the password it holds */
 	struct horizon horizon; /* how long renewal goes on without a person */
 	usec_t sso_expires;    /* the SSO's end (cookie or lifetime); 0 */

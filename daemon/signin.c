@@ -72,6 +72,7 @@ void signin_login(struct signin *s, struct secret *password_take,
 	 * only remembered until the next login, as for a typed password. */
 	(void)signin_source_copy(&s->used, from);
 	signin_source_clear(&s->rejected);
+	s->cancelled = false;
 	/* A new password is the only way out of FAILED; the round that
 	 * sends it decides the state. */
 	if (s->state == SIGNIN_FAILED)
@@ -145,8 +146,19 @@ void signin_round_failed(struct signin *s, const char *msg)
 	set_error(s, msg);
 }
 
+void signin_cancelled(struct signin *s, const char *msg)
+{
+	if (s->state != SIGNIN_SIGNING_IN && s->state != SIGNIN_MFA_PENDING)
+		return;
+	s->password = secret_free(s->password);
+	s->cancelled = true;
+	s->state = s->signed_in ? SIGNIN_SIGNED_IN : SIGNIN_SIGNED_OUT;
+	set_error(s, msg);
+}
+
 void signin_succeeded(struct signin *s, bool posted_password, usec_t now)
 {
+	s->cancelled = false;
 	if (posted_password) {
 		s->sso_since = now;
 		s->mfa_at_signin = s->mfa_this_round;
@@ -185,6 +197,7 @@ void signin_logout(struct signin *s)
 	signin_source_clear(&s->rejected);
 	s->state = SIGNIN_SIGNED_OUT;
 	s->signed_in = false;
+	s->cancelled = false;
 	s->sso_since = s->sso_alive_at = 0;
 	s->mfa_at_signin = false;
 	set_error(s, NULL);
@@ -225,7 +238,7 @@ bool signin_timer_may_start(const struct signin *s)
 	case SIGNIN_SIGNED_OUT:
 		/* A sign-in that failed for another reason than the password
 		 * (ADFS unreachable at boot): try again, with backoff. */
-		return kerberos || password_at_hand(s);
+		return !s->cancelled && (kerberos || password_at_hand(s));
 	default: /* failed (password rejected), waiting for a second factor */
 		return false;
 	}

@@ -52,6 +52,8 @@ struct signin {
 				   * this long, learnt from one seen ending
 				   * (its last working round) and raised by
 				   * any that outlives it; 0: none seen */
+	bool cancelled;          /* the user cancelled a password round:
+				  * none starts by itself until a login */
 	bool mfa_at_signin;      /* the last password round asked a second
 				  * factor: the password alone cannot renew */
 	bool mfa_this_round;
@@ -91,6 +93,12 @@ void signin_rejected(struct signin *s, const char *msg);
 void signin_sso_ended(struct signin *s, const char *msg, usec_t now);
 /* A round failed for another reason (ADFS down): back to where it was. */
 void signin_round_failed(struct signin *s, const char *msg);
+/* The user cancelled the round (adfs-credctl login interrupted, or
+ * --force): a password round goes back to where it was before it; the
+ * password is wiped, remembered or not, and the timer sends none (not
+ * even from a file) until the next login. Not a rejection: no source is
+ * blocked. A round without a password is left as it is. */
+void signin_cancelled(struct signin *s, const char *msg);
 /* An assertion came. posted_password: this round sent the password, so a
  * new SSO session starts at now. */
 void signin_succeeded(struct signin *s, bool posted_password, usec_t now);

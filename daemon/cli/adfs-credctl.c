@@ -34,10 +34,13 @@ static const char *const valued_aws_config[] = { "--profile-prefix",
 						 "--file", NULL };
 
 static const struct command commands[] = {
-	{ .name = "login", .fn = cmd_login, .args = "[--password-stdin]",
+	{ .name = "login", .fn = cmd_login,
+	  .args = "[--password-stdin] [--force]",
 	  .summary = "sign in to ADFS (then any second factor)",
 	  .options = "--password-stdin\tread the password, then any "
-		     "code, a line each, from stdin\n" },
+		     "code, a line each, from stdin\n"
+		     "--force\tcancel a sign-in or refresh that is running "
+		     "(a login\n\tstuck on a push), then sign in\n" },
 	{ .name = "logout", .fn = cmd_logout, .args = "",
 	  .summary = "forget password, cookies and sessions", .options = "" },
 	{ .name = "status", .fn = cmd_status,

@@ -24,6 +24,7 @@
 char *cli_socket_path;
 const char *cli_config_path;
 long cli_call_timeout = 600;
+int (*cli_call_tick)(void);
 enum conf_auth cli_auth = CONF_AUTH_FORMS;
 enum conf_password cli_pw_source = CONF_PASSWORD_PROMPT;
 
@@ -179,6 +180,12 @@ static int check_peer(void *ud, char *conn_primary_ip, char *conn_local_ip,
 	return CURL_PREREQFUNC_OK;
 }
 
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	return cli_call_tick && cli_call_tick() ? 1 : 0;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
 	return buf_append(ud, p, size * n) < 0 ? 0 : size * n;
@@ -224,6 +231,10 @@ int cli_call(const char *method, const char *path, const char *query_role,
 	(void)curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	(void)curl_easy_setopt(e, CURLOPT_WRITEDATA, &reply);
 	(void)curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	if (cli_call_tick) {
+		(void)curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+		(void)curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+	}
 	/* Sign-in waits on ADFS and STS for every role. */
 	(void)curl_easy_setopt(e, CURLOPT_TIMEOUT, cli_call_timeout);
 	if (streq(method, "POST")) {
@@ -241,6 +252,8 @@ int cli_call(const char *method, const char *path, const char *query_role,
 			 cli_socket_path, chk.uid == (uid_t)-1 ? -1L
 							     : (long)chk.uid);
 		r = -EPERM;
+	} else if (cc == CURLE_ABORTED_BY_CALLBACK) {
+		r = -EINTR; /* cli_call_tick: the caller says why */
 	} else if (cc == CURLE_COULDNT_CONNECT) {
 		cli_fail("adfs-credd is not running (no control socket at %s)",
 		     cli_socket_path);
@@ -341,7 +354,7 @@ int cli_read_secret_line(FILE *in, const char *prompt, const char *what,
 {
 	_cleanup_(secret_freep) struct secret *pw = secret_new(CONF_MAX_SIZE);
 	struct termios old, noecho;
-	bool tty = false, own = false;
+	bool tty = false, own = false, intr;
 	int c;
 
 	if (!pw)
@@ -368,6 +381,8 @@ int cli_read_secret_line(FILE *in, const char *prompt, const char *what,
 		if (secret_append(pw, &ch, 1) < 0)
 			break;
 	}
+	/* A signal (Ctrl-C in login, cli-wait.c): the caller says so. */
+	intr = c == EOF && ferror(in) && errno == EINTR;
 	if (pw->len && pw->data[pw->len - 1] == '\r')
 		pw->data[--pw->len] = '\0';
 	if (tty) {
@@ -376,6 +391,8 @@ int cli_read_secret_line(FILE *in, const char *prompt, const char *what,
 	}
 	if (own)
 		(void)fclose(in);
+	if (intr)
+		return -EINTR;
 	if (pw->len == 0)
 		return cli_fail("no %s given", what), -EINVAL;
 	*ret = TAKE_PTR(pw);

@@ -24,6 +24,7 @@ struct cli_listen {
 #define CLI_EXIT_NOT_RUNNING 3    /* no daemon on the control socket */
 #define CLI_EXIT_NOT_SIGNED_IN 4  /* the daemon is not signed in */
 #define CLI_EXIT_ROLE_INVALID 5   /* a role has no valid credentials */
+#define CLI_EXIT_INTERRUPTED 130  /* login: Ctrl-C (128 + SIGINT) */
 
 /* -c or $ADFS_CREDD_CONFIG (NULL: the default path, when it exists); set
  * by main() before a subcommand runs. */
@@ -77,6 +78,10 @@ extern long cli_call_timeout;
  * why on failure. */
 int cli_call(const char *method, const char *path, const char *query_role,
 	     const struct secret *body, json_t **ret, long *ret_status);
+/* Called about once a second while cli_call waits for the daemon
+ * (libcurl's progress callback; cli-wait.c sets it for login). Non-zero
+ * aborts the call: cli_call returns -EINTR and prints nothing. */
+extern int (*cli_call_tick)(void);
 /* cli_call, with a non-2xx reply turned into its "error" line, and into
  * -ENOENT, -ENOTCONN or -ESTALE when the reply's "code" is NoSuchRole,
  * NotSignedIn or RoleNotValid (else -EREMOTEIO): see cli_exit(). */
@@ -108,6 +113,19 @@ int cli_check_horizon(const char *role, usec_t need, bool quiet,
 
 /* The subcommands: argv[0] is the subcommand's name; they return an exit
  * status. */
+/* login's waiting (cli-wait.c): Ctrl-C caught from begin to end (the
+ * calls abort, cli_wait_interrupted() says so); on a terminal (stderr),
+ * one line rewritten in place: a push's countdown (cli_wait_push), else
+ * the progress GET /v1/status reports. */
+void cli_wait_begin(void);
+void cli_wait_end(void);
+bool cli_wait_interrupted(void);
+/* A push waits for expires_in seconds (<= 0: unknown); hint (escaped,
+ * borrowed until cli_wait_end): the number to match. */
+void cli_wait_push(const char *hint, long expires_in);
+/* Erases the line, if one is shown (before other output). */
+void cli_wait_clear(void);
+
 int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
 int cmd_status(int argc, char **argv);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -19,10 +20,12 @@
 
 struct control {
 	struct manager *m;
+	sd_event *event;
 	uid_t uid;          /* the only peer served */
 	struct http_server *server;
 	char *path;
 	bool from_systemd; /* path belongs to adfs-credd-control.socket */
+	unsigned in_handler; /* inside MHD's call of handle() */
 };
 
 /* Per-request state, kept in MHD's con_cls. */
@@ -31,14 +34,22 @@ struct req {
 	struct MHD_Connection *conn;
 	struct secret *body;
 	bool waiting;       /* suspended on a refresh cycle */
+	bool cancels;       /* a login's: its client going away cancels */
+	sd_event_source *hup; /* ... watched while it waits */
 	unsigned status;    /* reply ready when non-zero */
 	char *reply;        /* JSON; may hold secrets: wiped */
 };
+
+static void hup_stop(struct req *q)
+{
+	q->hup = sd_event_source_disable_unref(q->hup);
+}
 
 static void req_free(struct req *q)
 {
 	if (!q)
 		return;
+	hup_stop(q);
 	if (q->waiting)
 		manager_forget_waiter(q->ctl->m, q);
 	secret_free(q->body);
@@ -85,6 +96,22 @@ static json_t *json_time(usec_t t)
 static json_t *json_until(usec_t t)
 {
 	return t == USEC_INFINITY ? json_null() : json_time(t);
+}
+
+/* The sign-in or refresh running, for a waiting adfs-credctl: null, or
+ * {"phase": "sign_in"|"mfa"|"roles", "done": N, "total": M}. */
+static json_t *progress_json(const struct manager_status *st)
+{
+	const struct cycle_progress *p = &st->progress;
+
+	if (p->phase == CYCLE_PHASE_IDLE)
+		return json_null();
+	return json_pack("{s:s, s:I, s:I}", "phase",
+			 st->signin == SIGNIN_MFA_PENDING || st->mfa_push_left
+				 ? "mfa"
+				 : cycle_phase_to_string(p->phase),
+			 "done", (json_int_t)p->done, "total",
+			 (json_int_t)p->total);
 }
 
 static json_t *status_json(struct manager *m)
@@ -136,7 +163,8 @@ static json_t *status_json(struct manager *m)
 					 st.horizon.source))) < 0 ||
 	     json_object_set_new(o, "kerberos_renew_till",
 				 json_time(st.ticket_renew_till)) < 0 ||
-	     json_object_set_new(o, "now", json_time(st.now)) < 0)) {
+	     json_object_set_new(o, "now", json_time(st.now)) < 0 ||
+	     json_object_set_new(o, "progress", progress_json(&st)) < 0)) {
 		json_decref(o);
 		o = NULL;
 	}
@@ -152,18 +180,27 @@ static char *cycle_reply(struct manager *m, int r, const char *message,
 
 	if (r == MANAGER_MFA_NEEDED) {
 		struct manager_status st;
+		json_int_t left;
 		bool push;
 
 		if (manager_status(m, &st) < 0)
 			return NULL;
 		push = st.mfa_push;
+		/* Rounded up: the CLI's countdown ends no earlier than the
+		 * daemon's wait. */
+		left = (json_int_t)((st.mfa_push_left + USEC_PER_SEC - 1) /
+				    USEC_PER_SEC);
 		manager_status_clear(&st);
 		/* The login's answer is a question: adfs-credctl asks the
-		 * user and comes back with POST /v1/mfa. */
+		 * user and comes back with POST /v1/mfa. A push says how
+		 * many seconds the daemon waits for its approval. */
 		*ret_status = MHD_HTTP_OK;
 		return json_take_dump(json_pack(
-			"{s:{s:s, s:o}}", "mfa", "kind", push ? "push" : "otp",
-			"hint", message ? json_string(message) : json_null()));
+			"{s:{s:s, s:o, s:o}}", "mfa", "kind",
+			push ? "push" : "otp", "hint",
+			message ? json_string(message) : json_null(),
+			"expires_in",
+			push && left ? json_integer(left) : json_null()));
 	}
 	*ret_status = r == 0 ? MHD_HTTP_OK
 		      : r == -EACCES || r == -EBADE ? MHD_HTTP_FORBIDDEN
@@ -182,11 +219,44 @@ static void on_cycle_done(struct manager *m, int r, const char *message,
 	struct req *q = userdata;
 
 	q->waiting = false;
+	hup_stop(q); /* MHD closes the socket from here on */
 	q->reply = cycle_reply(m, r, message, &q->status);
 	if (!q->status)
 		q->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 	MHD_resume_connection(q->conn);
-	http_server_kick(q->ctl->server);
+	/* Not from inside a request (a cancel, --force or logout ends the
+	 * cycle there): MHD_run would call handle() again for the request
+	 * being handled, which then ran twice. The resume wakes MHD's epoll
+	 * (its ITC) anyway; the kick only saves a loop iteration. */
+	if (!q->ctl->in_handler)
+		http_server_kick(q->ctl->server);
+}
+
+/* The client of a waiting login went away (adfs-credctl killed, or its
+ * Ctrl-C before POST /v1/login/cancel comes): libmicrohttpd does not
+ * watch a suspended connection, this does. Nobody will answer the push
+ * or read the result: the sign-in is cancelled as on request. q may be
+ * gone once manager_cancel() returns (its reply closes it). */
+static int on_hup(sd_event_source *s, int fd, uint32_t revents,
+		  void *userdata)
+{
+	struct req *q = userdata;
+
+	hup_stop(q);
+	log_info("adfs-credctl went away while waiting on the sign-in");
+	(void)manager_cancel(q->ctl->m);
+	return 0;
+}
+
+static void watch_hup(struct req *q)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		q->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	/* Without it, only POST /v1/login/cancel or --force end it. */
+	if (ci && sd_event_add_io(q->ctl->event, &q->hup, ci->connect_fd,
+				  EPOLLRDHUP, on_hup, q) >= 0)
+		(void)sd_event_source_set_description(q->hup, "control-hup");
 }
 
 static enum MHD_Result start_wait(struct req *q, int r, const char *what)
@@ -196,7 +266,8 @@ static enum MHD_Result start_wait(struct req *q, int r, const char *what)
 	if (r == -EBUSY) {
 		return reply_error(q->conn, MHD_HTTP_CONFLICT,
 				   "a sign-in or refresh is already running; "
-				   "try again in a moment");
+				   "try again in a moment, or replace it with "
+				   "'adfs-credctl login --force'");
 	}
 	if (r == -ENOKEY)
 		return reply_error(q->conn, MHD_HTTP_BAD_REQUEST,
@@ -217,6 +288,8 @@ static enum MHD_Result start_wait(struct req *q, int r, const char *what)
 	}
 	q->waiting = true;
 	MHD_suspend_connection(q->conn);
+	if (q->cancels)
+		watch_hup(q);
 	return MHD_YES;
 }
 
@@ -354,7 +427,20 @@ static enum MHD_Result dispatch(struct req *q, const char *url,
 		return do_roles(q);
 	if (streq(url, "/v1/check") && !post)
 		return do_check(q, role);
+	if (streq(url, "/v1/login/cancel") && post) {
+		r = manager_cancel(m);
+		return http_reply_json(q->conn, MHD_HTTP_OK,
+				       r > 0 ? "{\"ok\":true,\"cancelled\":true}"
+					     : "{\"ok\":true,\"cancelled\":false}");
+	}
 	if (streq(url, "/v1/login") && post) {
+		/* --force: whatever runs (a login stuck on a push nobody
+		 * approves) makes way for this one. */
+		if (streq(strempty(MHD_lookup_connection_value(
+				  q->conn, MHD_GET_ARGUMENT_KIND, "force")),
+			  "1"))
+			(void)manager_cancel(m);
+		q->cancels = true;
 		r = manager_login(m, TAKE_PTR(q->body), on_cycle_done, q);
 		if (r == -EINVAL)
 			return reply_error(q->conn, MHD_HTTP_BAD_REQUEST,
@@ -362,6 +448,7 @@ static enum MHD_Result dispatch(struct req *q, const char *url,
 		return start_wait(q, r, "sign-in");
 	}
 	if (streq(url, "/v1/mfa") && post) {
+		q->cancels = true;
 		r = manager_mfa(m, TAKE_PTR(q->body), on_cycle_done, q);
 		if (r == -EALREADY) {
 			unsigned st = 0;
@@ -409,6 +496,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 	struct control *ctl = cls;
 	struct req *q = *con_cls;
 	const union MHD_ConnectionInfo *ci;
+	enum MHD_Result ret;
 	uid_t uid;
 
 	if (!q) {
@@ -454,7 +542,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 	}
 	if (q->waiting)
 		return MHD_YES;
-	return dispatch(q, url, method);
+	ctl->in_handler++;
+	ret = dispatch(q, url, method);
+	ctl->in_handler--;
+	return ret;
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -492,6 +583,7 @@ int control_new(struct manager *m, sd_event *e, const char *state_dir,
 		return -ENOMEM;
 	}
 	ctl->m = m;
+	ctl->event = e;
 	ctl->uid = uid;
 	if (paths_control_socket(state_dir, &ctl->path) < 0) {
 		(void)safe_close(fd);

@@ -6,6 +6,10 @@
  *                         config names a password file or credential)
  *   POST /v1/mfa          body: the verification code (empty for a
  *                         push approval); answers {"mfa": ...} below
+ *   POST /v1/login?force=1  the same, after POST /v1/login/cancel
+ *   POST /v1/login/cancel stops the sign-in or refresh in flight:
+ *                         {"ok": true, "cancelled": bool}; so does the
+ *                         client of a waiting login/mfa hanging up
  *   POST /v1/logout
  *   POST /v1/refresh[?role=NAME]
  *   GET  /v1/status       INTERFACE.md `status --json`, with the horizon
@@ -17,8 +21,11 @@
  *
  * Login, mfa and refresh replies wait for the refresh cycle to end. When
  * ADFS asks for a second factor meanwhile, the reply is
- * {"mfa": {"kind": "otp"|"push", "hint": "42"|null}} and the caller goes on
- * with POST /v1/mfa. Errors are {"error": "one line"} with a 4xx/5xx
+ * {"mfa": {"kind": "otp"|"push", "hint": "42"|null, "expires_in": seconds
+ * the daemon waits for a push's approval, or null}} and the caller goes on
+ * with POST /v1/mfa. While any of these waits, GET /v1/status has
+ * "progress": {"phase": "sign_in"|"mfa"|"roles", "done": N, "total": M}
+ * (null when nothing runs). Errors are {"error": "one line"} with a 4xx/5xx
  * status. */
 #pragma once
 

@@ -353,6 +353,12 @@ bool adfs_posted_password(const struct adfs *a)
 	return a->posted_password;
 }
 
+usec_t adfs_push_deadline(const struct adfs *a)
+{
+	return a->mfa_page && a->mfa_kind == ADFS_MFA_PUSH ? a->push_deadline
+							  : 0;
+}
+
 int adfs_import_cookies(struct adfs *a, const char *const *lines, size_t n)
 {
 	struct curl_slist *list = NULL;

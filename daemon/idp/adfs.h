@@ -82,5 +82,8 @@ usec_t adfs_sso_cookie_expiry(const struct adfs *a);
 /* Whether the last round posted the password (a new SSO session), rather
  * than getting the assertion with cookies alone. */
 bool adfs_posted_password(const struct adfs *a);
+/* When the round stops waiting for the approval of the push it waits on
+ * (CLOCK_MONOTONIC), or 0 when it waits on none. */
+usec_t adfs_push_deadline(const struct adfs *a);
 /* The IdpInitiatedSignOn URL for conf; caller frees. */
 char *adfs_signon_url(const struct conf *conf);

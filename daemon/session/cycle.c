@@ -721,6 +721,16 @@ void cycle_cancel(struct cycle *c)
 	if (!cycle_running(c))
 		return;
 	c->s.ops->cancel(c->s.ops_ud);
+	/* The role in the middle keeps what it has: the session got in
+	 * this cycle, else the one it had (the roles done already kept
+	 * theirs). c->info is there from the assertion on. */
+	if (c->due && c->info && c->next < c->n_due &&
+	    cycle_progress(c).phase == CYCLE_PHASE_ROLES) {
+		if (c->got)
+			role_keep(c, cur(c));
+		else if (role_at(c, cur(c))->state == ROLE_REFRESHING)
+			role_at(c, cur(c))->state = ROLE_VALID;
+	}
 	(void)sd_event_source_set_enabled(c->defer, SD_EVENT_OFF);
 	set_str(&c->end_msg, NULL);
 	reset(c);
@@ -794,6 +804,32 @@ void cycle_mfa_unattended(struct cycle *c, bool pushing, const char *hint)
 	}
 	if (c->s.hooks->mfa_renewal)
 		c->s.hooks->mfa_renewal(c->s.hooks_ud, pushing, hint);
+}
+
+const char *cycle_phase_to_string(enum cycle_phase p)
+{
+	static const char *const names[] = {
+		[CYCLE_PHASE_IDLE] = "idle",
+		[CYCLE_PHASE_SIGN_IN] = "sign_in",
+		[CYCLE_PHASE_ROLES] = "roles",
+	};
+	return (size_t)p < ELEMENTSOF(names) ? names[p] : "unknown";
+}
+
+struct cycle_progress cycle_progress(const struct cycle *c)
+{
+	struct cycle_progress p = { .total = c->n_due };
+
+	if (!cycle_running(c))
+		return (struct cycle_progress){ .phase = CYCLE_PHASE_IDLE };
+	/* A refetch in the middle of the roles is still the roles' phase. */
+	if ((c->step == STEP_WAIT_ASSERTION || c->step == STEP_ASSERTION) &&
+	    !c->refetching)
+		p.phase = CYCLE_PHASE_SIGN_IN;
+	else
+		p.phase = CYCLE_PHASE_ROLES;
+	p.done = c->next < c->n_due ? c->next : c->n_due;
+	return p;
 }
 
 const struct saml_info *cycle_offered(const struct cycle *c)

@@ -99,8 +99,23 @@ DEFINE_FREEP(struct cycle, cycle_free)
 int cycle_start(struct cycle *c, const char *role, bool login,
 		bool interactive, bool explicit_refresh);
 bool cycle_running(const struct cycle *c);
-/* Stops the cycle now (logout, exit): no hook is called. */
+/* Stops the cycle now (logout, exit, a cancelled login): no hook is
+ * called; a role being refreshed keeps its session. */
 void cycle_cancel(struct cycle *c);
+
+/* How far a running cycle is, for people waiting on it (status). */
+enum cycle_phase {
+	CYCLE_PHASE_IDLE,
+	CYCLE_PHASE_SIGN_IN, /* getting the assertion (ADFS, WS-Trust) */
+	CYCLE_PHASE_ROLES,   /* assuming the roles */
+};
+struct cycle_progress {
+	enum cycle_phase phase;
+	size_t done, total;  /* roles finished, of those the cycle serves
+			      * (total 0: not known before the assertion) */
+};
+struct cycle_progress cycle_progress(const struct cycle *c);
+const char *cycle_phase_to_string(enum cycle_phase p);
 
 /* Results of the ops (see struct cycle_ops). */
 void cycle_assertion_done(struct cycle *c, int r, struct secret *saml_take,

@@ -168,6 +168,44 @@ static void test_timer_rules(void **state)
 	signin_clear(&s);
 }
 
+/* A login the user cancelled: back to where it was, the password wiped
+ * (remembered too), and the timer sends none, not even from a file,
+ * until the next login. */
+static void test_cancelled(void **state)
+{
+	struct signin s = { 0 };
+
+	signin_configure(&s, SIGNIN_AUTH_FORMS, true, true);
+	signin_login(&s, pw("secret"), NULL);
+	assert_non_null(signin_begin_round(&s, true));
+	signin_mfa_pending(&s);
+	signin_mfa_answered(&s);
+	signin_cancelled(&s, "the sign-in was cancelled");
+	assert_int_equal(s.state, SIGNIN_SIGNED_OUT);
+	assert_null(s.password);
+	assert_string_equal(s.error, "the sign-in was cancelled");
+	assert_false(signin_timer_may_start(&s));
+	assert_null(signin_begin_round(&s, false));
+	/* Not a rejection: a login may go on at once. */
+	assert_true(signin_may_refresh(&s));
+	signin_login(&s, pw("secret"), NULL);
+	assert_true(signin_timer_may_start(&s));
+	assert_non_null(signin_begin_round(&s, true));
+	signin_succeeded(&s, true, 5);
+
+	/* Signed in, a renewal with the remembered password cancelled:
+	 * still signed in with the SSO it had. */
+	assert_non_null(signin_begin_round(&s, false));
+	signin_cancelled(&s, "the sign-in was cancelled");
+	assert_int_equal(s.state, SIGNIN_SIGNED_IN);
+	assert_null(s.password);
+	/* A round without a password (cookies) is left as it is. */
+	assert_null(signin_begin_round(&s, false));
+	signin_cancelled(&s, "x");
+	assert_int_equal(s.state, SIGNIN_SIGNED_IN);
+	signin_clear(&s);
+}
+
 /* A password file ADFS rejected stays rejected, by its version, until it
  * changes or the user logs in; a credential until a login. */
 static void test_rejected_source(void **state)
@@ -226,6 +264,7 @@ int main(void)
 		cmocka_unit_test(test_rejected),
 		cmocka_unit_test(test_timer_rules),
 		cmocka_unit_test(test_rejected_source),
+		cmocka_unit_test(test_cancelled),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
