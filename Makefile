@@ -52,8 +52,11 @@ check: build
 # slowdown into hours of simulated latency, and TestCoreDump, which reads
 # the daemon's whole memory: under valgrind that memory is laid out by
 # valgrind (its allocator, stacks and code cache), not the process the test
-# vouches for, and it finds the replaced session tokens in it.
-VALGRIND_EXCLUDE := test_long_job|test_refresh_timing|TestStsThrottledOnTimer|TestFaultsNearRefresh|scenarios\.Test(LongStsOutage|SuspendResume|MfaPushTimeout)|TestCoreDump|emulators-selftest|kmsi\.|mfa_renewal\.|horizon\.Test(Sso|Kmsi|Password|WsTrust|NotifyBefore|Kerberos)
+# vouches for, and it finds the replaced session tokens in it. Also left
+# out: test_completion and test_aws_config, which test the client and the
+# shells (their daemons only answer status and credential requests, as in
+# every other test here).
+VALGRIND_EXCLUDE := test_completion|test_aws_config|test_long_job|test_refresh_timing|TestStsThrottledOnTimer|TestFaultsNearRefresh|scenarios\.Test(LongStsOutage|SuspendResume|MfaPushTimeout)|TestCoreDump|emulators-selftest|kmsi\.|mfa_renewal\.|horizon\.Test(Sso|Kmsi|Password|WsTrust|NotifyBefore|Kerberos)
 check-valgrind: build
 	$(AS_ROOT) env ADFS_CREDD_VALGRIND=1 ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) \
 		-L integration -E '$(VALGRIND_EXCLUDE)' $(CTEST_ARGS)

@@ -344,6 +344,24 @@ void cli_escape_tree(json_t *o)
 	json_decref(todo);
 }
 
+void cli_print_json(json_t *o)
+{
+	(void)json_dumpf(o, stdout, JSON_INDENT(2));
+	putchar('\n');
+}
+
+int cli_role_operand(int argc, char **argv, const char **ret_role)
+{
+	static const struct option none[] = { {} };
+
+	if (cli_getopt(argc, argv, "", none) >= 0)
+		return CLI_EXIT_USAGE;
+	if (argc - optind > 1)
+		return cli_usage_error(cli_command, "one ROLE at most");
+	*ret_role = optind < argc ? argv[optind] : NULL;
+	return 0;
+}
+
 const char *cli_jstr(json_t *o, const char *k)
 {
 	return json_string_value(json_object_get(o, k));

@@ -90,6 +90,14 @@ int cli_call_ok(const char *method, const char *path, const char *role,
 /* Escapes every string in o in place (util/text.h text_escape): what the
  * daemon relays from ADFS or STS is shown, never obeyed by a terminal. */
 void cli_escape_tree(json_t *o);
+/* o as indented JSON on stdout, and a newline: what every --json prints
+ * (JSON escapes control characters itself, so nothing from outside can
+ * drive the terminal). */
+void cli_print_json(json_t *o);
+/* A command whose only argument is an optional ROLE: no options (but the
+ * global ones), at most one word. Sets *ret_role (NULL: none); returns 0,
+ * or CLI_EXIT_USAGE after saying why. */
+int cli_role_operand(int argc, char **argv, const char **ret_role);
 /* The string member k of o, or NULL. */
 const char *cli_jstr(json_t *o, const char *k);
 /* Prints a /v1/status reply as text (escaped: cli_escape_tree): fitted to

@@ -56,8 +56,7 @@ int cli_check_horizon(const char *role, usec_t need, bool quiet,
 		(void)json_object_set_new(o, "for",
 					  json_integer((json_int_t)(need /
 								    USEC_PER_SEC)));
-		(void)json_dumpf(o, stdout, JSON_INDENT(2));
-		putchar('\n');
+		cli_print_json(o);
 		json_decref(o);
 		return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 	}

@@ -78,8 +78,7 @@ static int print_env(enum env_format f, size_t n, const char *const *names,
 				json_decref(TAKE_PTR(o));
 		if (!o)
 			return -ENOMEM;
-		(void)json_dumpf(o, stdout, JSON_INDENT(2));
-		putchar('\n');
+		cli_print_json(o);
 		json_decref(o);
 		return 0;
 	}
@@ -297,16 +296,14 @@ int cmd_exec(int argc, char **argv)
 
 int cmd_credential_process(int argc, char **argv)
 {
-	static const struct option options[] = { {} };
+	const char *role;
 	json_t *o = NULL;
 	int c;
 
-	if (cli_getopt(argc, argv, "", options) >= 0)
-		return CLI_EXIT_USAGE;
-	if (argc - optind > 1)
-		return cli_usage_error("credential-process", "one ROLE at most");
-	c = cli_call_ok("GET", "/v1/credentials",
-			optind < argc ? argv[optind] : NULL, NULL, &o);
+	c = cli_role_operand(argc, argv, &role);
+	if (c != 0)
+		return c;
+	c = cli_call_ok("GET", "/v1/credentials", role, NULL, &o);
 	if (c < 0)
 		return cli_exit(c);
 	(void)json_dumpf(o, stdout, JSON_COMPACT);

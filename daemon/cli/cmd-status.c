@@ -288,14 +288,10 @@ int cmd_status(int argc, char **argv)
 	if (r < 0)
 		return cli_exit(r);
 	c = status_exit(o);
-	if (quiet)
-		;
-	else if (as_json) {
-		(void)json_dumpf(o, stdout, JSON_INDENT(2));
-		putchar('\n');
-	} else {
+	if (as_json && !quiet)
+		cli_print_json(o);
+	else if (!quiet)
 		cli_print_status(o);
-	}
 	json_decref(o);
 	return c;
 }
@@ -330,9 +326,7 @@ int cmd_roles(int argc, char **argv)
 	if (c < 0)
 		return cli_exit(c);
 	if (as_json) {
-		/* JSON escapes every control character itself. */
-		(void)json_dumpf(o, stdout, JSON_INDENT(2));
-		putchar('\n');
+		cli_print_json(o);
 		json_decref(o);
 		return EXIT_SUCCESS;
 	}
@@ -349,16 +343,14 @@ int cmd_roles(int argc, char **argv)
 
 int cmd_refresh(int argc, char **argv)
 {
-	static const struct option options[] = { {} };
+	const char *role;
 	json_t *o = NULL;
 	int c, ok;
 
-	if (cli_getopt(argc, argv, "", options) >= 0)
-		return CLI_EXIT_USAGE;
-	if (argc - optind > 1)
-		return cli_usage_error("refresh", "one ROLE at most");
-	c = cli_call_ok("POST", "/v1/refresh",
-			optind < argc ? argv[optind] : NULL, NULL, &o);
+	c = cli_role_operand(argc, argv, &role);
+	if (c != 0)
+		return c;
+	c = cli_call_ok("POST", "/v1/refresh", role, NULL, &o);
 	if (c < 0)
 		return cli_exit(c);
 	cli_print_status(o);

@@ -1,5 +1,6 @@
 /* adfs-credctl doctor: the report (doctor.h): findings and hints per
  * step, and how they are printed. */
+#include "cli/cli.h"
 #include "cli/doctor.h"
 
 #include <errno.h>
@@ -150,8 +151,7 @@ int doctor_print_json(const struct doctor *d)
 	o = json_pack("{s:o}", "steps", steps);
 	if (!o)
 		return -ENOMEM;
-	(void)json_dumpf(o, stdout, JSON_INDENT(2));
-	putchar('\n');
+	cli_print_json(o);
 	json_decref(o);
 	return 0;
 }

@@ -64,15 +64,15 @@ unit_seeds() {
 	sed -n "s|^$1  *\([^ ]*\)\$|$root/tests/unit/data/\1|p" "$here/unit-seeds.txt"
 }
 
-failed=0
-printf '%-10s %10s %8s %8s %s\n' fuzzer execs exec/s crashes result
-for n in "${sel[@]}"; do
-	out=$build/fuzz-out/$n
+# fuzz_one NAME: one fuzzer for $seconds; its result line goes to
+# $out/result, its exit status to $out/rc.
+fuzz_one() {
+	local n=$1 out=$build/fuzz-out/$1 rc execs rate crashes result
+	local max_len=()
 	rm -rf "$out"
 	mkdir -p "$out/corpus" "$out/artifacts"
 	cp "$here/corpus/$n"/* "$out/corpus/"
 	unit_seeds "$n" | xargs -r cp -t "$out/corpus/"
-	max_len=()
 	[ "${n%-mhd}" = http ] && max_len=(-max_len=16384)
 	"$build/tests/fuzz/fuzz-$n" "$out/corpus" \
 		-dict="$here/$n.dict" -max_total_time="$seconds" \
@@ -85,12 +85,38 @@ for n in "${sel[@]}"; do
 	crashes=$(find "$out/artifacts" -type f | wc -l)
 	if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ]; then
 		result="FAILED (exit $rc; log $out/log)"
-		failed=1
-		grep -m3 -E 'ERROR:|runtime error|invariant failed|did not settle' "$out/log" | sed 's/^/    /' >&2
+		[ "$rc" -ne 0 ] || rc=1
 	else
 		result=ok
 	fi
-	printf '%-10s %10s %8s %8s %s\n' "$n" "${execs:-?}" "${rate:-?}" "$crashes" "$result"
+	printf '%-10s %10s %8s %8s %s\n' "$n" "${execs:-?}" "${rate:-?}" "$crashes" "$result" >"$out/result"
+	echo "$rc" >"$out/rc"
+}
+
+# $jobs fuzzers at a time (each is one process on one core, so each still
+# gets its $seconds of a core); the results in the order of sel.
+failed=0
+printf '%-10s %10s %8s %8s %s\n' fuzzer execs exec/s crashes result
+running=0
+for n in "${sel[@]}"; do
+	if [ "$running" -ge "$jobs" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+	fuzz_one "$n" &
+	running=$((running + 1))
+done
+wait
+for n in "${sel[@]}"; do
+	out=$build/fuzz-out/$n
+	cat "$out/result"
+	rc=$(cat "$out/rc")
+	if [ "$rc" -ne 0 ]; then
+		failed=1
+		grep -m3 -E 'ERROR:|runtime error|invariant failed|did not settle' "$out/log" | sed 's/^/    /' >&2
+	fi
+	max_len=()
+	[ "${n%-mhd}" = http ] && max_len=(-max_len=16384)
 	if [ "$merge" = 1 ] && [ "$rc" -eq 0 ]; then
 		# Merged into the seeds (corpus and unit seeds) in a scratch
 		# directory: what it adds goes to the corpus.

@@ -330,7 +330,7 @@ def run_in_pty(argv, cols, env):
     """argv with its stdout on a terminal cols wide; returns the output."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, cols, 0, 0))
-    p = subprocess.Popen(argv, stdout=slave, stderr=subprocess.PIPE, env=env)
+    p = subprocess.Popen(argv, stdout=slave, stderr=subprocess.DEVNULL, env=env)
     os.close(slave)
     chunks = []
     while True:
