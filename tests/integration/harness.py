@@ -6,6 +6,7 @@ runs adfs-credctl and real SDK clients against it. Everything stays on
 import http.client
 import json
 import os
+import random
 import re
 import select
 import shutil
@@ -37,9 +38,27 @@ def build_dir():
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port nothing listens on, for a daemon to bind later. Below
+    the kernel's ephemeral range (ip_local_port_range): a port the kernel
+    handed out for bind(0) is also one it hands to outgoing connections,
+    and a test's client connecting in parallel took one before the daemon
+    bound it (CI: "Cannot listen on 0.0.0.0:44385 ... Address already in
+    use"). Checked free on the wildcard address, which covers loopback."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free TCP port below the ephemeral range")
 
 
 def preload(binary, lib):
