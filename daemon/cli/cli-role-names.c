@@ -11,10 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "util/paths.h"
 
 /* A Tab must not hang on a daemon that is stuck. */
 #define NAMES_TIMEOUT_SEC 3L
@@ -23,7 +21,6 @@
  * returns how many, or a negative errno when it did not answer. */
 static int daemon_names(const struct conf *c)
 {
-	_cleanup_free_ char *dir = NULL;
 	json_t *o = NULL, *r;
 	long status = 0;
 	size_t i;
@@ -34,8 +31,7 @@ static int daemon_names(const struct conf *c)
 	 * enough). */
 	free(cli_socket_path);
 	cli_socket_path = NULL;
-	if (paths_state_dir(c ? c->state_dir : NULL, &dir) < 0 ||
-	    paths_control_socket(dir, &cli_socket_path) < 0)
+	if (cli_socket_for(c, &cli_socket_path) < 0)
 		return -ENOENT;
 	cli_call_timeout = NAMES_TIMEOUT_SEC;
 	if (cli_call("GET", "/v1/status", NULL, NULL, &o, &status) < 0)
@@ -57,10 +53,7 @@ static int daemon_names(const struct conf *c)
 
 int cli_role_names(void)
 {
-	_cleanup_free_ char *path = NULL;
-	struct conf_errors errs = { 0 };
 	struct conf *c = NULL;
-	struct stat st;
 	int fd, r;
 
 	/* First: conf_load and cli_call report on stderr. */
@@ -69,15 +62,11 @@ int cli_role_names(void)
 		(void)dup2(fd, STDERR_FILENO);
 		(void)close(fd);
 	}
-	/* The config cli_locate() would load: -c or $ADFS_CREDD_CONFIG,
-	 * else the default path when it exists. One that does not load
-	 * leaves no way to know the socket or the roles. */
-	path = cli_config_path ? strdup(cli_config_path) : conf_default_path();
-	if (path && (cli_config_path || stat(path, &st) == 0) &&
-	    conf_load(path, &c, &errs) < 0) {
-		conf_errors_clear(&errs);
+	/* The config cli_locate() would load (its errors go to
+	 * /dev/null). One that does not load leaves no way to know the
+	 * socket or the roles. */
+	if (cli_load_config(&c) < 0)
 		return EXIT_FAILURE;
-	}
 	r = daemon_names(c);
 	if (r <= 0 && c)
 		for (size_t i = 0; i < c->n_roles; i++)

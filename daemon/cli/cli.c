@@ -42,28 +42,51 @@ int cli_fail(const char *fmt, ...)
 
 const char *cli_command;
 
+int cli_load_config(struct conf **ret)
+{
+	_cleanup_free_ char *path = NULL;
+	struct conf_errors errs = { 0 };
+	struct stat st;
+
+	*ret = NULL;
+	path = cli_config_path ? strdup(cli_config_path) : conf_default_path();
+	if (!path || (!cli_config_path && stat(path, &st) < 0))
+		return 0;
+	if (conf_load(path, ret, &errs) < 0) {
+		conf_errors_print(&errs, stderr);
+		conf_errors_clear(&errs);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cli_socket_for(const struct conf *c, char **ret)
+{
+	_cleanup_free_ char *dir = NULL;
+	int r;
+
+	r = paths_state_dir(c ? c->state_dir : NULL, &dir);
+	if (r < 0)
+		return r;
+	return paths_control_socket(dir, ret);
+}
+
 int cli_locate(void)
 {
-	_cleanup_free_ char *path = NULL, *dir = NULL;
-	struct conf_errors errs = { 0 };
 	struct conf *c = NULL;
 	static const struct conf_listen default_ecs = {
 		.enabled = true,
 		.host = (char *)"127.0.0.1",
 		.port = 9911,
 	};
-	struct stat st;
 	int r;
 
 	if (cli_socket_path)
 		return 0;
-	path = cli_config_path ? strdup(cli_config_path) : conf_default_path();
-	if (path && (cli_config_path || stat(path, &st) == 0)) {
-		if (conf_load(path, &c, &errs) < 0) {
-			conf_errors_print(&errs, stderr);
-			conf_errors_clear(&errs);
-			return -EINVAL;
-		}
+	r = cli_load_config(&c);
+	if (r < 0)
+		return r;
+	if (c) {
 		cli_auth = c->adfs.auth;
 		cli_pw_source = c->adfs.password;
 	}
@@ -72,15 +95,13 @@ int cli_locate(void)
 		       c ? &c->serve.ecs : &default_ecs);
 	if (c)
 		cli_listen_set(&cli_listens[1], "serve.imds", &c->serve.imds);
-	r = paths_state_dir(c ? c->state_dir : NULL, &dir);
+	r = cli_socket_for(c, &cli_socket_path);
 	conf_free(c);
 	if (r == -EINVAL)
 		return cli_fail("XDG_RUNTIME_DIR is not set; set state_dir in "
 				"the config and pass -c PATH"),
 		       r;
-	if (r < 0)
-		return r;
-	return paths_control_socket(dir, &cli_socket_path);
+	return r;
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)

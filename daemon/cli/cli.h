@@ -39,6 +39,13 @@ extern enum conf_password cli_pw_source;   /* from the config, if any */
  * the config sets one, else $XDG_RUNTIME_DIR/adfs-credd (util/paths, as
  * the daemon does), and the listeners. Prints why on failure. */
 int cli_locate(void);
+/* The config cli_locate() reads: cli_config_path, else the default path
+ * when that file exists (*ret NULL when it does not). Prints the errors of
+ * one that does not load and returns -EINVAL. */
+int cli_load_config(struct conf **ret);
+/* The control socket's path for the config c (NULL: none): state_dir, else
+ * $XDG_RUNTIME_DIR/adfs-credd (-EINVAL when that is not set). */
+int cli_socket_for(const struct conf *c, char **ret);
 
 /* Copies l into *to under key (nothing when l is off). */
 void cli_listen_set(struct cli_listen *to, const char *key,
